@@ -1,0 +1,277 @@
+"""target-duckdb 0.8.0 (jwills) with the fixes omniload needs.
+
+Entry point: the ``target-duckdb-omniload`` console script (``main`` below).
+It patches a handful of target-duckdb internals and then runs the target's
+own ``main()`` unchanged, so config keys, messages and output are exactly
+target-duckdb's.  See target-config/README.md for the why.
+
+Every patched object is pinned by the SHA-256 of its source code.  If the
+installed target-duckdb is not the exact 0.8.0 code these patches were
+written against, ``apply_patches()`` raises before a single message is read:
+a silent regression (e.g. our COPY fix no longer being the code that runs)
+is impossible.  When a target-duckdb release with jwills/target-duckdb#58
+(``HEADER false``) is on PyPI, drop this package instead of re-pinning it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import inspect
+import json
+import os
+from datetime import datetime, timezone
+from importlib import metadata
+
+import target_duckdb
+from target_duckdb import db_sync
+
+__all__ = ["IncompatibleTargetError", "apply_patches", "check_target", "main"]
+
+EXPECTED_TARGET_VERSION = "0.8.0"
+
+# SHA-256 of inspect.getsource() of every target-duckdb 0.8.0 object we
+# replace or whose body we rely on.  Any difference means the patches below
+# may be wrong or no longer reached: refuse to run.
+EXPECTED_SOURCE_SHA256 = {
+    # replaced: the COPY that loses rows (the data-loss bug)
+    "db_sync.DbSync.load_rows": "5b49343dfb02a4e5f6685972f42f1758a23387f132dc868981bca1dddc7883ae",
+    # wrapped: format: date -> DATE
+    "db_sync.column_type": "fb20f178e23264e75dc67f1829565340be39c98646ad3406171633062d7c2481",
+    # wrapped: properties with an empty schema {} are silently dropped
+    "db_sync.flatten_schema": "d887fac556ba9680cb5e0ebd098a423f7c9c462f7359f2d0ab814106d4021ef9",
+    # wrapped: _sdc_batched_at is local wall-clock time
+    "add_metadata_values_to_record": "1b4100c1513a99f57f7e5485afab533d3cc652cb51b38a5a7eb4e86decdd0b0d",
+    # wrapped (its input): repeated identical SCHEMA messages cause a flush.
+    # Also relied on: it looks up add_metadata_values_to_record by module name.
+    "persist_lines": "df4a2f776fc2bb170f114ddd3d6d51fff97b91d8747f90536b85ac841930b2ca",
+    # run unchanged; relied on: it looks up persist_lines by module name.
+    "main": "340478f619216ed0dd86ff181099d58cbef227d76f87e03fc027ce3f5d83db3d",
+}
+
+
+class IncompatibleTargetError(RuntimeError):
+    """The installed target-duckdb is not the code our patches were written for."""
+
+
+def _resolve(name: str):
+    obj = db_sync if name.startswith("db_sync.") else target_duckdb
+    for part in name.removeprefix("db_sync.").split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _source_sha256(obj) -> str | None:
+    try:
+        return hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()
+    except (OSError, TypeError):  # no source available: cannot vouch for it
+        return None
+
+
+def check_target() -> None:
+    """Raise IncompatibleTargetError unless target-duckdb is exactly the 0.8.0 code."""
+    problems = []
+    version = metadata.version("target-duckdb")
+    if version != EXPECTED_TARGET_VERSION:
+        problems.append(
+            f"target-duckdb {version} is installed, the patches are for {EXPECTED_TARGET_VERSION}"
+        )
+    for name, expected in EXPECTED_SOURCE_SHA256.items():
+        actual = _source_sha256(_resolve(name))
+        if actual != expected:
+            problems.append(f"source of target_duckdb.{name} changed ({actual} != {expected})")
+    if problems:
+        raise IncompatibleTargetError(
+            "target-duckdb-omniload refuses to run: the target-duckdb internals it patches "
+            "are not as expected. If a release containing jwills/target-duckdb#58 "
+            "(HEADER false) is installed, drop target-duckdb-omniload and use the plain "
+            "target; otherwise re-check every patch against the new code. Details: "
+            + "; ".join(problems)
+        )
+
+
+# --- (a) the data-loss bug ----------------------------------------------------
+#
+# target-duckdb 0.8.0 writes each batch to a header-less CSV file and loads it
+# with `COPY tmp FROM 'file' WITH (new_line '\r\n')`.  From duckdb 1.1 on the
+# CSV sniffer guesses whether line 1 is a header and often decides it is:
+# the first row of a batch is silently discarded, a 1-row batch always.  The
+# upstream fix (jwills/target-duckdb PR #58, merged, unreleased) adds
+# `HEADER false`.  We replace load_rows with the 0.8.0 body plus:
+#   * HEADER false, and the dialect spelled out (DELIMITER/QUOTE/ESCAPE as
+#     the csv.writer wrote it: 0.8.0 left them to the sniffer even when the
+#     `delimiter`/`quotechar` config keys changed the writer);
+#   * the CSV written as UTF-8 with newline="" (0.8.0 used the locale's
+#     encoding and text-mode newline translation);
+#   * date-time values converted to UTC (0.8.0 let the TIMESTAMP cast drop
+#     the offset: 10:00+02:00 was stored as 10:00, not 08:00);
+#   * no `execute(None)` when every column is a key column (0.8.0 crashed);
+#   * the temp CSV removed even when the load fails.
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def copy_statement(temp_table: str, csv_path: str, delimiter: str, quotechar: str) -> str:
+    return (
+        f"COPY {temp_table} FROM {_sql_string(csv_path)} "
+        f"(FORMAT csv, HEADER false, DELIMITER {_sql_string(delimiter)}, "
+        f"QUOTE {_sql_string(quotechar)}, ESCAPE {_sql_string(quotechar)}, "
+        "NEW_LINE '\\r\\n')"
+    )
+
+
+def to_utc_naive(value):
+    """'2024-01-02T10:00:00+02:00' -> '2024-01-02T08:00:00' (TIMESTAMP columns hold UTC).
+
+    Values without an offset are taken to be UTC already; anything Python
+    cannot parse is passed on unchanged for DuckDB to cast (as 0.8.0 did).
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        return value
+    return parsed.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
+
+
+def _load_rows(self, records, count, temp_dir):
+    stream = self.stream_schema_message["stream"]
+    self.logger.info("Loading %d rows into '%s'", count, self.table_name(stream, False))
+
+    cur = self.conn
+    temp_table = self.table_name(stream, is_temporary=True)
+    temp_file_csv = os.path.join(temp_dir, f"{temp_table}.csv")
+    timestamp_columns = [
+        i
+        for i, schema in enumerate(self.flatten_schema.values())
+        if db_sync.column_type(schema) == "timestamp"
+    ]
+    cur.execute(self.create_table_query(table_name=temp_table, is_temporary=True))
+    try:
+        with open(temp_file_csv, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(
+                f,
+                delimiter=self.delimiter,
+                quotechar=self.quotechar,
+                quoting=csv.QUOTE_MINIMAL,
+                lineterminator="\r\n",
+            )
+            for record in records:
+                row = self.record_to_flattened(record)
+                for i in timestamp_columns:
+                    row[i] = to_utc_naive(row[i])
+                writer.writerow(row)
+        cur.execute(copy_statement(temp_table, temp_file_csv, self.delimiter, self.quotechar))
+
+        if len(self.stream_schema_message["key_properties"]) > 0:
+            update = self.update_from_temp_table(temp_table)
+            if update:
+                cur.execute(update)
+        cur.execute(self.insert_from_temp_table(temp_table))
+        cur.execute(f"DROP TABLE {temp_table}")
+    finally:
+        if os.path.exists(temp_file_csv):
+            os.unlink(temp_file_csv)
+
+
+# --- (b) type mapping ----------------------------------------------------------
+
+_orig_column_type = db_sync.column_type
+_orig_flatten_schema = db_sync.flatten_schema
+_orig_add_metadata_values_to_record = target_duckdb.add_metadata_values_to_record
+_orig_persist_lines = target_duckdb.persist_lines
+
+# Stored as JSON; target-duckdb JSON-encodes every value of exactly this type set.
+_ANY_JSON_SCHEMA = {"type": ["null", "object", "array"]}
+
+
+def _column_type(schema_property):
+    """0.8.0 maps `format: date` strings to VARCHAR; use DATE (as upstream main does)."""
+    col_type = _orig_column_type(schema_property)
+    types = schema_property.get("type")
+    types = {types} if isinstance(types, str) else set(types or ())
+    if col_type == "varchar" and schema_property.get("format") == "date" and types - {"null"} == {"string"}:
+        return "date"
+    return col_type
+
+
+def _flatten_schema(d, *args, **kwargs):
+    """0.8.0 silently drops properties whose schema is {} (singer-sdk AnyType); keep them as JSON."""
+    properties = d.get("properties") if isinstance(d, dict) else None
+    if properties and any(v == {} for v in properties.values()):
+        d = dict(d)
+        d["properties"] = {
+            k: (dict(_ANY_JSON_SCHEMA) if v == {} else v) for k, v in properties.items()
+        }
+    return _orig_flatten_schema(d, *args, **kwargs)
+
+
+def _add_metadata_values_to_record(record_message):
+    """0.8.0 stamps _sdc_batched_at with datetime.now() (local time); use UTC."""
+    record = _orig_add_metadata_values_to_record(record_message)
+    record["_sdc_batched_at"] = datetime.now(timezone.utc).isoformat()
+    return record
+
+
+# --- (c) repeated identical SCHEMA messages --------------------------------------
+#
+# persist_lines flushes the stream's buffer and re-syncs the table on every
+# SCHEMA message.  singer-sdk re-sends a child stream's SCHEMA for every
+# parent record, so that means one COPY/UPDATE/INSERT per parent.  A SCHEMA
+# equal to the last one seen for the same stream changes nothing in
+# persist_lines (same DbSync, same table, same validator), so we drop it
+# before the target sees it.  A changed SCHEMA still goes through.
+
+
+def skip_repeated_schemas(lines):
+    last_schema = {}
+    for line in lines:
+        if '"SCHEMA"' in line:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                message = None  # let the target report the bad line itself
+            if isinstance(message, dict) and message.get("type") == "SCHEMA" and "stream" in message:
+                stream = message["stream"]
+                if last_schema.get(stream) == message:
+                    target_duckdb.LOGGER.debug("Skipping repeated identical SCHEMA for %s", stream)
+                    continue
+                last_schema[stream] = message
+        yield line
+
+
+def _persist_lines(connection, config, lines):
+    return _orig_persist_lines(connection, config, skip_repeated_schemas(lines))
+
+
+_applied = False
+
+
+def apply_patches() -> None:
+    global _applied
+    if _applied:
+        return
+    check_target()
+    db_sync.DbSync.load_rows = _load_rows
+    db_sync.column_type = _column_type
+    db_sync.flatten_schema = _flatten_schema
+    target_duckdb.add_metadata_values_to_record = _add_metadata_values_to_record
+    target_duckdb.persist_lines = _persist_lines
+    _applied = True
+
+
+def main() -> None:
+    apply_patches()
+    try:
+        target_duckdb.main()
+    except Exception as exc:
+        # One greppable line before the traceback; the exit status stays 1.
+        target_duckdb.LOGGER.critical(
+            "target-duckdb-omniload failed: %s: %s", type(exc).__name__, exc
+        )
+        raise

@@ -1,0 +1,3 @@
+from target_duckdb_omniload import main
+
+main()

@@ -15,6 +15,7 @@ is impossible.  When a target-duckdb release with jwills/target-duckdb#58
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import inspect
@@ -42,9 +43,13 @@ EXPECTED_SOURCE_SHA256 = {
     "db_sync.flatten_schema": "d887fac556ba9680cb5e0ebd098a423f7c9c462f7359f2d0ab814106d4021ef9",
     # wrapped: _sdc_batched_at is local wall-clock time
     "add_metadata_values_to_record": "1b4100c1513a99f57f7e5485afab533d3cc652cb51b38a5a7eb4e86decdd0b0d",
-    # wrapped (its input): repeated identical SCHEMA messages cause a flush.
-    # Also relied on: it looks up add_metadata_values_to_record by module name.
+    # wrapped (its input and its end): repeated identical SCHEMA messages
+    # cause a flush; the last STATE is often not emitted.  Also relied on: it
+    # looks up add_metadata_values_to_record and emit_state by module name,
+    # and it only returns normally after flushing every buffered record.
     "persist_lines": "df4a2f776fc2bb170f114ddd3d6d51fff97b91d8747f90536b85ac841930b2ca",
+    # wrapped: remembers the last STATE the target emitted
+    "emit_state": "503f0e8980dfb8f21fe785688b9f84e431d311f13998c544731382284f2f1b7e",
     # run unchanged; relied on: it looks up persist_lines by module name.
     "main": "340478f619216ed0dd86ff181099d58cbef227d76f87e03fc027ce3f5d83db3d",
 }
@@ -185,6 +190,7 @@ _orig_column_type = db_sync.column_type
 _orig_flatten_schema = db_sync.flatten_schema
 _orig_add_metadata_values_to_record = target_duckdb.add_metadata_values_to_record
 _orig_persist_lines = target_duckdb.persist_lines
+_orig_emit_state = target_duckdb.emit_state
 
 # Stored as JSON; target-duckdb JSON-encodes every value of exactly this type set.
 _ANY_JSON_SCHEMA = {"type": ["null", "object", "array"]}
@@ -218,7 +224,7 @@ def _add_metadata_values_to_record(record_message):
     return record
 
 
-# --- (c) repeated identical SCHEMA messages --------------------------------------
+# --- (c) repeated identical SCHEMA messages, and the final STATE ------------------
 #
 # persist_lines flushes the stream's buffer and re-syncs the table on every
 # SCHEMA message.  singer-sdk re-sends a child stream's SCHEMA for every
@@ -226,12 +232,20 @@ def _add_metadata_values_to_record(record_message):
 # equal to the last one seen for the same stream changes nothing in
 # persist_lines (same DbSync, same table, same validator), so we drop it
 # before the target sees it.  A changed SCHEMA still goes through.
+#
+# persist_lines also only emits a STATE right after a flush.  A STATE that
+# arrives after the last flush (typically the tap's final STATE) is never
+# emitted, and a run without records emits the first STATE, not the last:
+# the bookmark lags and the next run re-extracts.  When persist_lines
+# returns normally every record has been flushed, so the last STATE read is
+# safe to emit; we emit it if the target's last emitted STATE differs.
 
 
-def skip_repeated_schemas(lines):
+def filter_lines(lines, seen):
+    """Drop repeated identical SCHEMA messages; remember the last STATE value in seen."""
     last_schema = {}
     for line in lines:
-        if '"SCHEMA"' in line:
+        if '"SCHEMA"' in line or '"STATE"' in line:
             try:
                 message = json.loads(line)
             except ValueError:
@@ -242,11 +256,28 @@ def skip_repeated_schemas(lines):
                     target_duckdb.LOGGER.debug("Skipping repeated identical SCHEMA for %s", stream)
                     continue
                 last_schema[stream] = message
+            elif isinstance(message, dict) and message.get("type") == "STATE" and "value" in message:
+                seen["state"] = message["value"]
         yield line
 
 
+_last_emitted = {}
+
+
+def _emit_state(state):
+    if state is not None:
+        _last_emitted["state"] = copy.deepcopy(state)
+    _orig_emit_state(state)
+
+
 def _persist_lines(connection, config, lines):
-    return _orig_persist_lines(connection, config, skip_repeated_schemas(lines))
+    seen = {}
+    _last_emitted.clear()
+    _orig_persist_lines(connection, config, filter_lines(lines, seen))
+    final_state = seen.get("state")
+    if final_state is not None and _last_emitted.get("state") != final_state:
+        target_duckdb.LOGGER.info("Emitting the last STATE received (all records are flushed)")
+        target_duckdb.emit_state(copy.deepcopy(final_state))
 
 
 _applied = False
@@ -262,6 +293,7 @@ def apply_patches() -> None:
     db_sync.flatten_schema = _flatten_schema
     target_duckdb.add_metadata_values_to_record = _add_metadata_values_to_record
     target_duckdb.persist_lines = _persist_lines
+    target_duckdb.emit_state = _emit_state
     _applied = True
 
 

@@ -30,6 +30,12 @@ class TapAsana(Tap):
     def discover_streams(self) -> list:
         return [stream_class(tap=self) for stream_class in ALL_STREAMS]
 
+    def load_streams(self) -> list:
+        # singer-sdk sorts streams by name; we sync in ALL_STREAMS order so that
+        # the project and task lists one stream takes are reused by the next.
+        order = {stream_class.name: i for i, stream_class in enumerate(ALL_STREAMS)}
+        return sorted(super().load_streams(), key=lambda stream: order[stream.name])
+
     @cached_property
     def started_at(self) -> datetime:
         return datetime.now(timezone.utc)

@@ -1,0 +1,37 @@
+"""The `tap-asana` console script: singer-sdk's CLI, with clean failures.
+
+Errors a user can fix (a rejected token, an unknown workspace, a bad config)
+end with one line on stderr and exit 1, never a traceback. The token is
+never part of any message (it lives only in a request header).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_asana.http.errors import AsanaError
+from tap_asana.tap import TapAsana
+
+
+def main() -> None:
+    try:
+        TapAsana.cli(standalone_mode=False)
+    except AsanaError as exc:
+        fail(str(exc))
+    except ConfigValidationError as exc:
+        details = "; ".join(getattr(exc, "errors", []) or [str(exc)])
+        fail(f"invalid config: {details}")
+    except KeyboardInterrupt:
+        fail("interrupted")
+
+
+def fail(message: str) -> None:
+    sys.stderr.write(f"tap-asana: error: {message}\n")
+    sys.stderr.flush()
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""What several streams need to know, listed once per run and shared.
+
+Sections and tasks both iterate over projects, stories over tasks; whichever
+stream runs first pays for the listing and the others reuse it, so a run
+never fetches the same list twice. Lists of gids only: records themselves are
+streamed, never held.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from tap_asana import timestamps
+
+from tap_asana.concurrency import map_unordered
+from tap_asana.http.client import AsanaClient, Page
+from tap_asana.http.pagination import paginate
+from tap_asana.streams.scoping import workspace_scope
+
+# Without Asana's clock (no Date header) assume ours may be this far ahead.
+CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
+
+
+class Directory:
+    def __init__(
+        self,
+        client: AsanaClient,
+        *,
+        workspace_gid: str | None,
+        page_size: int,
+        concurrency: int,
+    ) -> None:
+        self._client = client
+        self._configured_workspace = workspace_gid
+        self._page_size = page_size
+        self._concurrency = concurrency
+        self._lock = threading.Lock()
+        self._workspaces: list[str] | None = None
+        self._projects: dict[str, list[str]] = {}
+        self._projects_listed_at: dict[str, datetime | None] = {}
+        self._all_tasks: dict[str, list[str]] = {}
+
+    def list(self, path: str, params: dict | None = None, opt_fields=(), on_page=None):
+        """A paginated listing with this run's page size."""
+        return paginate(
+            self._client,
+            path,
+            params=params,
+            opt_fields=opt_fields,
+            page_size=self._page_size,
+            on_page=on_page,
+        )
+
+    # Workspaces -------------------------------------------------------
+    def workspace_gids(self) -> list[str]:
+        if self._configured_workspace:
+            return [self._configured_workspace]
+        if self._workspaces is None:
+            self.remember_workspaces(
+                [w["gid"] for w in self.list("/workspaces", opt_fields=("gid",))]
+            )
+        return list(self._workspaces or [])
+
+    def remember_workspaces(self, gids: list[str]) -> None:
+        self._workspaces = gids
+
+    # Projects ---------------------------------------------------------
+    def project_gids(self, workspace_gid: str) -> list[str]:
+        if workspace_gid not in self._projects:
+            listed_at: list[datetime | None] = []
+
+            def first_page_time(page: Page) -> None:
+                if not listed_at:
+                    listed_at.append(page.server_time)
+
+            gids = [
+                p["gid"]
+                for p in self.list(
+                    f"/workspaces/{workspace_gid}/projects",
+                    opt_fields=("gid",),
+                    on_page=first_page_time,
+                )
+            ]
+            self.remember_projects(workspace_gid, gids, listed_at[0] if listed_at else None)
+        return self._projects[workspace_gid]
+
+    def projects_listed_at(self, workspace_gid: str) -> datetime | None:
+        """Asana's clock when the project list was taken (None if unknown)."""
+        self.project_gids(workspace_gid)
+        return self._projects_listed_at.get(workspace_gid)
+
+    def watermark(self, run_started_at: datetime) -> str:
+        """A safe next `modified_since`: Asana's clock before any task listing.
+
+        Taken as the moment the project lists were read. Every task listing
+        of this run starts later, so anything changed after this instant is
+        seen by the next run, whatever order projects were read in.
+        """
+        listed_at = []
+        for gid in self.workspace_gids():
+            with workspace_scope(gid):
+                listed_at.append(self.projects_listed_at(gid))
+        if listed_at and None not in listed_at:
+            return timestamps.to_asana(min(listed_at))
+        return timestamps.to_asana(run_started_at - CLOCK_SKEW_ALLOWANCE)
+
+    def remember_projects(
+        self, workspace_gid: str, gids: list[str], listed_at: datetime | None
+    ) -> None:
+        self._projects[workspace_gid] = gids
+        self._projects_listed_at[workspace_gid] = listed_at
+
+    # Tasks ------------------------------------------------------------
+    def task_gids(
+        self, workspace_gid: str, modified_since: str | None = None
+    ) -> Iterator[str]:
+        """Each task reachable through the workspace's projects, once."""
+        if modified_since is None and workspace_gid in self._all_tasks:
+            yield from self._all_tasks[workspace_gid]
+            return
+        params = {"modified_since": modified_since} if modified_since else {}
+
+        def project_task_gids(project_gid: str) -> list[str]:
+            return [
+                t["gid"]
+                for t in self.list(
+                    "/tasks", {"project": project_gid, **params}, opt_fields=("gid",)
+                )
+            ]
+
+        seen: set[str] = set()
+        for gids in map_unordered(
+            project_task_gids, self.project_gids(workspace_gid), self._concurrency
+        ):
+            for gid in gids:
+                if gid not in seen:
+                    seen.add(gid)
+                    yield gid
+
+    def remember_all_tasks(self, workspace_gid: str, gids: list[str]) -> None:
+        """Called after a complete (not incremental) task listing."""
+        with self._lock:
+            self._all_tasks[workspace_gid] = gids

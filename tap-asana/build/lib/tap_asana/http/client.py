@@ -1,0 +1,170 @@
+"""The one door to Asana: a keep-alive session, the shared limiter, retries.
+
+Every request of a run goes through `AsanaClient.get`, from any thread. It
+returns a parsed `Page` or raises an `AsanaError` (see errors.py); transient
+failures never reach the caller unless they outlast the retry budget.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import backoff
+import requests
+from requests.adapters import HTTPAdapter
+
+from tap_asana.http import retries
+from tap_asana.http.errors import (
+    AsanaError,
+    ExpiredOffset,
+    MalformedResponse,
+    RateLimited,
+    error_for_status,
+)
+from tap_asana.http.rate_limiter import RateLimiter
+
+logger = logging.getLogger("tap_asana.http")
+
+DEFAULT_RETRY_AFTER_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Page:
+    data: Any
+    next_offset: str | None
+    server_time: datetime | None  # the response's Date header, Asana's clock
+
+
+class AsanaClient:
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        access_token: str,
+        limiter: RateLimiter,
+        request_timeout: float,
+        max_tries: int,
+        user_agent: str,
+    ) -> None:
+        self._api_url = api_url.rstrip("/")
+        self._limiter = limiter
+        self._timeout = request_timeout
+        self._session = requests.Session()
+        # One pooled connection per concurrent worker, all kept alive.
+        pool = max(1, limiter.max_in_flight)
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool, max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._session.headers.update(
+            {
+                "Authorization": f"Bearer {access_token}",
+                "Accept": "application/json",
+                "User-Agent": user_agent,
+            }
+        )
+        self.get = backoff.on_exception(
+            retries.wait_for,
+            retries.RETRIED,
+            max_tries=max_tries,
+            jitter=None,  # wait_for jitters itself; Retry-After must not be jittered
+            on_backoff=self._log_retry,
+            on_giveup=self._log_giveup,
+        )(self._get_once)
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self._limiter
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _get_once(self, path: str, params: dict[str, Any] | None = None) -> Page:
+        with self._limiter.slot():
+            response = self._session.get(
+                self._api_url + path, params=params, timeout=self._timeout
+            )
+            # Read the whole body while holding the slot: a connection dropped
+            # mid-body must surface here, as a retried network error.
+            body = response.content
+        if response.status_code == 200:
+            return _parse_page(body, response.headers.get("Date"))
+        message = _asana_message(body)
+        if response.status_code == 429:
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            self._limiter.rate_limited(retry_after)
+            raise RateLimited(retry_after)
+        if response.status_code == 400 and params and params.get("offset"):
+            raise ExpiredOffset(f"pagination token refused on {path}: {message}")
+        raise error_for_status(response.status_code, message, path)
+
+    @staticmethod
+    def _log_retry(details: dict[str, Any]) -> None:
+        logger.warning(
+            "retry %d for %s in %.1f s: %s",
+            details["tries"],
+            details["args"][0],
+            details["wait"],
+            details["exception"],
+        )
+
+    @staticmethod
+    def _log_giveup(details: dict[str, Any]) -> None:
+        logger.error(
+            "giving up on %s after %d tries: %s",
+            details["args"][0],
+            details["tries"],
+            details["exception"],
+        )
+
+
+def _parse_page(body: bytes, date_header: str | None) -> Page:
+    import json
+
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise MalformedResponse(f"Asana sent a body that is not JSON: {exc}") from None
+    if not isinstance(payload, dict) or "data" not in payload:
+        raise MalformedResponse("Asana sent JSON without the documented 'data' key")
+    next_page = payload.get("next_page")
+    offset = next_page.get("offset") if isinstance(next_page, dict) else None
+    return Page(payload["data"], offset, _http_date(date_header))
+
+
+def _asana_message(body: bytes) -> str:
+    import json
+
+    try:
+        errors = json.loads(body)["errors"]
+        return "; ".join(str(e.get("message", "")) for e in errors) or "no message"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "no message"
+
+
+def _retry_after(header: str | None) -> float:
+    """Seconds to wait; Asana sends an integer, HTTP also allows a date."""
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(header)
+            if when is not None:
+                delta = when - datetime.now(timezone.utc)
+                return max(0.0, delta.total_seconds())
+    return DEFAULT_RETRY_AFTER_SECONDS
+
+
+def _http_date(header: str | None) -> datetime | None:
+    if not header:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(header).astimezone(timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+__all__ = ["AsanaClient", "AsanaError", "Page"]

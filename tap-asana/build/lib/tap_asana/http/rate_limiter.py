@@ -1,0 +1,132 @@
+"""One limiter shared by every request of a run, whatever thread sends it.
+
+Asana enforces, per token, a per-minute quota (150 on free plans, 1,500 on
+paid ones), at most 50 GETs in flight, and answers 429 + Retry-After when
+either is exceeded. Rejected requests still count against the quota, so
+bouncing off it is self-defeating: we pace to the quota instead, and when a
+429 arrives anyway we stop *every* thread until Retry-After has passed and
+lower our idea of the quota to what the server evidently allows.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+WINDOW_SECONDS = 60.0
+# A learnt quota never goes below this, and drifts back up to the configured
+# one over RECOVERY_SECONDS without a 429: a stray 429 (the cost limiter, a
+# flaky proxy) must not slow the rest of a long run down for good.
+MIN_LEARNT_RPM = 30
+RECOVERY_SECONDS = 300.0
+
+
+@dataclass
+class LimiterStats:
+    requests: int = 0
+    rate_limited: int = 0
+    waits: int = 0
+    wait_seconds: float = 0.0
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        requests_per_minute: int | None,
+        max_in_flight: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._configured_rpm = requests_per_minute
+        self._learnt_rpm: float | None = None
+        self._learnt_at = 0.0
+        self._max_in_flight = max_in_flight
+        self._clock = clock
+        self._started = clock()
+        self._sent: collections.deque[float] = collections.deque()
+        self._in_flight = 0
+        self._paused_until = 0.0
+        self._cond = threading.Condition()
+        self.stats = LimiterStats()
+
+    @property
+    def max_in_flight(self) -> int:
+        return self._max_in_flight
+
+    def requests_per_minute(self) -> float | None:
+        """The quota we pace to now: configured, or learnt from 429s."""
+        with self._cond:
+            return self._current_rpm(self._clock())
+
+    def _current_rpm(self, now: float) -> float | None:
+        if self._learnt_rpm is None:
+            return self._configured_rpm
+        recovered = min(1.0, (now - self._learnt_at) / RECOVERY_SECONDS)
+        ceiling = self._configured_rpm or self._learnt_rpm * 10
+        rpm = self._learnt_rpm + (ceiling - self._learnt_rpm) * recovered
+        if recovered >= 1.0:
+            self._learnt_rpm = None
+        return rpm
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one in-flight slot for the duration of a request."""
+        self._acquire()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify_all()
+
+    def _acquire(self) -> None:
+        waited_since: float | None = None
+        with self._cond:
+            while True:
+                now = self._clock()
+                delay = self._delay(now)
+                if delay == 0.0:
+                    self._sent.append(now)
+                    self._in_flight += 1
+                    self.stats.requests += 1
+                    if waited_since is not None:
+                        self.stats.waits += 1
+                        self.stats.wait_seconds += now - waited_since
+                    return
+                if waited_since is None:
+                    waited_since = now
+                self._cond.wait(timeout=delay)
+
+    def _delay(self, now: float) -> float | None:
+        """0.0 if a request may go now, else how long to wait (None: until notified)."""
+        while self._sent and self._sent[0] <= now - WINDOW_SECONDS:
+            self._sent.popleft()
+        if now < self._paused_until:
+            return self._paused_until - now
+        if self._in_flight >= self._max_in_flight:
+            return None
+        rpm = self._current_rpm(now)
+        if rpm is not None and len(self._sent) >= rpm:
+            return self._sent[0] + WINDOW_SECONDS - now
+        return 0.0
+
+    def rate_limited(self, retry_after: float) -> None:
+        """A 429 arrived: pause everyone, and believe the server about its quota."""
+        with self._cond:
+            now = self._clock()
+            self.stats.rate_limited += 1
+            self._paused_until = max(self._paused_until, now + retry_after)
+            # Our own sending rate when the 429 came is the best estimate of
+            # the quota; early in a run the window is not full, so scale up.
+            sent = sum(1 for t in self._sent if t > now - WINDOW_SECONDS)
+            observed = max(1.0, now - self._started)
+            rate = sent * WINDOW_SECONDS / min(WINDOW_SECONDS, observed)
+            learnt = max(MIN_LEARNT_RPM, rate)
+            current = self._current_rpm(now)
+            if current is None or learnt < current:
+                self._learnt_rpm = learnt
+                self._learnt_at = now
+            self._cond.notify_all()

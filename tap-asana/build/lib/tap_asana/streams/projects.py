@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import typing as t
+
+from tap_asana.streams.base import AsanaStream
+from tap_asana.streams.scoping import workspace_scope
+
+
+class ProjectsStream(AsanaStream):
+    """GET /workspaces/{gid}/projects: live and archived projects alike
+    (no `archived` filter), and the project list sections and tasks reuse."""
+
+    name = "projects"
+
+    def records(self) -> t.Iterable[dict]:
+        for workspace_gid in self.directory.workspace_gids():
+            gids: list[str] = []
+            listed_at = []
+            with workspace_scope(workspace_gid):
+                for project in self.directory.list(
+                    f"/workspaces/{workspace_gid}/projects",
+                    opt_fields=self.opt_fields,
+                    on_page=lambda page: listed_at.append(page.server_time),
+                ):
+                    gids.append(project["gid"])
+                    yield project
+            self.directory.remember_projects(
+                workspace_gid, gids, listed_at[0] if listed_at else None
+            )

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import typing as t
+
+from tap_asana.streams.base import AsanaStream
+from tap_asana.streams.scoping import workspace_scope
+
+
+class TagsStream(AsanaStream):
+    """GET /workspaces/{gid}/tags."""
+
+    name = "tags"
+
+    def records(self) -> t.Iterable[dict]:
+        for workspace_gid in self.directory.workspace_gids():
+            with workspace_scope(workspace_gid):
+                yield from self.directory.list(
+                    f"/workspaces/{workspace_gid}/tags", opt_fields=self.opt_fields
+                )

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import typing as t
+
+from tap_asana.streams.base import AsanaStream
+from tap_asana.streams.scoping import workspace_scope
+
+
+class UsersStream(AsanaStream):
+    """GET /users?workspace={gid}: paginated and uncapped, unlike
+    /workspaces/{gid}/users, which silently stops at 2,000 users."""
+
+    name = "users"
+
+    def records(self) -> t.Iterable[dict]:
+        seen: set[str] = set()  # a user in two workspaces is one row
+        for workspace_gid in self.directory.workspace_gids():
+            with workspace_scope(workspace_gid):
+                for user in self.directory.list(
+                    "/users", {"workspace": workspace_gid}, opt_fields=self.opt_fields
+                ):
+                    if user["gid"] not in seen:
+                        seen.add(user["gid"])
+                        yield user

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import typing as t
+
+from tap_asana.http.pagination import normalize_gid
+from tap_asana.streams.base import AsanaStream
+from tap_asana.streams.scoping import workspace_scope
+
+
+class WorkspacesStream(AsanaStream):
+    """GET /workspaces, or only the configured one (GET /workspaces/{gid})."""
+
+    name = "workspaces"
+
+    def records(self) -> t.Iterable[dict]:
+        configured = self.config.get("workspace_gid")
+        if configured:
+            path = f"/workspaces/{configured}"
+            with workspace_scope(configured):
+                page = self.client.get(path, {"opt_fields": ",".join(self.opt_fields)})
+            yield normalize_gid(page.data, path)
+            return
+        gids = []
+        for workspace in self.directory.list("/workspaces", opt_fields=self.opt_fields):
+            gids.append(workspace["gid"])
+            yield workspace
+        self.directory.remember_workspaces(gids)

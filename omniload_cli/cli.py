@@ -1,0 +1,261 @@
+"""Command line: `omniload ingest | demo | setup`, modelled on ingestr's `ingest`.
+
+Every ingest flag can also come from the environment, ingestr-style: the bare
+name (SOURCE_URI, ...) or with an OMNILOAD_ prefix; the prefixed one wins, a
+flag on the command line beats both.  Putting the source URI in SOURCE_URI
+keeps the token off every command line, omniload's own included.
+
+Errors are one line on stderr (`omniload: error: ...`): exit 2 for usage
+errors, 1 for failures, 130 when interrupted.  Never a traceback (set
+OMNILOAD_DEBUG=1 to get one for an internal error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import textwrap
+
+from omniload_cli import tables as tables_mod
+from omniload_cli.errors import Interrupted, OmniloadError, UsageError
+from omniload_cli.secrets import Scrubber
+from omniload_cli.uri import (parse_datetime, parse_dest_table, parse_dest_uri,
+                              parse_source_uri)
+
+PROG = "omniload"
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+
+DESCRIPTION = """\
+omniload copies an Asana workspace into a DuckDB file, one table per command,
+and re-runs fetch only what changed (tasks) or swap in a fresh copy (the rest).
+"""
+
+TABLES_HELP = "tables (--source-table):\n" + "\n".join(
+    f"  {t.name:<11} default {t.default_strategy:<8} {t.description}"
+    for t in tables_mod.TABLES.values())
+
+INGEST_EPILOG = TABLES_HELP + """
+
+strategies (--incremental-strategy):
+  replace  full extract into a staging table, then swapped in atomically
+           (drop old + rename, one transaction). Deletions and renames at the
+           source show up. Default for every table except tasks.
+  merge    upsert on gid. On tasks (the default there) it is incremental: only
+           tasks modified since the stored bookmark are fetched. On the other
+           tables it upserts a full extract, so rows deleted in Asana are kept.
+  append   insert rows as they come (tasks only: a change log with one row per
+           version seen; the table gets no primary key). Refused for tables
+           without an incremental key, which would be duplicated on every run.
+
+state and atomicity:
+  The bookmark (the tap's last Singer STATE) is stored in the destination
+  itself, table _omniload._state, keyed by --dest-table, and written in the
+  same transaction as the rows. A failed or interrupted run changes nothing;
+  deleting the .db file starts from scratch; --full-refresh ignores the stored
+  state and rebuilds the table. --interval-start/--interval-end (tasks only)
+  load just that modified_at window and leave the stored bookmark unchanged.
+
+URIs:
+  asana://<workspace_gid>?access_token=<token>[&api_url=URL][&start_date=DATE]
+      Values are percent-decoded; '+' stays a literal plus. Tokens look like
+      2/1204...:abc... and need no encoding ('/', ':' are fine).
+  duckdb://./work.db  (relative)   duckdb:////abs/path/work.db  (absolute)
+  --dest-table schema.table, or a bare name for schema main (default:
+  main.<source table>). Letters, digits and '_' only; case-insensitive.
+
+environment:
+  SOURCE_URI SOURCE_TABLE DESTINATION_URI DESTINATION_TABLE INCREMENTAL_STRATEGY
+  INTERVAL_START INTERVAL_END FULL_REFRESH SKIP_CONFIRMATION PROGRESS, each
+  also as OMNILOAD_<NAME> (which wins). OMNILOAD_TAP_SETTINGS='{"page_size":
+  100, "requests_per_minute": 1500, "concurrency": 8}' tunes the tap.
+
+example:
+  export SOURCE_URI='asana://1204567890123?access_token=2/1204...:abc...'
+  ./omniload ingest --source-table tasks \\
+      --dest-uri duckdb://./work.db --dest-table public.tasks
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line and exit 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _env(name: str) -> str | None:
+    for key in (f"OMNILOAD_{name}", name):
+        value = os.environ.get(key)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _env_flag(name: str) -> bool:
+    value = _env(name)
+    return value is not None and value.strip().lower() in _TRUE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description=DESCRIPTION + "\n" + TABLES_HELP,
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog=textwrap.dedent("""\
+                         commands:
+                           ingest  copy one Asana table into DuckDB (see: omniload ingest --help)
+                           demo    run against a bundled Asana simulator, no token needed
+                           setup   only create the tap/target environments under .omniload/
+                         """))
+    sub = parser.add_subparsers(dest="command", metavar="{ingest,demo,setup}", parser_class=_Parser)
+
+    ing = sub.add_parser("ingest", help="copy one Asana table into a DuckDB table",
+                         description="Copy one Asana table into a DuckDB table.",
+                         epilog=INGEST_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ing.add_argument("--source-uri", default=_env("SOURCE_URI"), metavar="URI",
+                     help="asana://<workspace_gid>?access_token=<token> [env SOURCE_URI]")
+    ing.add_argument("--source-table", default=_env("SOURCE_TABLE"), metavar="TABLE",
+                     help=f"one of: {', '.join(tables_mod.TABLES)} [env SOURCE_TABLE]")
+    ing.add_argument("--dest-uri", default=_env("DESTINATION_URI"), metavar="URI",
+                     help="duckdb://./work.db or duckdb:////abs/path.db [env DESTINATION_URI]")
+    ing.add_argument("--dest-table", default=_env("DESTINATION_TABLE"), metavar="SCHEMA.TABLE",
+                     help="target table (default main.<source table>) [env DESTINATION_TABLE]")
+    ing.add_argument("--incremental-strategy", default=_env("INCREMENTAL_STRATEGY"),
+                     metavar="{replace,merge,append}",
+                     help="override the table's default strategy (see below) [env INCREMENTAL_STRATEGY]")
+    ing.add_argument("--interval-start", default=_env("INTERVAL_START"), metavar="DATE",
+                     help="tasks only: load tasks modified at or after DATE; bookmark unchanged [env INTERVAL_START]")
+    ing.add_argument("--interval-end", default=_env("INTERVAL_END"), metavar="DATE",
+                     help="tasks only: load tasks modified at or before DATE; bookmark unchanged [env INTERVAL_END]")
+    ing.add_argument("--full-refresh", action="store_true", default=_env_flag("FULL_REFRESH"),
+                     help="ignore the stored state and rebuild the table [env FULL_REFRESH]")
+    ing.add_argument("--yes", "-y", action="store_true", default=_env_flag("SKIP_CONFIRMATION"),
+                     help="accepted for ingestr compatibility; omniload never prompts [env SKIP_CONFIRMATION]")
+    ing.add_argument("--progress", default=_env("PROGRESS") or "interactive",
+                     metavar="{interactive,log}",
+                     help="interactive: one updating line on a terminal (log lines otherwise); "
+                          "log: timestamped lines [env PROGRESS]")
+
+    demo = sub.add_parser("demo", help="ingest all tables from a bundled Asana simulator",
+                          description="Start the bundled Asana simulator (no token needed), ingest "
+                                      "all eight tables into a DuckDB file, print what was loaded "
+                                      "and a sample query.")
+    demo.add_argument("--dest-uri", default=_env("DESTINATION_URI") or "duckdb://./demo.db", metavar="URI",
+                      help="where to write (default duckdb://./demo.db)")
+    demo.add_argument("--projects", type=int, default=10, help="simulated projects (default 10)")
+    demo.add_argument("--tasks-per-project", type=int, default=20, help="tasks per project (default 20)")
+    demo.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
+    demo.add_argument("--progress", default=_env("PROGRESS") or "interactive",
+                      metavar="{interactive,log}", help="progress display")
+
+    sub.add_parser("setup", help="create .omniload/envs/{tap,target} and exit",
+                   description="Create the tap and target environments (done automatically on first use).")
+    return parser
+
+
+def _choice(value: str, choices: tuple[str, ...], flag: str) -> str:
+    v = (value or "").strip().lower()
+    if v not in choices:
+        raise UsageError(f"invalid {flag} {value!r}; choose one of {', '.join(choices)}")
+    return v
+
+
+def plan_from_args(args):
+    """All local validation; returns an ingest.Plan.  No I/O, no network."""
+    from omniload_cli.ingest import Plan
+
+    if not args.source_table:
+        raise UsageError(f"missing --source-table; valid tables: {', '.join(tables_mod.TABLES)}")
+    table = tables_mod.get_table(args.source_table.strip().lower())
+    source = parse_source_uri(args.source_uri)
+    dest = parse_dest_uri(args.dest_uri)
+    dest_table = parse_dest_table(args.dest_table, table.name)
+    requested = (_choice(args.incremental_strategy, tables_mod.STRATEGIES, "--incremental-strategy")
+                 if args.incremental_strategy else None)
+    strategy = tables_mod.resolve_strategy(table, requested)
+    progress = _choice(args.progress, ("interactive", "log"), "--progress")
+    start = parse_datetime(args.interval_start, "--interval-start") if args.interval_start else None
+    end = parse_datetime(args.interval_end, "--interval-end") if args.interval_end else None
+    if (start or end) and not table.incremental:
+        raise UsageError(f"--interval-start/--interval-end apply only to tasks (filtered on modified_at); "
+                         f"{table.name!r} is always extracted in full")
+    if start and end and start >= end:
+        raise UsageError("--interval-start must be before --interval-end")
+    return Plan(source=source, table=table, dest=dest, dest_table=dest_table, strategy=strategy,
+                full_refresh=bool(args.full_refresh), interval_start=start, interval_end=end,
+                progress=progress)
+
+
+def _read_argv_from_fd() -> list[str] | None:
+    """The ./omniload script hands us the arguments through a pipe (fd in
+    OMNILOAD_ARGV_FD) rather than argv, so a token given on the command line
+    is not visible in this long-running process's /proc/<pid>/cmdline."""
+    fd = os.environ.pop("OMNILOAD_ARGV_FD", None)
+    if not fd:
+        return None
+    with os.fdopen(int(fd), "rb") as f:
+        data = f.read()
+    return [a.decode("utf-8", "surrogateescape") for a in data.split(b"\0")[:-1]]
+
+
+def _raw_tokens(uri: str | None) -> list[str]:
+    """Whatever follows access_token= in a (maybe malformed) URI, so even an
+    error about a broken URI cannot echo the token."""
+    from urllib.parse import unquote
+    out = []
+    for part in (uri or "").partition("?")[2].split("&"):
+        key, _, value = part.partition("=")
+        if key.strip().lower().endswith("token") and value:
+            out += [value, unquote(value)]
+    return out
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if argv is None:
+        argv = _read_argv_from_fd()
+    if argv is None:
+        argv = sys.argv[1:]
+    scrub = Scrubber()
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        scrub = Scrubber(*_raw_tokens(getattr(args, "source_uri", None)))
+        if args.command is None:
+            parser.print_help()
+            return 0
+        if args.command == "setup":
+            print("omniload: environments are ready")
+            return 0
+        if args.command == "demo":
+            from omniload_cli import demo
+            progress = _choice(args.progress, ("interactive", "log"), "--progress")
+            return demo.run(parse_dest_uri(args.dest_uri), projects=args.projects,
+                            tasks_per_project=args.tasks_per_project, seed=args.seed,
+                            progress=progress)
+        plan = plan_from_args(args)
+        scrub = Scrubber(plan.source.access_token)
+        from omniload_cli import ingest
+        summary = ingest.run(plan)
+        sys.stdout.write(summary.render())
+        sys.stdout.flush()
+        return 0
+    except OmniloadError as exc:
+        sys.stderr.write(f"{PROG}: error: {scrub(exc.message)}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted; the destination was left as it was\n")
+        return Interrupted.exit_code
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug: still one line, still scrubbed
+        if os.environ.get("OMNILOAD_DEBUG"):
+            import traceback
+            sys.stderr.write(scrub(traceback.format_exc()))
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+        sys.stderr.write(f"{PROG}: error: internal error: {scrub(msg)} (OMNILOAD_DEBUG=1 for details)\n")
+        return 1

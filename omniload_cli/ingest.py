@@ -1,0 +1,210 @@
+"""One `ingest`: plan -> check destination -> tap|target into stage -> publish.
+
+The order matters: everything that can be checked locally (URIs, names,
+dates, strategy, the database file and its lock) is checked before the first
+network call, and nothing in the destination changes until the loader has
+exited 0 -- then publish.py swaps/merges and stores the new bookmark in one
+transaction.  On any failure or interrupt the children are stopped, the
+private temp dir is removed and the destination is put back as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+from omniload_cli import destination, pipeline, publish
+from omniload_cli.errors import LoadError, OmniloadError, SourceError
+from omniload_cli.progress import Progress
+from omniload_cli.secrets import PrivateDir, Scrubber
+from omniload_cli.state import bookmark_of
+from omniload_cli.summary import Summary
+from omniload_cli.tables import Table
+from omniload_cli.uri import AsanaSource, DestTable, DuckDBDest, format_ts
+
+# Tap settings a user may tune through OMNILOAD_TAP_SETTINGS (JSON); the ones
+# omniload owns (token, workspace, stream maps, window) cannot be overridden.
+_OWNED = {"access_token", "workspace_gid", "stream_maps", "start_date", "end_date", "api_url"}
+
+
+@dataclass
+class Plan:
+    source: AsanaSource
+    table: Table
+    dest: DuckDBDest
+    dest_table: DestTable
+    strategy: str
+    full_refresh: bool = False
+    interval_start: object = None   # datetime | None
+    interval_end: object = None
+    progress: str = "interactive"
+
+    @property
+    def windowed(self) -> bool:
+        return self.interval_start is not None or self.interval_end is not None
+
+    @property
+    def source_id(self) -> str:
+        """What the stored state belongs to (token-free)."""
+        return f"{self.source.display}/{self.table.name}"
+
+
+def executables() -> tuple[str, str]:
+    home = os.environ.get("OMNILOAD_HOME") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".omniload")
+    tap = os.environ.get("OMNILOAD_TAP_EXECUTABLE") or os.path.join(home, "envs", "tap", "bin", "tap-asana")
+    target = os.environ.get("OMNILOAD_TARGET_EXECUTABLE") or os.path.join(
+        home, "envs", "target", "bin", "target-duckdb-omniload")
+    for exe, what in ((tap, "tap-asana"), (target, "target-duckdb-omniload")):
+        if not os.access(exe, os.X_OK):
+            raise OmniloadError(f"{what} is not installed ({exe}); run ./omniload setup")
+    return tap, target
+
+
+def _tap_settings_override() -> dict:
+    import json
+    raw = os.environ.get("OMNILOAD_TAP_SETTINGS")
+    if not raw:
+        return {}
+    try:
+        extra = json.loads(raw)
+        assert isinstance(extra, dict)
+    except (ValueError, AssertionError):
+        raise OmniloadError("OMNILOAD_TAP_SETTINGS must be a JSON object", exit_code=2) from None
+    return {k: v for k, v in extra.items() if k not in _OWNED}
+
+
+def run(plan: Plan, *, out=None, err=None) -> Summary:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    started = time.monotonic()
+    tap_exe, target_exe = executables()
+    tap_overrides = _tap_settings_override()
+    t, dt = plan.table, plan.dest_table
+    state_key = dt.display
+
+    pre = destination.prepare(plan.dest, dt, state_key)     # local checks first
+    stored_state = None
+    notes = []
+    incremental = (t.incremental and plan.strategy in ("merge", "append")
+                   and not plan.full_refresh and not plan.windowed)
+    if incremental and pre.stored is not None:
+        stored_source, stored = pre.stored
+        if not pre.table_existed:
+            notes.append(f"{dt.display} no longer exists; ignoring its stored bookmark (full extract)")
+        elif stored_source != plan.source_id:
+            notes.append(f"the stored bookmark of {dt.display} belongs to {stored_source}; full extract")
+        else:
+            stored_state = stored
+
+    scrub = Scrubber(plan.source.access_token)
+    private = PrivateDir()
+    progress = Progress(plan.progress, t.name, err)
+    ok = False
+    try:
+        tap_config = {
+            "access_token": plan.source.access_token,
+            "workspace_gid": plan.source.workspace_gid,
+            # Rename the stream to the staging table; target-duckdb names
+            # tables after streams (toolchain notes §3.1).
+            "stream_maps": {t.name: {"__alias__": dt.stage}},
+            "progress_interval_seconds": max(1, int(progress.interval)),
+            **tap_overrides,
+        }
+        if plan.source.api_url:
+            tap_config["api_url"] = plan.source.api_url
+        start = format_ts(plan.interval_start) if plan.interval_start else plan.source.start_date
+        if start:
+            tap_config["start_date"] = start
+        if plan.interval_end:
+            tap_config["end_date"] = format_ts(plan.interval_end)
+        tap_config_path = private.write_json("tap-config.json", tap_config)
+        target_config_path = private.write_json("target-config.json", {
+            "path": plan.dest.path,
+            "dbname": pre.dbname,                 # file stems with dots need it
+            "default_target_schema": dt.schema,
+            "add_metadata_columns": False,        # an exact copy: Asana's columns only
+            "batch_size_rows": 50000,
+            "temp_dir": private.subdir("target-tmp"),  # CSV batches die with the dir
+        })
+        env = pipeline.child_env(plan.source.access_token)
+
+        for n in notes:
+            progress.note(f"omniload: {n}")
+        bookmark = bookmark_of(stored_state, t.name)
+        how = f"{plan.strategy}" + (" (full refresh)" if plan.full_refresh else "")
+        if plan.windowed:
+            how += f", modified_at window {format_ts(plan.interval_start) if plan.interval_start else '-'}" \
+                   f" .. {format_ts(plan.interval_end) if plan.interval_end else 'now'}"
+        elif bookmark:
+            how += f", changes since {bookmark}"
+        progress.note(f"omniload: {plan.source.display} / {t.name} -> {plan.dest.display} "
+                      f"{dt.display} ({how})")
+
+        catalog = pipeline.select_only(
+            pipeline.discover(tap_exe, tap_config_path, env, scrub), t.name)
+        tap_argv = [tap_exe, "--config", tap_config_path,
+                    "--catalog", private.write_json("catalog.json", catalog)]
+        if stored_state is not None:
+            tap_argv += ["--state", private.write_json("state.json", stored_state)]
+        target_argv = [target_exe, "--config", target_config_path]
+
+        progress.start()
+        try:
+            result = pipeline.run(tap_argv, target_argv, env, stage_stream=dt.stage,
+                                  scrub=scrub, progress=progress)
+        finally:
+            progress.stop()
+        if t.name in result.dropped_streams:
+            raise SourceError("tap-asana ignored the stream alias (stream_maps); "
+                              "refusing to publish an empty copy")
+
+        # The loader exited 0: publish rows + state in one transaction.
+        con = destination.connect(plan.dest)
+        try:
+            pub = publish.publish(
+                con, schema=dt.schema, table=dt.table, stage=dt.stage,
+                strategy=("replace" if plan.full_refresh and plan.strategy != "append"
+                          else plan.strategy),
+                rebuild=plan.full_refresh, key=t.primary_key,
+                state_key=None if plan.windowed else state_key,
+                source=plan.source_id, state=result.last_state)
+        except OmniloadError:
+            raise
+        except Exception as exc:
+            raise LoadError(f"publishing {dt.display} failed, nothing was changed: "
+                            f"{scrub(' '.join(str(exc).split()))}") from None
+        finally:
+            con.close()
+        ok = True
+        new_bookmark = None if plan.windowed else bookmark_of(result.last_state, t.name)
+        return Summary(
+            source=f"{plan.source.display} / {t.name}",
+            destination=f"{plan.dest.display} -> {dt.display}",
+            strategy=_describe(plan, pub.created),
+            rows_loaded=result.records,
+            rows_in_table=pub.rows_in_table,
+            duration_s=time.monotonic() - started,
+            bookmark=new_bookmark,
+        )
+    finally:
+        private.cleanup()
+        if not ok:
+            warning = destination.undo(plan.dest, dt, pre)
+            if warning:
+                err.write(f"omniload: warning: {warning}\n")
+
+
+def _describe(plan: Plan, created: bool) -> str:
+    s = plan.strategy
+    if plan.full_refresh:
+        s += " (full refresh: stored state ignored, table rebuilt)"
+    elif plan.windowed:
+        s += " (windowed run: bookmark unchanged)"
+    elif plan.table.incremental and s in ("merge", "append"):
+        s += f" (incremental on {plan.table.incremental_key})"
+    if created:
+        s += ", table created"
+    return s

@@ -1,0 +1,211 @@
+"""Running ``tap-asana | target-duckdb-omniload`` with omniload in the middle.
+
+omniload does not let the shell connect the two programs: it reads the tap's
+stdout line by line so it can count RECORDs for progress and the summary,
+remember the LAST STATE message (which becomes the stored bookmark once the
+rows are published), and refuse anything not addressed to the staging stream
+(so nothing can ever be written outside the staging table).  Every line it
+accepts is forwarded unchanged to the loader's stdin.
+
+Children run in their own sessions: a Ctrl-C at the terminal reaches only
+omniload, which then stops both children (SIGTERM, then SIGKILL) before the
+temp dir is removed and the destination is restored.  Child stderr is read by
+threads (so a chatty child never blocks), scrubbed of the token, kept as a
+short tail for error messages, and mined for the tap's PROGRESS lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+from omniload_cli.errors import LoadError, SourceError
+
+TAP_ERROR_PREFIX = "tap-asana: error:"
+_FAST = re.compile(rb'^\{\s*"type"\s*:\s*"(RECORD)"\s*,\s*"stream"\s*:\s*"([^"\\]+)"')
+_TERM_GRACE_S = 5.0
+
+
+@dataclass
+class PipeResult:
+    records: int
+    last_state: dict | None
+    dropped_streams: set[str]
+
+
+class Child:
+    """A subprocess in its own session plus a scrubbed tail of its stderr."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, scrub, *, stdin=None,
+                 stdout=subprocess.PIPE, on_stderr_line=None):
+        self.name = name
+        self.scrub = scrub
+        self.tail: deque[str] = deque(maxlen=200)
+        self._on_line = on_stderr_line
+        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                                     env=env, start_new_session=True)
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True,
+                                        name=f"{name}-stderr")
+        self._reader.start()
+
+    def _read_stderr(self) -> None:
+        debug = bool(os.environ.get("OMNILOAD_DEBUG"))
+        for raw in iter(self.proc.stderr.readline, b""):
+            line = self.scrub(raw.decode("utf-8", "replace").rstrip("\r\n"))
+            if self._on_line is not None and line.startswith("PROGRESS "):
+                try:
+                    self._on_line(json.loads(line[len("PROGRESS "):]))
+                except (ValueError, TypeError):
+                    pass
+                continue
+            if line.strip():
+                self.tail.append(line)
+                if debug:
+                    os.write(2, f"[{self.name}] {line}\n".encode())
+
+    def finish_reading(self) -> None:
+        self._reader.join(timeout=5)
+
+    def stop(self) -> None:
+        """SIGTERM the child's whole process group, SIGKILL if it lingers."""
+        if self.proc.poll() is not None:
+            return
+        for sig, grace in ((signal.SIGTERM, _TERM_GRACE_S), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.wait(timeout=grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def last_error_line(self) -> str:
+        for line in reversed(self.tail):
+            if line.startswith(TAP_ERROR_PREFIX):
+                return line[len(TAP_ERROR_PREFIX):].strip()
+        for line in reversed(self.tail):
+            if re.search(r"error|exception|critical|fatal", line, re.I):
+                return line.strip()
+        return self.tail[-1].strip() if self.tail else "(no message)"
+
+
+def child_env(secret: str) -> dict:
+    """The environment for the children: ours minus anything carrying the
+    token (SOURCE_URI may hold it; /proc/<pid>/environ is readable too)."""
+    return {k: v for k, v in os.environ.items()
+            if secret not in v and k not in ("SOURCE_URI", "OMNILOAD_SOURCE_URI", "OMNILOAD_ARGV_FD")}
+
+
+def discover(tap_exe: str, config_path: str, env: dict, scrub, timeout: float = 300) -> dict:
+    try:
+        proc = subprocess.run([tap_exe, "--config", config_path, "--discover"], env=env,
+                              capture_output=True, timeout=timeout, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        raise SourceError(f"tap-asana --discover did not answer within {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        lines = [scrub(l) for l in proc.stderr.decode("utf-8", "replace").splitlines() if l.strip()]
+        for line in reversed(lines):
+            if line.startswith(TAP_ERROR_PREFIX):
+                raise SourceError(line[len(TAP_ERROR_PREFIX):].strip())
+        raise SourceError(f"tap-asana --discover failed (exit {proc.returncode}): "
+                          f"{lines[-1] if lines else '(no message)'}")
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise SourceError("tap-asana --discover printed no valid catalog") from None
+
+
+def select_only(catalog: dict, stream: str) -> dict:
+    """Mark exactly one stream selected.  (A stream map `null` would hide the
+    others' output but the tap would still fetch them.)"""
+    found = False
+    for entry in catalog.get("streams", []):
+        selected = entry.get("tap_stream_id", entry.get("stream")) == stream
+        found |= selected
+        metadata = entry.setdefault("metadata", [])
+        top = next((m for m in metadata if m.get("breadcrumb") in ([], None)), None)
+        if top is None:
+            top = {"breadcrumb": [], "metadata": {}}
+            metadata.append(top)
+        top.setdefault("metadata", {})["selected"] = selected
+    if not found:
+        raise SourceError(f"tap-asana does not offer a stream named {stream!r}")
+    return catalog
+
+
+def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream: str,
+        scrub, progress) -> PipeResult:
+    tap = target = None
+    records = 0
+    last_state = None
+    dropped: set[str] = set()
+    try:
+        target = Child("target", target_argv, env, scrub, stdin=subprocess.PIPE,
+                       stdout=subprocess.DEVNULL)
+        tap = Child("tap", tap_argv, env, scrub, on_stderr_line=progress.tap_progress)
+        sink = target.proc.stdin
+        try:
+            for line in iter(tap.proc.stdout.readline, b""):
+                m = _FAST.match(line)
+                if m is not None:            # the common case, without a JSON parse
+                    stream = m.group(2).decode()
+                    if stream != stage_stream:
+                        dropped.add(stream)
+                        continue
+                    records += 1
+                    progress.record()
+                else:
+                    try:
+                        msg = json.loads(line)
+                    except ValueError:
+                        continue             # not a Singer message: never forward
+                    kind = msg.get("type")
+                    if kind == "STATE":
+                        last_state = msg.get("value")
+                    elif "stream" in msg and msg["stream"] != stage_stream:
+                        dropped.add(str(msg["stream"]))
+                        continue
+                    elif kind == "RECORD":
+                        records += 1
+                        progress.record()
+                sink.write(line if line.endswith(b"\n") else line + b"\n")
+        except BrokenPipeError:
+            # The loader died; its own error says why (below).
+            pass
+        tap_rc = tap.proc.wait() if target.proc.poll() is None else None
+        if tap_rc is not None and tap_rc != 0:
+            target.stop()
+            tap.finish_reading()
+            raise SourceError(_tap_message(tap, tap_rc))
+        try:
+            sink.close()
+        except BrokenPipeError:
+            pass
+        target_rc = target.proc.wait()
+        target.finish_reading()
+        if target_rc != 0:
+            tap.stop()
+            raise LoadError(f"loading into DuckDB failed (target-duckdb-omniload exit {target_rc}): "
+                            f"{target.last_error_line()}")
+        tap.finish_reading()
+        return PipeResult(records, last_state, dropped)
+    finally:
+        # Normal exit: both are already gone.  Error or Ctrl-C: stop them now.
+        for child in (tap, target):
+            if child is not None:
+                child.stop()
+
+
+def _tap_message(tap: Child, rc: int) -> str:
+    line = tap.last_error_line()
+    if any(l.startswith(TAP_ERROR_PREFIX) for l in tap.tail):
+        return line
+    return f"extracting from Asana failed (tap-asana exit {rc}): {line}"

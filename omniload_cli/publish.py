@@ -1,0 +1,127 @@
+"""Making a finished load visible: one transaction per run.
+
+target-duckdb-omniload writes into ``<schema>._omniload_stage_<table>``.  Only
+after it exited 0 do we open the database and, in ONE transaction:
+
+- replace: drop the old table, rename the stage to it;
+- merge:   add columns the stage has and the table lacks, delete the rows whose
+           key is in the stage, insert the stage (by column name);
+- append:  add new columns, insert the stage;
+
+then write the run's state (same transaction) and drop the stage.  So a reader
+sees either the old table and old bookmark or the new table and new bookmark,
+never a half-loaded table, and never a bookmark ahead of its rows.  Any error
+rolls everything back.
+
+Identifiers come from uri.DestTable (validated) and are quoted regardless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omniload_cli import state as state_mod
+
+
+def q(ident: str) -> str:
+    """Quote an SQL identifier (double quotes doubled)."""
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def qualified(schema: str, table: str) -> str:
+    return f"{q(schema)}.{q(table)}"
+
+
+def table_exists(con, schema: str, table: str) -> bool:
+    return con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
+        " AND schema_name = ? AND table_name = ?", [schema, table]).fetchone()[0] > 0
+
+
+def schema_exists(con, schema: str) -> bool:
+    return con.execute(
+        "SELECT count(*) FROM duckdb_schemas() WHERE database_name = current_database()"
+        " AND schema_name = ?", [schema]).fetchone()[0] > 0
+
+
+def columns(con, schema: str, table: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database()"
+        " AND schema_name = ? AND table_name = ? ORDER BY column_index", [schema, table]).fetchall()
+
+
+def count_rows(con, schema: str, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchone()[0]
+
+
+@dataclass
+class PublishResult:
+    rows_loaded: int       # rows in the stage (what this run brought)
+    rows_in_table: int     # rows in the destination table afterwards
+    created: bool          # the destination table did not exist before
+
+
+def publish(con, *, schema: str, table: str, stage: str, strategy: str, key: str,
+            state_key: str | None, source: str, state: dict | None,
+            rebuild: bool = False) -> PublishResult:
+    """Publish stage into schema.table with strategy; store state under
+    state_key unless it is None (windowed runs leave the bookmark alone).
+    rebuild (--full-refresh) discards the old table whatever the strategy."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        result = _publish(con, schema, table, stage, strategy, key, rebuild)
+        if state_key is not None:
+            state_mod.write_state(con, state_key, source, state)
+        con.execute("COMMIT")
+    except BaseException:
+        # BaseException: a Ctrl-C in the middle must roll back too.
+        try:
+            con.execute("ROLLBACK")
+        except Exception:
+            pass
+        raise
+    return result
+
+
+def _publish(con, schema: str, table: str, stage: str, strategy: str, key: str,
+             rebuild: bool = False) -> PublishResult:
+    target = qualified(schema, table)
+    staged = qualified(schema, stage)
+    existed = table_exists(con, schema, table)
+    if not table_exists(con, schema, stage):
+        # The tap sent no SCHEMA for the stream, so the loader created nothing:
+        # the source has no rows and no column list to offer.
+        if (strategy == "replace" or rebuild) and existed:
+            con.execute(f"DELETE FROM {target}")
+        elif not existed:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
+            con.execute(f"CREATE TABLE {target} ({q(key)} VARCHAR PRIMARY KEY)")
+        return PublishResult(0, count_rows(con, schema, table), not existed)
+
+    loaded = count_rows(con, schema, stage)
+    if strategy == "replace" or rebuild or not existed:
+        if existed:
+            con.execute(f"DROP TABLE {target}")
+        if strategy == "append":
+            # A change log must accept the same key twice: no PRIMARY KEY, so
+            # copy instead of renaming the (PK-carrying) stage.
+            con.execute(f"CREATE TABLE {target} AS SELECT * FROM {staged}")
+            con.execute(f"DROP TABLE {staged}")
+        else:
+            con.execute(f"ALTER TABLE {staged} RENAME TO {q(table)}")
+    else:
+        have = {name.lower() for name, _ in columns(con, schema, table)}
+        for name, dtype in columns(con, schema, stage):
+            if name.lower() not in have:
+                # A property new in the tap's schema: widen the table; older
+                # rows get NULL, as target-duckdb itself would do.
+                con.execute(f"ALTER TABLE {target} ADD COLUMN {q(name)} {dtype}")
+        if strategy == "merge":
+            con.execute(f"DELETE FROM {target} WHERE {q(key)} IN (SELECT {q(key)} FROM {staged})")
+        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {staged}")
+        con.execute(f"DROP TABLE {staged}")
+    return PublishResult(loaded, count_rows(con, schema, table), not existed)
+
+
+def drop_stage(con, schema: str, stage: str) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {qualified(schema, stage)}")

@@ -1,0 +1,32 @@
+"""The closing summary of a run (stdout: it is the result, progress is stderr)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Summary:
+    source: str            # token-free, e.g. asana://123 / tasks
+    destination: str       # e.g. duckdb://./work.db -> public.tasks
+    strategy: str          # human description of what was done
+    rows_loaded: int
+    rows_in_table: int
+    duration_s: float
+    bookmark: str | None = None
+
+    def lines(self) -> list[str]:
+        out = [
+            f"source:        {self.source}",
+            f"destination:   {self.destination}",
+            f"strategy:      {self.strategy}",
+            f"rows loaded:   {self.rows_loaded:,}",
+            f"rows in table: {self.rows_in_table:,}",
+        ]
+        if self.bookmark:
+            out.append(f"bookmark:      {self.bookmark}")
+        out.append(f"duration:      {self.duration_s:.1f} s")
+        return out
+
+    def render(self) -> str:
+        return "\n".join(self.lines()) + "\n"

@@ -1,0 +1,100 @@
+"""Faults outside our control are survived exactly; user errors end in one line."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from asana_simulator import Simulator, WorkspaceSpec
+from tests.tap.support import TOKEN, base_config, run_tap
+
+SPEC = WorkspaceSpec(projects=3, tasks_per_project=8, seed=5)
+STREAMS = ["projects", "sections", "tasks", "stories", "users"]
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        run = run_tap(tmp_path_factory.mktemp("clean"), base_config(sim), streams=STREAMS)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return {stream: sorted(run.gids(stream)) for stream in STREAMS}
+
+
+def assert_exact(run, clean_run):
+    assert run.returncode == 0, run.stderr[-3000:]
+    for stream in STREAMS:
+        gids = run.gids(stream)
+        assert Counter(gids).most_common(1)[0][1] == 1, f"duplicates in {stream}"
+        assert sorted(gids) == clean_run[stream], stream
+
+
+@pytest.mark.parametrize("kinds", [("500", "502", "503", "504"), ("drop", "drop_mid_body"), ("429",)])
+def test_faults_are_retried_without_loss_or_duplicates(tmp_path, clean_run, kinds):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        sim.faults.configure(rate=0.25, kinds=kinds, seed=3)
+        run = run_tap(tmp_path, base_config(sim, max_tries=10), streams=STREAMS)
+        injected = sim.faults.injected
+        assert_exact(run, clean_run)
+        assert injected > 0
+
+
+def test_quota_is_paced_not_stormed(tmp_path, clean_run):
+    """A tight per-minute quota: 429s are honoured (Retry-After) and learnt from."""
+    with Simulator(SPEC, token=TOKEN, quota_per_minute=40) as sim:
+        run = run_tap(tmp_path, base_config(sim, requests_per_minute=1500), streams=STREAMS, timeout=400)
+        assert_exact(run, clean_run)
+        statuses = Counter(r.status for r in sim.requests)
+        assert statuses[429] > 0  # the tap had to learn the quota ...
+        assert statuses[429] < statuses[200] / 4  # ... and did not keep bouncing off it
+
+
+def test_expired_offset_restarts_the_listing(tmp_path):
+    with Simulator(WorkspaceSpec(projects=2, tasks_per_project=12, users=30, seed=9), token=TOKEN) as sim:
+        clean = run_tap(tmp_path, base_config(sim, page_size=5), streams=["users"])
+        sim.expire_offsets_after(requests=3)
+        run = run_tap(tmp_path, base_config(sim, page_size=5), streams=["users"])
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert sorted(run.gids("users")) == sorted(clean.gids("users"))
+        assert len(run.gids("users")) == len(set(run.gids("users")))
+        assert any(r.status == 400 for r in sim.requests)
+
+
+def one_error_line(run) -> str:
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    assert TOKEN not in run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("tap-asana: error: ")
+    return last
+
+
+def test_bad_token(tmp_path):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        run = run_tap(tmp_path, base_config(sim, access_token="wrong-" + TOKEN), streams=["tasks"])
+        assert "access token was rejected" in one_error_line(run)
+        assert ("wrong-" + TOKEN) not in run.stderr
+
+
+def test_unknown_workspace(tmp_path):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        run = run_tap(tmp_path, base_config(sim, workspace_gid="1234567890123456"), streams=["tags"])
+        assert "workspace 1234567890123456 was not found" in one_error_line(run)
+
+
+def test_premium_only_endpoint(tmp_path):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        sim.faults.premium_only(f"/workspaces/{sim.org_workspace_gid}/tags")
+        run = run_tap(tmp_path, base_config(sim), streams=["tags"])
+        assert "paid Asana plan" in one_error_line(run)
+
+
+def test_plain_http_outside_loopback_is_refused(tmp_path):
+    config = {"access_token": TOKEN, "api_url": "http://asana.example.com/api/1.0"}
+    run = run_tap(tmp_path, config, streams=["workspaces"])
+    assert "clear text" in one_error_line(run)
+
+
+def test_invalid_config(tmp_path):
+    run = run_tap(tmp_path, {"access_token": TOKEN, "page_size": 500}, streams=["workspaces"])
+    assert "invalid config" in one_error_line(run)

@@ -1,0 +1,127 @@
+"""A full run against the simulator yields exactly Asana's data, once."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import jsonschema
+import pytest
+
+from tests.tap.support import SCHEMA_DIR, base_config, run_tap
+
+STREAMS = ["workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"]
+
+
+def expected_gids(sim, stream: str) -> set[str]:
+    """The truth, straight from the simulator's own store."""
+    ws = sim.org_workspace_gid
+    store = sim.store
+    if stream == "workspaces":
+        return {ws}
+    if stream == "tasks":
+        # Reachable through a project listing: subtasks in no project are not.
+        return {t["gid"] for t in store.records("tasks", workspace_gid=ws) if t["projects"]}
+    if stream == "stories":
+        tasks = expected_gids(sim, "tasks")
+        return {s["gid"] for s in store.records("stories", workspace_gid=ws) if s["target"]["gid"] in tasks}
+    return {r["gid"] for r in store.records(stream, workspace_gid=ws)}
+
+
+@pytest.fixture(scope="module")
+def full_run(sim, tmp_path_factory):
+    sim.reset_request_log()
+    run = run_tap(tmp_path_factory.mktemp("full"), base_config(sim))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_every_record_exactly_once(sim, full_run, stream):
+    gids = full_run.gids(stream)
+    duplicates = [gid for gid, n in Counter(gids).items() if n > 1]
+    assert duplicates == []
+    assert set(gids) == expected_gids(sim, stream)
+    assert gids, f"the simulator should have {stream} to extract"
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_records_valid_against_their_schema(full_run, stream):
+    schema = json.loads((SCHEMA_DIR / f"{stream}.json").read_text())
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    (message,) = full_run.schemas(stream)  # one SCHEMA per stream, not one per parent
+    assert message["key_properties"] == ["gid"]
+    for record in full_run.records(stream):
+        errors = sorted(validator.iter_errors(record), key=str)
+        assert not errors, f"{stream} {record['gid']}: {errors[0].message}"
+
+
+def test_records_carry_full_field_values(sim, full_run):
+    """Values match the simulator field for field, nested names included."""
+    truth = {t["gid"]: t for t in sim.store.records("tasks", workspace_gid=sim.org_workspace_gid)}
+    checked = 0
+    for task in full_run.records("tasks"):
+        real = truth[task["gid"]]
+        for key in ("name", "notes", "completed", "modified_at", "due_on", "resource_subtype"):
+            assert task.get(key) == real.get(key), (task["gid"], key)
+        assert {p["gid"] for p in task["projects"]} == {p["gid"] for p in real["projects"]}
+        for membership in task["memberships"]:
+            assert membership["section"]["name"]
+            assert membership["project"]["name"]
+        for value in task["custom_fields"]:
+            assert "display_value" in value
+        if real.get("assignee"):
+            assert task["assignee"]["name"] == real["assignee"]["name"]
+        checked += 1
+    assert checked
+
+
+def test_multi_homed_task_emitted_once(sim, full_run):
+    tasks = sim.store.records("tasks", workspace_gid=sim.org_workspace_gid)
+    multi_homed = [t["gid"] for t in tasks if len(t["projects"]) > 1]
+    assert multi_homed, "the simulated workspace should contain multi-homed tasks"
+    emitted = Counter(full_run.gids("tasks"))
+    assert all(emitted[gid] == 1 for gid in multi_homed)
+
+
+def test_children_carry_their_parent(sim, full_run):
+    for section in full_run.records("sections"):
+        assert section["project_gid"] == section["project"]["gid"]
+    for story in full_run.records("stories"):
+        assert story["task_gid"] == story["target"]["gid"]
+
+
+def test_requests_use_full_pages_and_no_listing_twice(sim, full_run):
+    requests = sim.requests
+    listing = [r for r in requests if r.path.startswith("/api/1.0/")]
+    assert listing
+    assert all(r.query.get("limit") == "100" for r in listing if r.path != f"/api/1.0/workspaces/{sim.org_workspace_gid}")
+    project_listings = [r for r in listing if r.path.endswith("/projects") and "offset" not in r.query]
+    assert len(project_listings) == 1  # sections, tasks and stories reuse it
+    story_fetches = Counter(r.path for r in listing if r.path.endswith("/stories") and "offset" not in r.query)
+    assert all(n == 1 for n in story_fetches.values())  # each task's stories once
+    assert all("/projects/" not in r.path or not r.path.endswith("/tasks") for r in listing)
+
+
+def test_teams_of_a_personal_workspace_warn_not_fail(sim, tmp_path):
+    config = base_config(sim, workspace_gid=sim.personal_workspace_gid)
+    run = run_tap(tmp_path, config, streams=["teams"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.records("teams") == []
+    assert "not an organization" in run.stderr
+
+
+def test_all_workspaces_when_none_configured(sim, tmp_path):
+    config = base_config(sim)
+    del config["workspace_gid"]
+    run = run_tap(tmp_path, config, streams=["workspaces", "projects", "users"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert set(run.gids("workspaces")) == {sim.org_workspace_gid, sim.personal_workspace_gid}
+    expected_projects = {
+        p["gid"]
+        for ws in (sim.org_workspace_gid, sim.personal_workspace_gid)
+        for p in sim.store.records("projects", workspace_gid=ws)
+    }
+    assert set(run.gids("projects")) == expected_projects
+    users = run.gids("users")
+    assert len(users) == len(set(users))  # users of both workspaces, once each

@@ -1,0 +1,102 @@
+"""Every bad input: the right exit code, ONE line on stderr, no traceback, no
+token -- all detected before any network call (the URIs point nowhere)."""
+
+import duckdb
+import pytest
+
+from conftest import clean_env, run_omniload
+
+TOKEN = "2/1209999999999:deadbeefcafe0123456789"
+GOOD_SRC = f"asana://1200000000001?access_token={TOKEN}&api_url=http://127.0.0.1:9"
+
+
+def check_error(r, code, fragment):
+    out = r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == code, out
+    assert len(lines) == 1, out
+    assert lines[0].startswith("omniload: error: "), out
+    assert fragment in lines[0], out
+    assert "Traceback" not in out
+    assert TOKEN not in out and "deadbeefcafe" not in out
+
+
+def ingest(tmp_path, *extra, src=GOOD_SRC, table="tasks", dest=None):
+    args = ["ingest"]
+    if src is not None:
+        args += ["--source-uri", src]
+    if table is not None:
+        args += ["--source-table", table]
+    args += ["--dest-uri", dest or f"duckdb:///{tmp_path}/w.db", *extra]
+    return run_omniload(*args, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("kw, extra, fragment", [
+    (dict(src=f"asaan://1?access_token={TOKEN}"), [], "unsupported source scheme 'asaan'"),
+    (dict(src=f"asana://?access_token={TOKEN}"), [], "names no workspace"),
+    (dict(src="asana://1200000000001"), [], "no access_token"),
+    (dict(src=f"asana://{TOKEN}"), [], "invalid workspace gid"),
+    (dict(src=None), [], "missing --source-uri"),
+    (dict(table="foo"), [], "unknown source table 'foo'; valid tables: workspaces, projects, sections"),
+    (dict(table=None), [], "missing --source-table"),
+    (dict(dest="postgres://x/y"), [], "unsupported destination scheme 'postgres'"),
+    (dict(dest="duckdb://"), [], "must be a DuckDB file"),
+    (dict(), ["--dest-table", "a.b.c"], "invalid --dest-table"),
+    (dict(), ["--dest-table", 'x"; DROP TABLE y; --'], "invalid --dest-table"),
+    (dict(), ["--dest-table", "_omniload._state"], "reserved"),
+    (dict(), ["--incremental-strategy", "bogus"], "invalid --incremental-strategy 'bogus'"),
+    (dict(table="users"), ["--incremental-strategy", "append"], "append makes no sense for 'users'"),
+    (dict(), ["--interval-start", "notadate"], "invalid --interval-start 'notadate'"),
+    (dict(), ["--interval-end", "2024-99-01"], "invalid --interval-end"),
+    (dict(), ["--interval-start", "2024-02-01", "--interval-end", "2024-01-01"], "must be before"),
+    (dict(table="users"), ["--interval-start", "2024-01-01"], "apply only to tasks"),
+    (dict(), ["--progress", "fancy"], "invalid --progress 'fancy'"),
+    (dict(), ["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+])
+def test_usage_errors_exit_2(omniload_ready, tmp_path, kw, extra, fragment):
+    r = ingest(tmp_path, *extra, **kw)
+    check_error(r, 2, fragment)
+    assert not (tmp_path / "w.db").exists()       # nothing created
+
+
+def test_destination_directory_missing(omniload_ready, tmp_path):
+    check_error(ingest(tmp_path, dest=f"duckdb:///{tmp_path}/nope/w.db"), 1, "does not exist")
+
+
+def test_destination_not_a_database(omniload_ready, tmp_path):
+    (tmp_path / "w.db").write_text("this is not duckdb\n" * 100)
+    check_error(ingest(tmp_path), 1, "cannot open the destination")
+
+
+def test_destination_unwritable(omniload_ready, tmp_path):
+    check_error(ingest(tmp_path, dest="duckdb:////proc/omniload-test/w.db"), 1, "does not exist")
+    check_error(ingest(tmp_path, dest="duckdb:////proc/w.db"), 1, "destination")
+
+
+def test_destination_locked(omniload_ready, tmp_path):
+    holder = duckdb.connect(str(tmp_path / "w.db"))
+    try:
+        r = ingest(tmp_path)
+    finally:
+        holder.close()
+    check_error(r, 1, "is locked by another process")
+
+
+def test_env_vars_and_prefix(omniload_ready, tmp_path):
+    env = clean_env(SOURCE_URI=GOOD_SRC, SOURCE_TABLE="tasks",
+                    DESTINATION_URI=f"duckdb:///{tmp_path}/w.db", OMNILOAD_SOURCE_TABLE="nope")
+    r = run_omniload("ingest", env=env, cwd=tmp_path)
+    check_error(r, 2, "unknown source table 'nope'")   # OMNILOAD_ wins over the bare name
+    env["OMNILOAD_INCREMENTAL_STRATEGY"] = "bogus"
+    env["OMNILOAD_SOURCE_TABLE"] = "tasks"
+    check_error(run_omniload("ingest", env=env, cwd=tmp_path), 2, "invalid --incremental-strategy")
+
+
+def test_help_explains_tables_and_strategies(omniload_ready):
+    r = run_omniload("ingest", "--help")
+    assert r.returncode == 0
+    for word in ("workspaces", "stories", "replace", "merge", "append", "_omniload._state",
+                 "--full-refresh", "SOURCE_URI", "OMNILOAD_", "literal plus", "duckdb:////abs"):
+        assert word in r.stdout
+    top = run_omniload("--help")
+    assert top.returncode == 0 and "demo" in top.stdout and "tasks" in top.stdout

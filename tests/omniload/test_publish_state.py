@@ -1,0 +1,165 @@
+"""publish.py and state.py against a real DuckDB file (no loader involved)."""
+
+import duckdb
+import pytest
+
+from omniload_cli import publish, state
+from omniload_cli.errors import UsageError
+from omniload_cli.tables import TABLES, get_table, resolve_strategy
+
+STAGE = "_omniload_stage_tasks"
+
+
+@pytest.fixture
+def con(tmp_path):
+    c = duckdb.connect(str(tmp_path / "w.db"))
+    c.execute("CREATE SCHEMA public")
+    yield c
+    c.close()
+
+
+def make_stage(con, rows, cols="gid VARCHAR PRIMARY KEY, name VARCHAR"):
+    # What target-duckdb-omniload leaves behind: a table with PK(gid).
+    con.execute(f"CREATE TABLE public.{STAGE} ({cols})")
+    for r in rows:
+        con.execute(f"INSERT INTO public.{STAGE} VALUES ({', '.join('?' * len(r))})", list(r))
+
+
+def rows(con, table="tasks"):
+    return con.execute(f"SELECT * FROM public.{table} ORDER BY gid").fetchall()
+
+
+def do(con, strategy, st=None, **kw):
+    return publish.publish(con, schema="public", table="tasks", stage=STAGE, strategy=strategy,
+                           key="gid", state_key=kw.pop("state_key", "public.tasks"),
+                           source="asana://1/tasks", state=st, **kw)
+
+
+def test_replace_creates_then_swaps(con):
+    make_stage(con, [("1", "a"), ("2", "b")])
+    r = do(con, "replace", {"bookmarks": {"tasks": {"replication_key_value": "t1"}}})
+    assert (r.rows_loaded, r.rows_in_table, r.created) == (2, 2, True)
+    make_stage(con, [("2", "B")])
+    r = do(con, "replace", {"bookmarks": {"tasks": {"replication_key_value": "t2"}}})
+    assert rows(con) == [("2", "B")] and not r.created
+    assert not publish.table_exists(con, "public", STAGE)
+    src, st = state.read_state(con, "public.tasks")
+    assert src == "asana://1/tasks" and state.bookmark_of(st, "tasks") == "t2"
+
+
+def test_merge_upserts_and_adds_new_columns(con):
+    make_stage(con, [("1", "a"), ("2", "b")])
+    do(con, "merge")
+    make_stage(con, [("2", "b2", 7), ("3", "c", 8)], "gid VARCHAR PRIMARY KEY, name VARCHAR, n INTEGER")
+    r = do(con, "merge")
+    assert rows(con) == [("1", "a", None), ("2", "b2", 7), ("3", "c", 8)]
+    assert (r.rows_loaded, r.rows_in_table) == (2, 3)
+
+
+def test_merge_stage_missing_columns_get_null(con):
+    make_stage(con, [("1", "a", 1)], "gid VARCHAR PRIMARY KEY, name VARCHAR, n INTEGER")
+    do(con, "merge")
+    make_stage(con, [("1", "a2")])
+    do(con, "merge")
+    assert rows(con) == [("1", "a2", None)]
+
+
+def test_append_keeps_versions_without_primary_key(con):
+    make_stage(con, [("1", "a")])
+    do(con, "append")
+    make_stage(con, [("1", "a2")])
+    do(con, "append")
+    assert rows(con) == [("1", "a"), ("1", "a2")]
+
+
+def test_full_refresh_rebuilds_whatever_the_strategy(con):
+    make_stage(con, [("1", "a"), ("2", "b")])
+    do(con, "merge")
+    make_stage(con, [("3", "c")])
+    do(con, "merge", rebuild=True)
+    assert rows(con) == [("3", "c")]
+
+
+def test_windowed_publish_leaves_state_alone(con):
+    make_stage(con, [("1", "a")])
+    do(con, "merge", {"v": 1})
+    make_stage(con, [("2", "b")])
+    do(con, "merge", {"v": 2}, state_key=None)
+    assert state.read_state(con, "public.tasks")[1] == {"v": 1}
+    assert len(rows(con)) == 2
+
+
+def test_missing_stage_means_empty_source(con):
+    make_stage(con, [("1", "a")])
+    do(con, "replace")
+    r = do(con, "replace")                       # loader created nothing
+    assert r.rows_in_table == 0 and rows(con) == []
+    con.execute("DROP TABLE public.tasks")
+    r = do(con, "merge")
+    assert r.created and rows(con) == []
+
+
+def test_failure_rolls_back_rows_columns_and_state(con):
+    make_stage(con, [("1", "a", 1)], "gid VARCHAR PRIMARY KEY, name VARCHAR, n INTEGER")
+    do(con, "merge", {"v": 1})
+    # A stage that cannot be merged: new column (ALTER runs first) and a value
+    # that does not cast to the existing INTEGER column.
+    make_stage(con, [("1", "zz", "not-a-number", "x")],
+               "gid VARCHAR PRIMARY KEY, name VARCHAR, n VARCHAR, extra VARCHAR")
+    with pytest.raises(duckdb.Error):
+        do(con, "merge", {"v": 2})
+    assert rows(con) == [("1", "a", 1)]                       # no new column, old row
+    assert state.read_state(con, "public.tasks")[1] == {"v": 1}
+    assert publish.table_exists(con, "public", STAGE)          # caller drops it
+
+
+def test_failed_replace_keeps_old_table(con):
+    make_stage(con, [("1", "a")])
+    do(con, "replace", {"v": 1})
+    make_stage(con, [("2", "b")])
+    with pytest.raises(TypeError):                             # state not JSON-able
+        do(con, "replace", {"v": object()})
+    assert rows(con) == [("1", "a")]
+    assert state.read_state(con, "public.tasks")[1] == {"v": 1}
+
+
+def test_identifiers_are_quoted(con):
+    con.execute('CREATE SCHEMA "select"')
+    con.execute('CREATE TABLE "select"."_omniload_stage_from" (gid VARCHAR PRIMARY KEY)')
+    con.execute("""INSERT INTO "select"."_omniload_stage_from" VALUES ('1')""")
+    publish.publish(con, schema="select", table="from", stage="_omniload_stage_from",
+                    strategy="replace", key="gid", state_key="select.from", source="s", state={})
+    assert con.execute('SELECT * FROM "select"."from"').fetchall() == [("1",)]
+
+
+def test_state_absent_and_per_table(con):
+    assert state.read_state(con, "public.tasks") is None
+    assert not state.state_table_exists(con)   # reading does not create it
+    state.write_state(con, "a.x", "s1", {"k": 1})
+    state.write_state(con, "a.y", "s2", {"k": 2})
+    state.write_state(con, "a.x", "s1", {"k": 3})
+    assert state.read_state(con, "a.x") == ("s1", {"k": 3})
+    assert state.read_state(con, "a.y") == ("s2", {"k": 2})
+
+
+def test_bookmark_of():
+    assert state.bookmark_of({"bookmarks": {"tasks": {"replication_key": "modified_at",
+                                                      "replication_key_value": "2026-01-01"}}},
+                             "tasks") == "2026-01-01"
+    assert state.bookmark_of({"bookmarks": {"tasks": {"partitions": [
+        {"replication_key_value": "a"}, {"replication_key_value": "c"}]}}}, "tasks") == "c"
+    assert state.bookmark_of(None, "tasks") is None
+    assert state.bookmark_of({"bookmarks": []}, "tasks") is None
+
+
+def test_strategies():
+    assert [t.default_strategy for t in TABLES.values()].count("merge") == 1
+    tasks, users = get_table("tasks"), get_table("users")
+    assert resolve_strategy(tasks, None) == "merge"
+    assert resolve_strategy(users, None) == "replace"
+    assert resolve_strategy(users, "merge") == "merge"          # upsert of a full extract
+    assert resolve_strategy(tasks, "append") == "append"
+    with pytest.raises(UsageError, match="append makes no sense for 'users'"):
+        resolve_strategy(users, "append")
+    with pytest.raises(UsageError, match="unknown source table 'foo'.*workspaces, projects"):
+        get_table("foo")

@@ -1,0 +1,116 @@
+import os
+
+import pytest
+
+from omniload_cli.errors import UsageError
+from omniload_cli.uri import (format_ts, parse_datetime, parse_dest_table,
+                              parse_dest_uri, parse_source_uri)
+
+TOKEN = "2/1204567890123:0a1b2c3d4e5f"
+
+
+def test_source_uri_with_unencoded_asana_token():
+    s = parse_source_uri(f"asana://1204567?access_token={TOKEN}")
+    assert (s.workspace_gid, s.access_token) == ("1204567", TOKEN)
+    assert TOKEN not in repr(s) and TOKEN not in s.display
+
+
+def test_source_uri_percent_decoding_and_literal_plus():
+    s = parse_source_uri("asana://1?access_token=2%2F12%3Aab+c%2Bd&api_url=http%3A%2F%2F127.0.0.1%3A9%2Fapi")
+    assert s.access_token == "2/12:ab+c+d"       # '+' stays a plus
+    assert s.api_url == "http://127.0.0.1:9/api"
+
+
+def test_source_uri_start_date_normalised():
+    s = parse_source_uri("asana://1?access_token=x&start_date=2024-01-02")
+    assert s.start_date == "2024-01-02T00:00:00.000Z"
+
+
+@pytest.mark.parametrize("uri, fragment", [
+    (None, "missing --source-uri"),
+    ("", "missing --source-uri"),
+    ("asaan://1?access_token=x", "unsupported source scheme 'asaan'"),
+    ("postgres://x", "unsupported source scheme"),
+    ("asana://?access_token=x", "names no workspace"),
+    ("asana://123", "no access_token"),
+    ("asana://123?access_token=", "no access_token"),
+    ("asana://123?acess_token=x", "unknown source URI parameter 'acess_token'"),
+    ("asana://12 3?access_token=x", "invalid workspace gid"),
+    ("asana://1?access_token=x&start_date=yesterday", "invalid start_date"),
+    ("asana://1?access_token=x&api_url=ftp://x", "api_url"),
+    ("just-a-string", "must look like"),
+])
+def test_source_uri_errors(uri, fragment):
+    with pytest.raises(UsageError) as e:
+        parse_source_uri(uri)
+    assert fragment in str(e.value)
+    assert e.value.exit_code == 2
+
+
+def test_source_uri_error_never_echoes_token_in_workspace_position():
+    with pytest.raises(UsageError) as e:
+        parse_source_uri(f"asana://{TOKEN}")
+    assert TOKEN not in str(e.value)
+
+
+def test_dest_uri_forms(tmp_path):
+    cwd = str(tmp_path)
+    assert parse_dest_uri("duckdb://./work.db", cwd).path == os.path.join(cwd, "work.db")
+    assert parse_dest_uri("duckdb://work.db", cwd).path == os.path.join(cwd, "work.db")
+    assert parse_dest_uri("duckdb:///work.db", cwd).path == os.path.join(cwd, "work.db")
+    assert parse_dest_uri("duckdb:////abs/path/work.db", cwd).path == "/abs/path/work.db"
+    assert parse_dest_uri("duckdb://./my%20dir/w.db", cwd).path == os.path.join(cwd, "my dir", "w.db")
+
+
+@pytest.mark.parametrize("uri, fragment", [
+    ("postgres://x/y", "unsupported destination scheme 'postgres'"),
+    ("duckdb://", "must be a DuckDB file"),
+    ("duckdb:///:memory:", "must be a DuckDB file"),
+    ("duckdb://md:foo", "must be a DuckDB file"),
+    ("duckdb://./x.db?threads=2", "takes no options"),
+    ("work.db", "must look like"),
+    (None, "missing --dest-uri"),
+])
+def test_dest_uri_errors(uri, fragment, tmp_path):
+    with pytest.raises(UsageError) as e:
+        parse_dest_uri(uri, str(tmp_path))
+    assert fragment in str(e.value)
+
+
+def test_dest_uri_directory_refused(tmp_path):
+    with pytest.raises(UsageError, match="is a directory"):
+        parse_dest_uri(f"duckdb:///{tmp_path}", "/")
+
+
+def test_dest_table():
+    assert parse_dest_table("public.tasks", "tasks").display == "public.tasks"
+    assert parse_dest_table("My_Tasks", "tasks").display == "main.my_tasks"
+    assert parse_dest_table(None, "users").display == "main.users"
+    assert parse_dest_table("s.t", "tasks").stage == "_omniload_stage_t"
+
+
+@pytest.mark.parametrize("value", [
+    "a.b.c", "public.", ".tasks", "public.ta-sks", 'x"; DROP TABLE y; --', "1abc",
+    "public.tasks;", "sch ema.t", "_omniload.x", "public._omniload_stage_tasks",
+    "information_schema.x", "p.t\u00e9",
+])
+def test_dest_table_rejects(value):
+    with pytest.raises(UsageError, match="invalid --dest-table"):
+        parse_dest_table(value, "tasks")
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2024-01-02", "2024-01-02T00:00:00.000Z"),
+    ("2024-01-02T03:04:05", "2024-01-02T03:04:05.000Z"),
+    ("2024-01-02 03:04:05.123456", "2024-01-02T03:04:05.123Z"),
+    ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05.000Z"),
+    ("2024-01-02T03:04:05+02:00", "2024-01-02T01:04:05.000Z"),
+])
+def test_datetimes(value, expected):
+    assert format_ts(parse_datetime(value, "x")) == expected
+
+
+@pytest.mark.parametrize("value", ["notadate", "02/01/2024", "2024-13-01", "2024-01-02T25:00"])
+def test_bad_datetimes(value):
+    with pytest.raises(UsageError, match="invalid --interval-start"):
+        parse_datetime(value, "--interval-start")

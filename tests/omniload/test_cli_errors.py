@@ -4,7 +4,7 @@ token -- all detected before any network call (the URIs point nowhere)."""
 import duckdb
 import pytest
 
-from conftest import clean_env, run_omniload
+from tests.omniload.support import clean_env, run_omniload
 
 TOKEN = "2/1209999999999:deadbeefcafe0123456789"
 GOOD_SRC = f"asana://1200000000001?access_token={TOKEN}&api_url=http://127.0.0.1:9"

@@ -1,0 +1,139 @@
+"""Injected failures and latency.
+
+Decisions come from one seeded RNG under a lock, so a given seed gives the
+same sequence of fault decisions for the same sequence of requests.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+KINDS = ("500", "502", "503", "504", "drop", "drop_mid_body", "429")
+
+
+class Fault:
+    """What to do with one request instead of (or on top of) serving it."""
+    __slots__ = ("kind", "status", "message", "retry_after")
+
+    def __init__(self, kind, status=None, message=None, retry_after=None):
+        self.kind = kind            # "status", "drop", "drop_mid_body"
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+    def __repr__(self):
+        return f"Fault({self.kind!r}, {self.status!r})"
+
+
+class Faults:
+    def __init__(self, rate: float = 0.0, kinds=KINDS, seed: int = 0, latency_ms: float = 0,
+                 jitter_ms: float = 0, retry_after_s: int = 1):
+        self._lock = threading.Lock()
+        self.latency_ms = latency_ms
+        self.jitter_ms = jitter_ms
+        self.configure(rate=rate, kinds=kinds, seed=seed, retry_after_s=retry_after_s)
+        self._fail_after = None
+        self._fail_status = 500
+        self._deny: list[tuple[str, int, str | None]] = []
+        self.injected_by_kind: dict[str, int] = {}
+
+    # --- configuration -------------------------------------------------------
+    def configure(self, rate: float | None = None, kinds=None, seed: int | None = None,
+                  retry_after_s: int | None = None) -> None:
+        """Fail each API request with probability `rate`, picking uniformly
+        among `kinds` (subset of KINDS)."""
+        with self._lock:
+            if rate is not None:
+                if not 0 <= rate <= 1:
+                    raise ValueError("rate must be within [0, 1]")
+                self.rate = rate
+            if kinds is not None:
+                kinds = tuple(str(k) for k in kinds)
+                bad = set(kinds) - set(KINDS)
+                if bad or not kinds:
+                    raise ValueError(f"unknown fault kinds {sorted(bad)}; choose from {KINDS}")
+                self.kinds = kinds
+            if seed is not None:
+                self._rng = random.Random(seed)
+            if retry_after_s is not None:
+                self.retry_after_s = retry_after_s
+
+    def fail_from(self, n: int, status: int = 500) -> None:
+        """The next n requests are served normally; every one after fails with
+        `status` (e.g. 500, or 401 to simulate a revoked token)."""
+        with self._lock:
+            self._fail_after = n
+            self._fail_status = status
+
+    def deny(self, path_prefix: str, status: int = 402, message: str | None = None) -> None:
+        """Answer every request whose API path starts with path_prefix with
+        status (402 premium-only / 403 forbidden)."""
+        with self._lock:
+            self._deny.append((path_prefix, status, message))
+
+    def premium_only(self, path_prefix: str) -> None:
+        """402 Payment Required on this path, as for a paid-plan feature."""
+        self.deny(path_prefix, 402)
+
+    def forbidden(self, path_prefix: str) -> None:
+        """403 Forbidden on this path, as for an object the token can't read."""
+        self.deny(path_prefix, 403)
+
+    @property
+    def injected(self) -> int:
+        """How many requests got an injected fault so far."""
+        with self._lock:
+            return sum(self.injected_by_kind.values())
+
+    def set_latency(self, ms: float, jitter_ms: float = 0) -> None:
+        with self._lock:
+            self.latency_ms = ms
+            self.jitter_ms = jitter_ms
+
+    def clear(self) -> None:
+        """Remove every injected fault (latency is kept)."""
+        with self._lock:
+            self.rate = 0.0
+            self._fail_after = None
+            self._deny = []
+
+    # --- per request ------------------------------------------------------------
+    def latency_s(self) -> float:
+        with self._lock:
+            ms = self.latency_ms
+            if self.jitter_ms:
+                ms += self._rng.uniform(-self.jitter_ms, self.jitter_ms)
+        return max(0.0, ms / 1000.0)
+
+    def decide(self, api_path: str) -> Fault | None:
+        """api_path is relative to /api/1.0 (deny prefixes may include it)."""
+        with self._lock:
+            for prefix, status, message in self._deny:
+                if prefix.startswith("/api/1.0/"):
+                    prefix = prefix[len("/api/1.0"):]
+                if api_path.startswith(prefix):
+                    return self._count(Fault("status", status, message))
+            if self._fail_after is not None:
+                if self._fail_after > 0:
+                    self._fail_after -= 1
+                else:
+                    return self._count(Fault("status", self._fail_status))
+            if self.rate and self._rng.random() < self.rate:
+                kind = self.kinds[self._rng.randrange(len(self.kinds))]
+                if kind in ("drop", "drop_mid_body"):
+                    return self._count(Fault(kind))
+                if kind == "429":
+                    return self._count(Fault("status", 429, retry_after=self.retry_after_s))
+                return self._count(Fault("status", int(kind)))
+        return None
+
+    def _count(self, f: Fault) -> Fault:
+        key = f.kind if f.kind != "status" else str(f.status)
+        self.injected_by_kind[key] = self.injected_by_kind.get(key, 0) + 1
+        return f
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)

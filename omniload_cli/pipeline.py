@@ -116,7 +116,7 @@ def discover(tap_exe: str, config_path: str, env: dict, scrub, timeout: float = 
             if line.startswith(TAP_ERROR_PREFIX):
                 raise SourceError(line[len(TAP_ERROR_PREFIX):].strip())
         raise SourceError(f"tap-asana --discover failed (exit {proc.returncode}): "
-                          f"{lines[-1] if lines else '(no message)'}")
+                          f"{shorten(lines[-1]) if lines else '(no message)'}")
     try:
         return json.loads(proc.stdout)
     except ValueError:
@@ -194,7 +194,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
         if target_rc != 0:
             tap.stop()
             raise LoadError(f"loading into DuckDB failed (target-duckdb-omniload exit {target_rc}): "
-                            f"{target.last_error_line()}")
+                            f"{shorten(target.last_error_line())}")
         tap.finish_reading()
         return PipeResult(records, last_state, dropped)
     finally:
@@ -204,8 +204,15 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
                 child.stop()
 
 
+def shorten(line: str, limit: int = 300) -> str:
+    """A relayed child message, made fit for one line: URL query strings
+    (Asana's opt_fields lists run to kilobytes) cut, length capped."""
+    line = re.sub(r"(https?://[^\s?'\"]+|/[\w./-]+)\?[^\s'\")]*", r"\1?...", line)
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
 def _tap_message(tap: Child, rc: int) -> str:
-    line = tap.last_error_line()
+    line = shorten(tap.last_error_line())
     if any(l.startswith(TAP_ERROR_PREFIX) for l in tap.tail):
         return line
     return f"extracting from Asana failed (tap-asana exit {rc}): {line}"

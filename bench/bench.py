@@ -1,0 +1,488 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: omniload vs ingestr 0.14.155 on a simulated Asana.
+
+Stdlib only; run it with any python3 >= 3.9 from anywhere:
+
+    python3 bench/bench.py --projects 30 --tasks-per-project 30 --latency-ms 150 \
+        --tables tasks,stories --change-fraction 0.01
+
+For every table and tool it starts a fresh simulator (same seed, so both tools
+see byte-identical data), runs a full sync, changes a fraction of the tasks
+through the simulator's control interface (one edit + one new comment each),
+runs again (the recurring sync) and measures, per run:
+
+  wall      end-to-end seconds of the CLI process (start-up included)
+  req       API requests the simulator received (429-rejected ones included:
+            Asana, and the simulator, count them against the quota)
+  429       of which rejected with 429
+  rows      rows in the destination table (distinct gids in brackets when
+            they differ: ingestr duplicates multi-homed tasks and stories)
+  rec/s     rows / wall
+  peak MB   peak RSS of the whole process tree (sum over processes, /proc
+            polled every 0.1 s)
+  floor     max(req x latency / concurrency, req / quota): the time latency
+            and quota allow for that many requests at that tool's nominal
+            concurrency (ours: tap default 10; ingestr: 1 for tasks, which it
+            lists one project after another, 5 otherwise)
+
+Strategies: ours runs each table with its default, except stories, which
+runs with --incremental-strategy merge (incremental stories). ingestr runs
+tasks and stories with --incremental-strategy merge on both runs (otherwise
+its replace default resets its cursor and a rerun is a full sync again);
+other tables with its default (replace).
+
+Other modes:
+  --throughput   tasks only, no latency and no quota, at several workspace
+                 sizes (--sizes); records/s and peak memory (flatness check)
+  --startup      fixed cost of one CLI run: the `workspaces` table (1-2
+                 requests) on a no-latency simulator, repeated
+Environment needed: ./omniload setup done (ours), bench/ingestr_env.sh run
+(ingestr; bench.py runs it when the venv is missing).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+SIM_PATH = ROOT / "asana-simulator"
+OMNILOAD = ROOT / "omniload"
+OUR_PY = ROOT / ".omniload" / "envs" / "target" / "bin" / "python"
+INGESTR_VENV = BENCH / ".venv-ingestr"
+INGESTR_BIN = INGESTR_VENV / "bin" / "ingestr"
+INGESTR_PY = INGESTR_VENV / "bin" / "python"
+SHIM = BENCH / "ingestr_shim"
+TOKEN = "bench-token"
+OUR_CONCURRENCY = 10
+ALL_TABLES = ("workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- simulator
+class Sim:
+    def __init__(self, args, *, projects, tpp, latency_ms, quota, logdir: Path, name: str):
+        cmd = [sys.executable, "-m", "asana_simulator", "--port", "0", "--seed", str(args.seed),
+               "--projects", str(projects), "--tasks-per-project", str(tpp),
+               "--latency-ms", str(latency_ms), "--token", TOKEN]
+        if quota:
+            cmd += ["--quota-per-minute", str(quota)]
+        env = dict(os.environ, PYTHONPATH=str(SIM_PATH))
+        self.errlog = open(logdir / f"sim-{name}.log", "wb")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.errlog, env=env,
+                                     start_new_session=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"simulator failed to start; see {self.errlog.name}")
+        self.info = json.loads(line)
+        self.api_url = self.info["api_url"]
+        self.control = self.info["control_url"]
+        self.ws = self.info["workspace_gid"]
+        self.latency_ms = latency_ms
+        self.quota = quota
+
+    def _call(self, method, path, body=None, query=""):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.control + path + query, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())
+
+    def stats(self):
+        return self._call("GET", "/requests/stats")
+
+    def reset_log(self):
+        self._call("POST", "/requests/reset")
+
+    def reset_quota(self):
+        # a fresh minute window for the next run (the previous run's requests
+        # must not slow the next one down)
+        self._call("POST", "/quota", {"reset": True})
+
+    def task_gids(self):
+        return self._call("GET", "/gids", query=f"?resource=tasks&workspace_gid={self.ws}")["gids"]
+
+    def mutate(self, op, **args):
+        return self._call("POST", "/mutate", {"op": op, "args": args})
+
+    def stop(self):
+        try:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        except Exception:
+            self.proc.kill()
+        self.errlog.close()
+
+
+def change_tasks(sim: Sim, fraction: float, seed: int) -> int:
+    """Edit `fraction` of the tasks (a deterministic sample) and add a comment to each."""
+    gids = sorted(sim.task_gids())
+    k = max(1, round(len(gids) * fraction)) if fraction > 0 else 0
+    chosen = random.Random(seed).sample(gids, k)
+    for i, gid in enumerate(chosen):
+        sim.mutate("edit_task", gid=gid, name=f"bench edit {i}")
+        sim.mutate("add_story", task_gid=gid, text=f"bench comment {i}")
+    return k
+
+
+# --------------------------------------------------------------------------- processes
+def _tree_rss(sid: int) -> int:
+    """Sum of RSS (bytes) of every process in session `sid`."""
+    total = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", "rb") as f:
+                stat = f.read()
+            # fields after the ")" of comm: state ppid pgrp session ...
+            rest = stat[stat.rindex(b")") + 2:].split()
+            if int(rest[3]) != sid:
+                continue
+            with open(f"/proc/{d}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * PAGE
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def run_measured(cmd, *, env, cwd, logfile: Path) -> dict:
+    """Run cmd in its own session; wall time, exit code, peak RSS of its tree."""
+    with open(logfile, "ab") as out:
+        out.write(("\n$ " + " ".join(cmd) + "\n").encode())
+        out.flush()
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        peak = 0
+        stop = threading.Event()
+
+        def poll():
+            nonlocal peak
+            while not stop.is_set():
+                peak = max(peak, _tree_rss(p.pid))
+                stop.wait(0.1)
+
+        th = threading.Thread(target=poll, daemon=True)
+        th.start()
+        rc = p.wait()
+        wall = time.perf_counter() - t0
+        stop.set()
+        th.join()
+    return {"wall": wall, "rc": rc, "peak_mb": peak / 2**20}
+
+
+def count_rows(py: Path, db: Path, table: str) -> tuple[int, int]:
+    """(rows, distinct gids) of public.<table>, read with the tool's own duckdb."""
+    code = (
+        "import duckdb,sys,json\n"
+        "c=duckdb.connect(sys.argv[1],read_only=True)\n"
+        "try:\n"
+        f" r=c.execute('select count(*), count(distinct gid) from public.{table}').fetchone()\n"
+        "except Exception as e:\n"
+        " r=(-1,-1)\n"
+        "print(json.dumps(list(r)))\n")
+    out = subprocess.run([str(py), "-c", code, str(db)], capture_output=True, text=True)
+    try:
+        return tuple(json.loads(out.stdout.strip().splitlines()[-1]))
+    except Exception:
+        return (-1, -1)
+
+
+# --------------------------------------------------------------------------- tools
+def ours_cmd(sim: Sim, table: str, db: Path):
+    strategy = ["--incremental-strategy", "merge"] if table == "stories" else []
+    uri = f"asana://{sim.ws}?access_token={TOKEN}&api_url={sim.api_url}"
+    cmd = [str(OMNILOAD), "ingest", "--source-uri", uri, "--source-table", table,
+           "--dest-uri", f"duckdb:///{db}", "--dest-table", f"public.{table}",
+           "--progress", "log", *strategy]
+    return cmd, dict(os.environ)
+
+
+def ingestr_cmd(sim: Sim, table: str, db: Path):
+    strategy = ["--incremental-strategy", "merge"] if table in ("tasks", "stories") else []
+    cmd = [str(INGESTR_BIN), "ingest", "--yes", "--source-uri",
+           f"asana://{sim.ws}?access_token={TOKEN}", "--source-table", table,
+           "--dest-uri", f"duckdb:///{db}", "--dest-table", f"public.{table}",
+           "--progress", "log", *strategy]
+    env = dict(os.environ, PYTHONPATH=str(SHIM), BENCH_ASANA_BASE_URL=sim.api_url,
+               OAUTHLIB_INSECURE_TRANSPORT="1", INGESTR_DISABLE_TELEMETRY="1",
+               DISABLE_TELEMETRY="1", RUNTIME__LOG_LEVEL="WARNING")
+    return cmd, env
+
+
+TOOLS = {
+    "ours": {"cmd": ours_cmd, "py": OUR_PY},
+    "ingestr": {"cmd": ingestr_cmd, "py": INGESTR_PY},
+}
+
+
+def nominal_concurrency(tool: str, table: str) -> int:
+    if tool == "ours":
+        return OUR_CONCURRENCY
+    return 1 if table == "tasks" else 5
+
+
+def floor_s(requests: int, latency_ms: float, quota: int | None, conc: int) -> float:
+    lat = requests * latency_ms / 1000 / conc
+    q = requests * 60 / quota if quota else 0.0
+    return max(lat, q)
+
+
+def measure(tool: str, sim: Sim, table: str, db: Path, workdir: Path, label: str) -> dict:
+    sim.reset_log()
+    sim.reset_quota()
+    cmd, env = TOOLS[tool]["cmd"](sim, table, db)
+    res = run_measured(cmd, env=env, cwd=str(workdir), logfile=workdir / f"{tool}-{table}.log")
+    st = sim.stats()
+    rows, distinct = count_rows(TOOLS[tool]["py"], db, table)
+    req = st["total"]
+    r429 = st["by_status"].get("429", 0)
+    conc = nominal_concurrency(tool, table)
+    fl = floor_s(req, sim.latency_ms, sim.quota, conc)
+    res.update(tool=tool, table=table, run=label, requests=req, r429=r429, rows=rows,
+               distinct=distinct, rps=(distinct / res["wall"]) if res["wall"] > 0 else 0,
+               floor=fl, conc=conc, by_route=st["by_route"],
+               max_in_flight=st.get("max_in_flight"))
+    status = "ok" if res["rc"] == 0 else f"EXIT {res['rc']} (see {workdir / f'{tool}-{table}.log'})"
+    log(f"{label:5} {table:10} {tool:7} {res['wall']:8.1f}s {req:6} req ({r429} x429) "
+        f"{rows} rows [{distinct}] peak {res['peak_mb']:.0f} MB floor {fl:.1f}s  {status}")
+    return res
+
+
+def run_tool_table(args, tool: str, table: str, workdir: Path) -> list[dict]:
+    sim = Sim(args, projects=args.projects, tpp=args.tasks_per_project,
+              latency_ms=args.latency_ms, quota=args.quota_per_minute, logdir=workdir,
+              name=f"{tool}-{table}")
+    try:
+        db = workdir / f"{tool}-{table}.db"
+        out = [measure(tool, sim, table, db, workdir, "full")]
+        if args.change_fraction > 0 and not args.no_rerun:
+            k = change_tasks(sim, args.change_fraction, args.seed)
+            log(f"changed {k} tasks (edit + comment) in the {tool} simulator")
+            r = measure(tool, sim, table, db, workdir, "rerun")
+            r["changed"] = k
+            out.append(r)
+        return out
+    finally:
+        sim.stop()
+
+
+# --------------------------------------------------------------------------- report
+def fmt_table(results: list[dict]) -> str:
+    hdr = ("| table | run | tool | wall s | requests | 429 | rows [distinct] | rec/s | peak MB "
+           "| floor s (conc) | wall/floor |")
+    lines = [hdr, "|" + "---|" * 11]
+    for r in results:
+        rows = f"{r['rows']}" + (f" [{r['distinct']}]" if r['distinct'] != r['rows'] else "")
+        ratio = f"{r['wall'] / r['floor']:.2f}" if r["floor"] > 0.05 else "-"
+        flag = "" if r["rc"] == 0 else " FAILED"
+        lines.append(
+            f"| {r['table']} | {r['run']} | {r['tool']}{flag} | {r['wall']:.1f} | {r['requests']} "
+            f"| {r['r429']} | {rows} | {r['rps']:.0f} | {r['peak_mb']:.0f} "
+            f"| {r['floor']:.1f} ({r['conc']}) | {ratio} |")
+    return "\n".join(lines)
+
+
+def fmt_ratios(results: list[dict]) -> str:
+    by = {(r["table"], r["run"], r["tool"]): r for r in results}
+    lines = ["| table | run | requests ingestr/ours | wall ingestr/ours | rec/s ours/ingestr "
+             "| peak MB ours/ingestr |", "|---|---|---|---|---|---|"]
+    keys = sorted({(t, run) for t, run, _ in by}, key=lambda k: (ALL_TABLES.index(k[0]) if
+                                                               k[0] in ALL_TABLES else 99, k[1]))
+    for t, run in keys:
+        o, i = by.get((t, run, "ours")), by.get((t, run, "ingestr"))
+        if not (o and i):
+            continue
+        def div(a, b):
+            return f"{a / b:.2f}" if b else "-"
+        lines.append(f"| {t} | {run} | {div(i['requests'], o['requests'])} | "
+                     f"{div(i['wall'], o['wall'])} | {div(o['rps'], i['rps'])} | "
+                     f"{div(o['peak_mb'], i['peak_mb'])} |")
+    # totals over tables per run
+    for run in ("full", "rerun"):
+        os_ = [r for r in results if r["run"] == run and r["tool"] == "ours"]
+        is_ = [r for r in results if r["run"] == run and r["tool"] == "ingestr"]
+        if os_ and is_ and len(os_) == len(is_):
+            oq, iq = sum(r["requests"] for r in os_), sum(r["requests"] for r in is_)
+            ow, iw = sum(r["wall"] for r in os_), sum(r["wall"] for r in is_)
+            lines.append(f"| **all tables** | {run} | {iq}/{oq} = {iq / oq:.2f} | "
+                         f"{iw:.1f}/{ow:.1f} = {iw / ow:.2f} | | |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- modes
+def ensure_envs(tools):
+    if "ours" in tools and not OUR_PY.exists():
+        log("ours: running ./omniload setup")
+        subprocess.run([str(OMNILOAD), "setup"], check=True, cwd=ROOT)
+    if "ingestr" in tools and not INGESTR_BIN.exists():
+        log("ingestr: creating bench/.venv-ingestr")
+        subprocess.run(["bash", str(BENCH / "ingestr_env.sh")], check=True)
+
+
+def mode_sync(args, workdir):
+    tables = [t.strip() for t in args.tables.split(",") if t.strip()]
+    tools = ["ours", "ingestr"] if args.tools == "both" else [args.tools]
+    results = []
+    for table in tables:
+        if args.parallel and len(tools) == 2:
+            outs = {}
+            ths = [threading.Thread(target=lambda t=t: outs.__setitem__(
+                t, run_tool_table(args, t, table, workdir))) for t in tools]
+            for th in ths:
+                th.start()
+            for th in ths:
+                th.join()
+            for t in tools:
+                results += outs.get(t, [])
+        else:
+            for tool in tools:
+                results += run_tool_table(args, tool, table, workdir)
+        save(args, results, workdir)
+    order = {"full": 0, "rerun": 1}
+    results.sort(key=lambda r: (order[r["run"]], ALL_TABLES.index(r["table"]), r["tool"]))
+    return results
+
+
+def mode_throughput(args, workdir):
+    tools = ["ours", "ingestr"] if args.tools == "both" else [args.tools]
+    results = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        projects = max(1, size // args.tasks_per_project)
+        for tool in tools:
+            sim = Sim(args, projects=projects, tpp=args.tasks_per_project, latency_ms=0,
+                      quota=None, logdir=workdir, name=f"tp-{tool}-{size}")
+            try:
+                r = measure(tool, sim, "tasks", workdir / f"tp-{tool}-{size}.db", workdir,
+                            f"{size // 1000}k")
+                r["size"] = size
+                results.append(r)
+            finally:
+                sim.stop()
+        save(args, results, workdir)
+    return results
+
+
+def fmt_throughput(results):
+    lines = ["| tasks | tool | wall s | requests | rows [distinct] | rec/s | peak MB |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        rows = f"{r['rows']}" + (f" [{r['distinct']}]" if r['distinct'] != r['rows'] else "")
+        lines.append(f"| {r['size']} | {r['tool']}{'' if r['rc'] == 0 else ' FAILED'} "
+                     f"| {r['wall']:.1f} | {r['requests']} | {rows} | {r['rps']:.0f} "
+                     f"| {r['peak_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def mode_startup(args, workdir):
+    tools = ["ours", "ingestr"] if args.tools == "both" else [args.tools]
+    out = []
+    for tool in tools:
+        sim = Sim(args, projects=2, tpp=2, latency_ms=0, quota=None, logdir=workdir,
+                  name=f"startup-{tool}")
+        try:
+            walls = []
+            for i in range(args.repeat):
+                db = workdir / f"startup-{tool}-{i}.db"
+                cmd, env = TOOLS[tool]["cmd"](sim, "workspaces", db)
+                r = run_measured(cmd, env=env, cwd=str(workdir),
+                                 logfile=workdir / f"startup-{tool}.log")
+                if r["rc"] != 0:
+                    log(f"startup {tool}: exit {r['rc']}")
+                walls.append(r["wall"])
+            out.append({"tool": tool, "walls": walls, "min": min(walls),
+                        "median": statistics.median(walls)})
+            log(f"startup {tool}: min {min(walls):.2f}s median {statistics.median(walls):.2f}s")
+        finally:
+            sim.stop()
+    return out
+
+
+def save(args, results, workdir):
+    (workdir / "results.json").write_text(json.dumps({"args": vars(args), "results": results},
+                                                     indent=1, default=str))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--projects", type=int, default=30)
+    ap.add_argument("--tasks-per-project", type=int, default=30)
+    ap.add_argument("--latency-ms", type=float, default=150)
+    ap.add_argument("--quota-per-minute", type=int, default=1500,
+                    help="0: no quota")
+    ap.add_argument("--change-fraction", type=float, default=0.01,
+                    help="fraction of tasks changed before the rerun (0: no rerun)")
+    ap.add_argument("--no-rerun", action="store_true")
+    ap.add_argument("--tables", default="tasks,stories",
+                    help=f"comma-separated, from {','.join(ALL_TABLES)} (or 'all')")
+    ap.add_argument("--tools", choices=("ours", "ingestr", "both"), default="both")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--parallel", action="store_true",
+                    help="run ours and ingestr at the same time (separate simulators); "
+                         "saves time on quota-bound runs, skews CPU-bound ones")
+    ap.add_argument("--throughput", action="store_true",
+                    help="tasks only, no latency, no quota, at --sizes")
+    ap.add_argument("--sizes", default="10000,30000,100000",
+                    help="task counts for --throughput (projects = size / tasks-per-project)")
+    ap.add_argument("--startup", action="store_true", help="fixed cost of one CLI run")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--workdir", help="where dbs, logs and results.json go (default: a temp dir)")
+    ap.add_argument("--keep", action="store_true", help="keep the work dir")
+    args = ap.parse_args()
+    if args.tables == "all":
+        args.tables = ",".join(ALL_TABLES)
+    if args.quota_per_minute == 0:
+        args.quota_per_minute = None
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="omniload-bench-")).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    tools = ["ours", "ingestr"] if args.tools == "both" else [args.tools]
+    ensure_envs(tools)
+    log(f"work dir {workdir}")
+    try:
+        if args.startup:
+            res = mode_startup(args, workdir)
+            print("| tool | runs | min s | median s |\n|---|---|---|---|")
+            for r in res:
+                print(f"| {r['tool']} | {len(r['walls'])} | {r['min']:.2f} | {r['median']:.2f} |")
+        elif args.throughput:
+            if args.tasks_per_project == 30:
+                args.tasks_per_project = 500
+            res = mode_throughput(args, workdir)
+            print(f"\nthroughput: tasks, no latency, no quota, "
+                  f"{args.tasks_per_project} tasks/project, seed {args.seed}\n")
+            print(fmt_throughput(res))
+        else:
+            res = mode_sync(args, workdir)
+            q = args.quota_per_minute or "no"
+            print(f"\n{args.projects} projects x {args.tasks_per_project} tasks, "
+                  f"{args.latency_ms:g} ms latency, {q} quota/min, seed {args.seed}, "
+                  f"rerun after changing {args.change_fraction:.1%} of tasks\n")
+            print(fmt_table(res))
+            print()
+            print(fmt_ratios(res))
+    finally:
+        if not args.keep and not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -170,7 +170,7 @@ def generate(store, spec: WorkspaceSpec) -> None:
                          for i in range(spec.personal_projects)]
 
     # tasks ---------------------------------------------------------------
-    subtypes = ("default_task",) * 23 + ("milestone", "approval")
+    subtypes = ("default_task",) * 10 + ("milestone", "approval")
     approval = ("pending", "approved", "rejected", "changes_requested")
     rand = rng.random
     rrange = rng.randrange
@@ -187,7 +187,8 @@ def generate(store, spec: WorkspaceSpec) -> None:
         t.subtype = subtypes[rrange(len(subtypes))]
         t.created_by = users[rrange(n_users)]
         if rand() < 0.75:
-            t.assignee = users[rrange(n_users)]
+            # the token's user (users[0]) owns a fair share, as a PAT owner does
+            t.assignee = users[0] if rand() < 0.15 else users[rrange(n_users)]
             if rand() < 0.6:
                 t.assigned_by = users[rrange(n_users)]
         if t.subtype == "approval":

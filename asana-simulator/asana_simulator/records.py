@@ -155,6 +155,18 @@ def cf_definition(cf, with_value=False, value=None):
     return d
 
 
+def cf_compact(cf):
+    """CustomFieldCompact of a definition (as referenced by stories)."""
+    d = {"gid": cf.gid, "resource_type": "custom_field", "name": cf.name, "type": cf.subtype}
+    if cf.subtype in ("enum", "multi_enum"):
+        d["enum_options"] = [c_enum_option(o) for o in cf.options]
+    d["representation_type"] = cf.subtype
+    d["id_prefix"] = None
+    d["input_restrictions"] = ["task"]
+    d["is_formula_field"] = False
+    return d
+
+
 def cf_setting(setting_gid, project, cf, important):
     return {"gid": setting_gid, "resource_type": "custom_field_setting",
             "project": c_project(project), "is_important": important,
@@ -392,7 +404,9 @@ STORY_FIELDS = [
     ("new_name", _extra("new_name")),
     ("old_dates", _extra("old_dates", _dates)),
     ("new_dates", _extra("new_dates", _dates)),
-    ("story", lambda s, st: MISSING),
+    ("old_resource_subtype", _extra("old_resource_subtype")),
+    ("new_resource_subtype", _extra("new_resource_subtype")),
+    ("story", _extra("story")),
     ("assignee", _extra("assignee", c_user)),
     ("follower", _extra("follower", c_user)),
     ("old_section", _extra("old_section", c_section)),
@@ -400,13 +414,26 @@ STORY_FIELDS = [
     ("task", _extra("task", c_task)),
     ("project", _extra("project", c_project)),
     ("tag", _extra("tag", c_tag)),
-    ("custom_field", _extra("custom_field", lambda cf: cf_definition(cf))),
+    ("custom_field", _extra("custom_field", lambda cf: cf_compact(cf))),
+    ("old_text_value", _extra("old_text_value")),
+    ("new_text_value", _extra("new_text_value")),
     ("old_number_value", _extra("old_number_value")),
     ("new_number_value", _extra("new_number_value")),
     ("old_enum_value", _extra("old_enum_value", c_enum_option)),
     ("new_enum_value", _extra("new_enum_value", c_enum_option)),
+    ("old_date_value", _extra("old_date_value", _dates)),
+    ("new_date_value", _extra("new_date_value", _dates)),
+    ("old_people_value", _extra("old_people_value", lambda us: [c_user(u) for u in us])),
+    ("new_people_value", _extra("new_people_value", lambda us: [c_user(u) for u in us])),
+    ("old_multi_enum_values", _extra("old_multi_enum_values",
+                                     lambda os: [c_enum_option(o) for o in os])),
+    ("new_multi_enum_values", _extra("new_multi_enum_values",
+                                     lambda os: [c_enum_option(o) for o in os])),
     ("new_approval_status", _extra("new_approval_status")),
     ("old_approval_status", _extra("old_approval_status")),
+    ("duplicate_of", _extra("duplicate_of", c_task)),
+    ("duplicated_from", _extra("duplicated_from", c_task)),
+    ("dependency", _extra("dependency", c_task)),
     ("source", lambda s, st: st.source),
     ("target", lambda s, st: c_task(st.task)),
 ]

@@ -8,6 +8,7 @@ concurrent-request cap exactly as they would against Asana's.
 from __future__ import annotations
 
 import json
+import math
 import socket
 import threading
 import time
@@ -104,6 +105,12 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "asana-simulator"
     sys_version = ""
 
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes; without NODELAY, Nagle plus
+        # the client's delayed ACK adds ~40 ms to every keep-alive response.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format, *args):  # noqa: A002 - stdlib signature
         pass
 
@@ -146,11 +153,19 @@ class Handler(BaseHTTPRequestHandler):
                      API_PREFIX + "/") else url.path,
                  "query": dict(params), "route": None, "status": None,
                  "started_at": started, "latency_ms": None, "fault": None, "ignored_params": []}
+        self._entry, self._t0 = entry, t0
         try:
             self._api(sim, method, url, params, order, entry)
         finally:
-            entry["latency_ms"] = (time.perf_counter() - t0) * 1000
-            sim._log(RequestRecord(**entry))
+            self._log_entry()
+
+    def _log_entry(self):
+        # Logged before the response is written, so a client that has its
+        # response can rely on the request being in sim.requests.
+        entry, self._entry = self._entry, None
+        if entry is not None:
+            entry["latency_ms"] = (time.perf_counter() - self._t0) * 1000
+            self.server.sim._log(RequestRecord(**entry))
 
     def _api(self, sim, method, url, params, order, entry):
         if not url.path.startswith(API_PREFIX + "/"):
@@ -163,8 +178,13 @@ class Handler(BaseHTTPRequestHandler):
             sim.quota.acquire(token)
         except RateLimited as rl:
             entry["fault"] = f"rate_limit:{rl.reason}"
+            retry_after = rl.retry_after
+            if rl.reason == "concurrency":
+                # Long enough for the requests in flight now to have finished.
+                slowest = (sim.faults.latency_ms + sim.faults.jitter_ms) / 1000
+                retry_after = max(retry_after, math.ceil(slowest))
             return self._send_error(entry, 429, RATE_LIMIT_MESSAGE,
-                                    {"Retry-After": str(rl.retry_after)})
+                                    {"Retry-After": str(retry_after)})
         try:
             sim._count_api_request()
             fault = sim.faults.decide(entry["api_path"])
@@ -199,6 +219,7 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, entry, status, payload: bytes, headers=None,
               content_type="application/json; charset=UTF-8"):
         entry["status"] = status
+        self._log_entry()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -216,11 +237,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _drop(self, entry):
         entry["status"] = 0
+        self._log_entry()
         self.close_connection = True
         self._abort()
 
     def _send_partial(self, entry, status, payload):
         entry["status"] = -status
+        self._log_entry()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(payload)))
@@ -270,13 +293,13 @@ class Simulator:
                  latency_ms: float = 0, latency_jitter_ms: float = 0,
                  offset_ttl_s: float | None = None, host: str = "127.0.0.1", port: int = 0,
                  fault_rate: float = 0.0, fault_kinds=None, fault_seed: int = 0,
-                 clock=None):
+                 quota_window_s: float = 60.0, clock=None):
         self.spec = spec or WorkspaceSpec()
         self.token = token
         self.host = host
         self.port = port
         self.store = Store(self.spec, clock=clock)
-        self.quota = QuotaLimiter(quota_per_minute, max_concurrent)
+        self.quota = QuotaLimiter(quota_per_minute, max_concurrent, window_s=quota_window_s)
         self.faults = Faults(rate=fault_rate, seed=fault_seed, latency_ms=latency_ms,
                              jitter_ms=latency_jitter_ms,
                              **({"kinds": fault_kinds} if fault_kinds else {}))

@@ -49,6 +49,7 @@ class Store:
         self._by = {k: {} for k in KINDS}
         self._my_tasks_sections = None
         generate(self, self.spec)
+        self.generated_task_count = len(self.tasks)
 
     # --- registration (used by the generator) -------------------------------
     def new_gid(self) -> str:
@@ -253,6 +254,8 @@ class Store:
 
     def _system_story(self, gid, t, ts, author, rng):
         options = ["name_changed", "notes_changed", "follower_added"]
+        # only subtypes whose references exist for this task, so every
+        # relational field points at a real object
         if t.assignee is not None:
             options.append("assigned")
         if t.memberships:
@@ -265,18 +268,28 @@ class Store:
             options.append("added_to_tag")
         if t.parent is not None:
             options.append("added_to_task")
-        cfs = [cf for cf in self.task_custom_field_defs(t) if cf.subtype in ("enum", "number")]
+        cfs = self.task_custom_field_defs(t)
         if cfs:
-            options.append("custom_field_changed")
+            options += ["custom_field_changed"] * 2
+        # Pick related tasks among the generated ones by index, so the choice
+        # doesn't depend on mutations made before these stories were read.
+        n_gen = self.generated_task_count
+        if n_gen > 1:
+            options += ["marked_duplicate", "duplicated", "dependency_added"]
+        if t.subtype == "approval":
+            options.append("approval_status_changed")
+        if t.subtype != "default_task":
+            options.append("resource_subtype_changed")
         sub = options[rng.randrange(len(options))]
         extra = {}
+        users = self.users
         if sub == "name_changed":
             extra = {"old_name": t.name + " (draft)", "new_name": t.name}
             text = f'changed the name to "{t.name}"'
         elif sub == "notes_changed":
             text = "changed the description"
         elif sub == "follower_added":
-            u = self.users[rng.randrange(len(self.users))]
+            u = users[rng.randrange(len(users))]
             extra = {"follower": u}
             text = f"added {u.name} as a collaborator"
         elif sub == "assigned":
@@ -304,18 +317,58 @@ class Store:
         elif sub == "added_to_task":
             extra = {"task": t.parent}
             text = f"added subtask to task {t.parent.name}"
+        elif sub in ("marked_duplicate", "duplicated", "dependency_added"):
+            other = t.parent or t
+            for _ in range(16):
+                cand = self.tasks[rng.randrange(n_gen)]
+                if cand is not t and cand.workspace is t.workspace:
+                    other = cand
+                    break
+            if other is t:  # a lone task in its workspace: link it to itself
+                other = t
+            key = {"marked_duplicate": "duplicate_of", "duplicated": "duplicated_from",
+                   "dependency_added": "dependency"}[sub]
+            extra = {key: other}
+            text = {"marked_duplicate": f"marked this a duplicate of {other.name}",
+                    "duplicated": f"duplicated task from {other.name}",
+                    "dependency_added": f"marked this task as dependent on {other.name}"}[sub]
+        elif sub == "approval_status_changed":
+            extra = {"old_approval_status": "pending",
+                     "new_approval_status": t.approval_status or "pending"}
+            text = f"changed the approval status to {extra['new_approval_status']}"
+        elif sub == "resource_subtype_changed":
+            extra = {"old_resource_subtype": "default_task", "new_resource_subtype": t.subtype}
+            text = f"changed this task to a {t.subtype.replace('_', ' ')}"
         else:
             cf = cfs[rng.randrange(len(cfs))]
-            if cf.subtype == "enum":
-                sub = "enum_custom_field_changed"
+            kind = cf.subtype
+            sub = f"{kind}_custom_field_changed"
+            extra = {"custom_field": cf}
+            if kind == "enum":
                 new = cf.options[rng.randrange(len(cf.options))]
                 old = cf.options[rng.randrange(len(cf.options))]
-                extra = {"custom_field": cf, "old_enum_value": old, "new_enum_value": new}
-                text = f"changed {cf.name} from \"{old.name}\" to \"{new.name}\""
+                extra.update(old_enum_value=old, new_enum_value=new)
+                text = f'changed {cf.name} from "{old.name}" to "{new.name}"'
+            elif kind == "multi_enum":
+                extra.update(old_multi_enum_values=[cf.options[0]],
+                             new_multi_enum_values=cf.options[: 1 + rng.randrange(2)])
+                text = f"changed {cf.name}"
+            elif kind == "number":
+                extra.update(old_number_value=rng.randrange(100),
+                             new_number_value=rng.randrange(100))
+                text = f"changed {cf.name}"
+            elif kind == "text":
+                extra.update(old_text_value=C.TEXT_VALUES[rng.randrange(len(C.TEXT_VALUES))],
+                             new_text_value=C.TEXT_VALUES[rng.randrange(len(C.TEXT_VALUES))])
+                text = f"changed {cf.name}"
+            elif kind == "date":
+                day = t.created_at // DAY_MS + rng.randrange(60)
+                extra.update(old_date_value=(None, None, day),
+                             new_date_value=(None, None, day + 1 + rng.randrange(9)))
+                text = f"changed {cf.name}"
             else:
-                sub = "number_custom_field_changed"
-                extra = {"custom_field": cf, "old_number_value": rng.randrange(100),
-                         "new_number_value": rng.randrange(100)}
+                extra.update(old_people_value=[],
+                             new_people_value=[users[rng.randrange(len(users))]])
                 text = f"changed {cf.name}"
         return Story(gid, t, ts, sub, author, text, extra)
 

@@ -140,8 +140,8 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
                    f" .. {format_ts(plan.interval_end) if plan.interval_end else 'now'}"
         elif bookmark:
             how += f", changes since {bookmark}"
-        progress.note(f"omniload: {plan.source.display} / {t.name} -> {plan.dest.display} "
-                      f"{dt.display} ({how})")
+        progress.header = (f"omniload: {plan.source.display} / {t.name} -> {plan.dest.display} "
+                           f"{dt.display} ({how})")
 
         catalog = pipeline.select_only(
             pipeline.discover(tap_exe, tap_config_path, env, scrub), t.name)
@@ -154,7 +154,8 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
         progress.start()
         try:
             result = pipeline.run(tap_argv, target_argv, env, stage_stream=dt.stage,
-                                  scrub=scrub, progress=progress)
+                                  scrub=scrub, progress=progress,
+                                  secret_files=(tap_config_path,))
         finally:
             progress.stop()
         if t.name in result.dropped_streams:

@@ -39,6 +39,19 @@ class PipeResult:
     dropped_streams: set[str]
 
 
+def _detach_and_tie_to_parent() -> None:
+    """preexec_fn: a session of its own (the terminal's Ctrl-C reaches only
+    omniload, which then stops the children in order), yet SIGTERM as soon as
+    omniload dies, even by SIGKILL, so no orphan keeps calling the API."""
+    os.setsid()
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux only; harmless elsewhere)
+    except (OSError, AttributeError):
+        pass
+
+
 class Child:
     """A subprocess in its own session plus a scrubbed tail of its stderr."""
 
@@ -49,7 +62,7 @@ class Child:
         self.tail: deque[str] = deque(maxlen=200)
         self._on_line = on_stderr_line
         self.proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
-                                     env=env, start_new_session=True)
+                                     env=env, preexec_fn=_detach_and_tie_to_parent)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True,
                                         name=f"{name}-stderr")
         self._reader.start()
@@ -107,7 +120,8 @@ def child_env(secret: str) -> dict:
 def discover(tap_exe: str, config_path: str, env: dict, scrub, timeout: float = 300) -> dict:
     try:
         proc = subprocess.run([tap_exe, "--config", config_path, "--discover"], env=env,
-                              capture_output=True, timeout=timeout, start_new_session=True)
+                              capture_output=True, timeout=timeout,
+                              preexec_fn=_detach_and_tie_to_parent)
     except subprocess.TimeoutExpired:
         raise SourceError(f"tap-asana --discover did not answer within {timeout:.0f} s") from None
     if proc.returncode != 0:
@@ -142,7 +156,10 @@ def select_only(catalog: dict, stream: str) -> dict:
 
 
 def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream: str,
-        scrub, progress) -> PipeResult:
+        scrub, progress, secret_files: tuple[str, ...] = ()) -> PipeResult:
+    """secret_files (the tap's config) are deleted as soon as the tap has
+    written its first line, i.e. has read its config: even a SIGKILL of
+    omniload, which skips all cleanup, then leaves no token on disk."""
     tap = target = None
     records = 0
     last_state = None
@@ -154,6 +171,13 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
         sink = target.proc.stdin
         try:
             for line in iter(tap.proc.stdout.readline, b""):
+                if secret_files:
+                    for path in secret_files:
+                        try:
+                            os.unlink(path)
+                        except OSError:
+                            pass
+                    secret_files = ()
                 m = _FAST.match(line)
                 if m is not None:            # the common case, without a JSON parse
                     stream = m.group(2).decode()

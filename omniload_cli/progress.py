@@ -32,6 +32,7 @@ class Progress:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._dirty_line = False
+        self.header: str | None = None   # printed with the first progress line
 
     # -- inputs ------------------------------------------------------------
     def record(self, n: int = 1) -> None:
@@ -57,6 +58,11 @@ class Progress:
         return ", ".join(parts)
 
     def emit(self) -> None:
+        if self.header:
+            # Deferred so that quick runs and quick failures stay quiet: a
+            # failure is then exactly one line on stderr.
+            self.stream.write(self.header + "\n")
+            self.header = None
         if self.mode == "interactive":
             self.stream.write("\r\x1b[K" + self.text())
             self._dirty_line = True

@@ -1,0 +1,300 @@
+"""./omniload for real: tap-asana -> target-duckdb-omniload -> publish, against
+the Asana simulator over HTTP.  Nothing is patched."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.omniload.support import (OMNILOAD, SECRET_PART, TOKEN, clean_env, expected_gids,
+                                    ingest, make_sim, query, run_omniload, snapshot, source_uri)
+
+pytestmark = pytest.mark.slow
+TABLES = ["workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"]
+# Keep failing runs short: the tap would otherwise retry a 500 eight times.
+FAST_FAIL = {"OMNILOAD_TAP_SETTINGS": json.dumps({"max_tries": 1})}
+
+
+@pytest.fixture
+def sim():
+    s = make_sim()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def full_db(tmp_path_factory, omniload_ready):
+    """All eight tables of one simulated workspace, loaded once."""
+    s = make_sim(seed=3)
+    db = tmp_path_factory.mktemp("full") / "work.db"
+    runs = {t: ingest(s, db, t) for t in TABLES}
+    yield s, db, runs
+    s.stop()
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_each_table_equals_the_simulator(full_db, table):
+    sim, db, runs = full_db
+    r = runs[table]
+    assert r.returncode == 0, r.stderr
+    assert f"-> public.{table}" in r.stdout and "rows in table:" in r.stdout
+    gids = [g for (g,) in query(db, f'SELECT gid FROM public."{table}"')]
+    assert len(gids) == len(set(gids))
+    assert set(gids) == expected_gids(sim, table)
+    truth = {x["gid"]: x for x in sim.store.records(table, workspace_gid=sim.org_workspace_gid)}
+    cols = {c for (c, *_rest) in query(db, f'DESCRIBE public."{table}"')}
+    for field in ("name", "text", "email", "completed", "archived"):
+        if field in cols:
+            got = dict(query(db, f'SELECT gid, "{field}" FROM public."{table}"'))
+            for gid, value in got.items():
+                want = truth[gid].get(field)
+                assert value == (want if want != "" else None), (gid, field)
+    if table == "tasks":
+        got = dict(query(db, "SELECT gid, strftime(modified_at, '%Y-%m-%dT%H:%M:%S.%g') FROM public.tasks"))
+        assert all(truth[g]["modified_at"].startswith(v) for g, v in got.items())
+
+
+def test_state_lives_in_the_destination(full_db):
+    sim, db, _ = full_db
+    rows = dict(query(db, "SELECT dest_table, state FROM _omniload._state"))
+    assert set(rows) == {f"public.{t}" for t in TABLES}
+    st = json.loads(rows["public.tasks"])
+    assert st["bookmarks"]["tasks"]["replication_key"] == "modified_at"
+    assert st["bookmarks"]["tasks"]["replication_key_value"]
+    # No staging tables left behind.
+    assert not query(db, "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '_omniload_stage_%'")
+
+
+def test_token_never_stored(full_db):
+    sim, db, runs = full_db
+    for r in runs.values():
+        assert SECRET_PART not in r.stdout + r.stderr
+    for (schema, table) in query(db, "SELECT schema_name, table_name FROM duckdb_tables()"):
+        for row in query(db, f'SELECT * FROM "{schema}"."{table}"'):
+            assert SECRET_PART not in repr(row), (schema, table)
+    assert SECRET_PART.encode() not in Path(db).read_bytes()
+
+
+def test_incremental_merge_updates_without_duplicates(sim, tmp_path, omniload_ready):
+    db = tmp_path / "w.db"
+    first = ingest(sim, db, "tasks")
+    assert first.returncode == 0, first.stderr
+    bookmark1 = json.loads(query(db, "SELECT state FROM _omniload._state")[0][0])
+    gids = sorted(expected_gids(sim, "tasks"))
+    sim.store.edit_task(gids[0], name="renamed by the test", completed=True)
+    project = sim.store.records("projects", workspace_gid=sim.org_workspace_gid)[0]["gid"]
+    sim.store.add_task(project, name="brand new task")
+    second = ingest(sim, db, "tasks")
+    assert second.returncode == 0, second.stderr
+    loaded = int(second.stdout.split("rows loaded:")[1].split()[0].replace(",", ""))
+    assert 2 <= loaded < len(gids)                      # only the changes travelled
+    rows = query(db, "SELECT gid, name, completed FROM public.tasks")
+    assert len(rows) == len({g for g, *_ in rows}) == len(gids) + 1
+    by_gid = {g: (n, c) for g, n, c in rows}
+    assert by_gid[gids[0]] == ("renamed by the test", True)
+    assert "brand new task" in {n for n, _ in by_gid.values()}
+    bookmark2 = json.loads(query(db, "SELECT state FROM _omniload._state")[0][0])
+    assert bookmark2["bookmarks"]["tasks"]["replication_key_value"] > \
+        bookmark1["bookmarks"]["tasks"]["replication_key_value"]
+    assert "changes since" not in second.stdout and "incremental on modified_at" in second.stdout
+
+
+def test_replace_reflects_deletions_and_renames(sim, tmp_path, omniload_ready):
+    db = tmp_path / "w.db"
+    for t in ("projects", "users"):
+        assert ingest(sim, db, t).returncode == 0
+    projects = sorted(expected_gids(sim, "projects"))
+    users = sorted(expected_gids(sim, "users"))
+    sim.store.delete_project(projects[0])
+    sim.store.rename("projects", projects[1], "Renamed Project")
+    sim.store.delete_user(users[-1])
+    for t in ("projects", "users"):
+        r = ingest(sim, db, t)
+        assert r.returncode == 0, r.stderr
+    got = dict(query(db, "SELECT gid, name FROM public.projects"))
+    assert set(got) == set(projects[1:]) and got[projects[1]] == "Renamed Project"
+    assert {g for (g,) in query(db, "SELECT gid FROM public.users")} == set(users[:-1])
+
+
+def test_failed_run_changes_nothing(sim, tmp_path, omniload_ready):
+    db = tmp_path / "w.db"
+    for t in ("tasks", "projects"):
+        assert ingest(sim, db, t).returncode == 0
+    before = snapshot(db)
+    gids = sorted(expected_gids(sim, "tasks"))
+    for g in gids[:5]:
+        sim.store.edit_task(g, name=f"changed {g}")
+    sim.store.rename("projects", sorted(expected_gids(sim, "projects"))[0], "changed")
+    sim.faults.fail_from(3, status=500)                  # half-way through the run
+    for t in ("tasks", "projects"):
+        r = ingest(sim, db, t, env_extra=FAST_FAIL)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert r.stderr.strip().splitlines()[-1].startswith("omniload: error: ")
+        assert "Traceback" not in r.stderr and SECRET_PART not in r.stderr
+    assert snapshot(db) == before                        # rows, columns and state
+    sim.faults.clear()
+    assert ingest(sim, db, "tasks").returncode == 0       # and it recovers
+    assert {n for (n,) in query(db, "SELECT name FROM public.tasks")} >= {f"changed {g}" for g in gids[:5]}
+
+
+def test_failed_first_run_leaves_no_file(sim, tmp_path, omniload_ready):
+    db = tmp_path / "new.db"
+    sim.faults.fail_from(1, status=500)
+    r = ingest(sim, db, "tasks", env_extra=FAST_FAIL)
+    assert r.returncode == 1
+    assert not db.exists()
+
+
+def test_dest_table_names_the_table(sim, tmp_path, omniload_ready):
+    db = tmp_path / "w.db"
+    r = ingest(sim, db, "tasks", dest_table="Analytics.My_Tasks")
+    assert r.returncode == 0, r.stderr
+    tables = set(query(db, "SELECT schema_name, table_name FROM duckdb_tables()"))
+    assert tables == {("analytics", "my_tasks"), ("_omniload", "_state")}
+    assert query(db, "SELECT dest_table FROM _omniload._state") == [("analytics.my_tasks",)]
+    r = ingest(sim, db, "users", dest_table="people")        # bare name -> schema main
+    assert r.returncode == 0 and query(db, "SELECT count(*) FROM main.people")[0][0] > 0
+
+
+def test_windowed_run_leaves_bookmark(sim, tmp_path, omniload_ready):
+    db = tmp_path / "w.db"
+    assert ingest(sim, db, "tasks").returncode == 0
+    state_before = query(db, "SELECT state FROM _omniload._state")
+    gid = sorted(expected_gids(sim, "tasks"))[0]
+    sim.store.edit_task(gid, name="edited for the window")
+    r = ingest(sim, db, "tasks", "--interval-start", "2000-01-01", "--interval-end", "2100-01-01")
+    assert r.returncode == 0, r.stderr
+    assert "windowed run: bookmark unchanged" in r.stdout
+    assert query(db, "SELECT state FROM _omniload._state") == state_before
+    assert query(db, "SELECT name FROM public.tasks WHERE gid = ?", gid) == [("edited for the window",)]
+    # A window that excludes everything loads nothing and removes nothing.
+    r = ingest(sim, db, "tasks", "--interval-end", "2001-01-01")
+    assert r.returncode == 0 and "rows loaded:   0" in r.stdout
+    assert query(db, "SELECT count(*) FROM public.tasks")[0][0] == len(expected_gids(sim, "tasks"))
+
+
+def test_rejected_token_and_unknown_workspace(sim, tmp_path, omniload_ready):
+    db = tmp_path / "w.db"
+    for kwargs, fragment in ((dict(token="2/1:wrong" + SECRET_PART), "401"),
+                             (dict(workspace="99999"), "99999")):
+        r = ingest(sim, db, "tasks", **kwargs)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1, r.stderr
+        assert len(lines) == 1 and lines[0].startswith("omniload: error: "), r.stderr
+        assert fragment in lines[0]
+        assert SECRET_PART not in r.stdout + r.stderr and "Traceback" not in r.stderr
+        assert not db.exists()
+
+
+def test_strategy_overrides(sim, tmp_path, omniload_ready):
+    db = tmp_path / "w.db"
+    n = len(expected_gids(sim, "tasks"))
+    for _ in range(2):
+        assert ingest(sim, db, "tasks", "--incremental-strategy", "replace").returncode == 0
+    assert query(db, "SELECT count(*) FROM public.tasks")[0][0] == n
+    assert ingest(sim, db, "projects", "--incremental-strategy", "merge").returncode == 0
+    # append: a change log of versions, no primary key
+    assert ingest(sim, db, "tasks", "--incremental-strategy", "append", dest_table="log").returncode == 0
+    sim.store.edit_task(sorted(expected_gids(sim, "tasks"))[0], name="v2")
+    assert ingest(sim, db, "tasks", "--incremental-strategy", "append", dest_table="log").returncode == 0
+    total, distinct = query(db, "SELECT count(*), count(DISTINCT gid) FROM main.log")[0]
+    assert distinct == n and total > n
+    # --full-refresh rebuilds from scratch
+    r = ingest(sim, db, "tasks", "--incremental-strategy", "append", "--full-refresh", dest_table="log")
+    assert r.returncode == 0 and query(db, "SELECT count(*) FROM main.log")[0][0] == n
+
+
+def _pids_with(text: str, parent: int | None = None) -> list[int]:
+    """Processes whose arguments contain text (children of parent only, when
+    given: other people may be running omniload on this machine)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if text.encode() not in (d / "cmdline").read_bytes():
+                    continue
+                if parent is not None and f"PPid:\t{parent}\n" not in (d / "status").read_text():
+                    continue
+                pids.append(int(d.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _start_slow(sim, db, tmp, *, via_env: bool):
+    sim.faults.set_latency(150)
+    tmpdir = tmp / "tmp"
+    tmpdir.mkdir()
+    env = clean_env(TMPDIR=tmpdir, OMNILOAD_PROGRESS_INTERVAL="0.3",
+                    OMNILOAD_TAP_SETTINGS=json.dumps({"page_size": 2, "concurrency": 1}))
+    args = [str(OMNILOAD), "ingest", "--source-table", "tasks", "--dest-uri", f"duckdb:///{db}",
+            "--dest-table", "public.tasks", "--progress", "log"]
+    if via_env:
+        env["SOURCE_URI"] = source_uri(sim)
+    else:
+        args[2:2] = ["--source-uri", source_uri(sim)]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not _pids_with("--catalog", proc.pid):
+        time.sleep(0.05)
+    assert _pids_with("--catalog", proc.pid), "tap-asana never started"
+    return proc, tmpdir
+
+
+@pytest.mark.parametrize("via_env", [False, True])
+def test_token_not_in_any_process_args_or_child_env(sim, tmp_path, omniload_ready, via_env):
+    db = tmp_path / "w.db"
+    proc, _ = _start_slow(sim, db, tmp_path, via_env=via_env)
+    try:
+        seen_children = set()
+        for _ in range(10):
+            leaks = {p: Path(f"/proc/{p}/cmdline").read_bytes()[:200] for p in _pids_with(SECRET_PART)}
+            assert not leaks, f"token visible in a process's arguments: {leaks}"
+            for pid in _pids_with("tap-asana", proc.pid) + _pids_with("target-duckdb-omniload", proc.pid):
+                try:
+                    env = Path(f"/proc/{pid}/environ").read_bytes()
+                except OSError:
+                    continue
+                seen_children.add(pid)
+                assert SECRET_PART.encode() not in env, "token in a child's environment"
+            time.sleep(0.1)
+        assert len(seen_children) >= 2
+    finally:
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "progress tasks:" in err and SECRET_PART not in out + err
+
+
+def test_ctrl_c_stops_children_and_changes_nothing(sim, tmp_path, omniload_ready):
+    db = tmp_path / "w.db"
+    assert ingest(sim, db, "tasks").returncode == 0
+    for g in sorted(expected_gids(sim, "tasks"))[:3]:
+        sim.store.edit_task(g, name="edited before ctrl-c")
+    before = snapshot(db)
+    proc, tmpdir = _start_slow(sim, db, tmp_path, via_env=True)
+    time.sleep(1.0)
+    children = _pids_with("--catalog", proc.pid) + _pids_with("target-duckdb-omniload", proc.pid)
+    assert children
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "omniload: interrupted; the destination was left as it was"
+    assert not [p for p in children if Path(f"/proc/{p}").exists()
+                and "zombie" not in Path(f"/proc/{p}/status").read_text()]
+    assert list(tmpdir.iterdir()) == []                   # private config dir removed
+    assert snapshot(db) == before
+
+
+def test_demo(tmp_path, omniload_ready):
+    r = run_omniload("demo", "--dest-uri", f"duckdb:///{tmp_path}/demo.db", "--projects", "2",
+                     "--tasks-per-project", "3", "--progress", "log", timeout=300)
+    assert r.returncode == 0, r.stderr
+    for t in TABLES:
+        assert f"public.{t}" in r.stdout
+    assert "sample query" in r.stdout and "sample query failed" not in r.stdout

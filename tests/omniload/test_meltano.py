@@ -1,0 +1,78 @@
+"""meltano.yml works from a fresh copy, without Meltano Hub:
+`meltano install` then `meltano run tap-asana target-duckdb` into work.db.
+
+Installs meltano 4.4.1 into a throwaway venv (cached under .omniload/envs,
+~30 s the first time); the plugins install with meltano's bundled uv."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.omniload.support import REPO, SECRET_PART, TOKEN, expected_gids, make_sim, query
+
+pytestmark = [pytest.mark.meltano, pytest.mark.slow]
+MELTANO_VERSION = "4.4.1"
+
+
+@pytest.fixture(scope="module")
+def meltano() -> Path:
+    env_dir = REPO / ".omniload" / "envs" / f"meltano-{MELTANO_VERSION}"
+    exe = env_dir / "bin" / "meltano"
+    if not exe.exists():
+        shutil.rmtree(env_dir, ignore_errors=True)
+        subprocess.run([shutil.which("python3") or sys.executable, "-m", "venv", str(env_dir)], check=True)
+        subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                        "--disable-pip-version-check", f"meltano=={MELTANO_VERSION}"],
+                       check=True, timeout=900)
+    return exe
+
+
+def fresh_copy(dest: Path) -> Path:
+    """What a fresh clone holds for Meltano: meltano.yml and the two plugins."""
+    junk = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache")
+    dest.mkdir()
+    shutil.copy(REPO / "meltano.yml", dest)
+    for d in ("tap-asana", "target-config"):
+        shutil.copytree(REPO / d, dest / d, ignore=junk)
+    return dest
+
+
+def test_meltano_install_and_run(meltano, tmp_path):
+    project = fresh_copy(tmp_path / "project")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MELTANO_", "TAP_", "TARGET_"))}
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    r = subprocess.run([str(meltano), "install"], cwd=project, env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "hub.meltano.com" not in r.stdout + r.stderr
+
+    sim = make_sim(projects=2, tasks_per_project=4, seed=5)
+    try:
+        env.update(TAP_ASANA_ACCESS_TOKEN=TOKEN, TAP_ASANA_WORKSPACE_GID=sim.org_workspace_gid,
+                   TAP_ASANA_API_URL=sim.api_url)
+        r = subprocess.run([str(meltano), "run", "tap-asana", "target-duckdb"], cwd=project,
+                           env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        db = project / "work.db"
+        for table in ("tasks", "projects", "users"):
+            got = {g for (g,) in query(db, f"SELECT gid FROM public.{table}")}
+            assert got == expected_gids(sim, table), table
+        # State went to Meltano's system db; a second run is incremental.
+        gid = sorted(expected_gids(sim, "tasks"))[0]
+        sim.store.edit_task(gid, name="changed between meltano runs")
+        r = subprocess.run([str(meltano), "run", "tap-asana", "target-duckdb"], cwd=project,
+                           env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        assert query(db, "SELECT name FROM public.tasks WHERE gid = ?", gid) == [("changed between meltano runs",)]
+        assert query(db, "SELECT count(*) FROM public.tasks")[0][0] == len(expected_gids(sim, "tasks"))
+        r = subprocess.run([str(meltano), "config", "list", "tap-asana"], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert SECRET_PART not in r.stdout + r.stderr        # sensitive: true redacts it
+    finally:
+        sim.stop()

@@ -52,6 +52,12 @@ class QuotaLimiter:
         with self._lock:
             self._windows.clear()
 
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.rejected_quota = 0
+            self.rejected_concurrency = 0
+            self.max_in_flight_seen = 0
+
     def acquire(self, token: str) -> None:
         """Admit one request or raise RateLimited. Pair with release()."""
         now = self._clock()

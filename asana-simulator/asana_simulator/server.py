@@ -408,8 +408,10 @@ class Simulator:
             return list(self._requests)
 
     def reset_request_log(self) -> None:
+        """Clear the log and the per-run limiter statistics shown in stats."""
         with self._log_lock:
             self._requests.clear()
+        self.quota.reset_stats()
 
     def request_count(self, path_prefix: str | None = None, status: int | None = None,
                       route: str | None = None) -> int:

@@ -17,7 +17,7 @@ from tap_asana.tap import TapAsana
 
 def main() -> None:
     try:
-        TapAsana.cli(standalone_mode=False)
+        exit_code = TapAsana.cli(standalone_mode=False)
     except AsanaError as exc:
         fail(str(exc))
     except ConfigValidationError as exc:
@@ -25,6 +25,10 @@ def main() -> None:
         fail(f"invalid config: {details}")
     except KeyboardInterrupt:
         fail("interrupted")
+    else:
+        # singer-sdk logs each config problem, then exits 1 through click
+        if isinstance(exit_code, int) and exit_code != 0:
+            fail("invalid config (the problems are listed above)")
 
 
 def fail(message: str) -> None:

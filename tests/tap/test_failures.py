@@ -41,12 +41,15 @@ def test_faults_are_retried_without_loss_or_duplicates(tmp_path, clean_run, kind
 
 def test_quota_is_paced_not_stormed(tmp_path, clean_run):
     """A tight per-minute quota: 429s are honoured (Retry-After) and learnt from."""
-    with Simulator(SPEC, token=TOKEN, quota_per_minute=40) as sim:
+    with Simulator(SPEC, token=TOKEN, quota_per_minute=20) as sim:
         run = run_tap(tmp_path, base_config(sim, requests_per_minute=1500), streams=STREAMS, timeout=400)
         assert_exact(run, clean_run)
         statuses = Counter(r.status for r in sim.requests)
-        assert statuses[429] > 0  # the tap had to learn the quota ...
-        assert statuses[429] < statuses[200] / 4  # ... and did not keep bouncing off it
+        assert statuses[200] > 20  # more than one minute's quota was needed
+        assert statuses[429] > 0  # so the tap met the limit ...
+        # ... paused everyone for Retry-After and paced to the learnt quota:
+        # at most the requests in flight at that moment were rejected, once.
+        assert statuses[429] <= 4 + 1
 
 
 def test_expired_offset_restarts_the_listing(tmp_path):

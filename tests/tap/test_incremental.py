@@ -44,9 +44,9 @@ def test_second_run_emits_exactly_the_changed_tasks(fresh_sim, tmp_path):
     sim.store.add_story(commented, "a new comment bumps modified_at")
     added = sim.store.add_task(p3, name="brand new task")
     moved = tasks_of(sim, p3)[0]
-    before_move = sim.store.task(moved)["modified_at"]
+    before_move = sim.store.record("tasks", moved)["modified_at"]
     sim.store.add_task_to_project(moved, p1)
-    assert sim.store.task(moved)["modified_at"] == before_move
+    assert sim.store.record("tasks", moved)["modified_at"] == before_move
 
     second = run_tap(tmp_path, base_config(sim), streams=["tasks"], state=state)
     assert second.returncode == 0, second.stderr[-2000:]

@@ -1,0 +1,73 @@
+"""The shared limiter's pacing logic, on a fake clock (no sleeping)."""
+
+from __future__ import annotations
+
+import threading
+
+from tap_asana.http.errors import RateLimited, ServerError
+from tap_asana.http.rate_limiter import RECOVERY_SECONDS, RateLimiter
+from tap_asana.http.retries import wait_for
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_quota_is_a_sliding_minute():
+    clock = FakeClock()
+    limiter = RateLimiter(requests_per_minute=3, max_in_flight=10, clock=clock)
+    for _ in range(3):
+        with limiter.slot():
+            clock.now += 1
+    assert limiter._delay(clock.now) == 60 - 3  # the first send leaves the window then
+
+
+def test_concurrency_cap_blocks_until_a_slot_frees():
+    limiter = RateLimiter(requests_per_minute=None, max_in_flight=2)
+    entered = []
+    release = threading.Event()
+
+    def worker():
+        with limiter.slot():
+            entered.append(1)
+            release.wait(5)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for _ in range(100):
+        if len(entered) == 2:
+            break
+        threading.Event().wait(0.01)
+    assert len(entered) == 2  # the third waits for a slot
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert len(entered) == 3
+
+
+def test_429_pauses_everyone_for_retry_after_and_learns_the_quota():
+    clock = FakeClock()
+    limiter = RateLimiter(requests_per_minute=1500, max_in_flight=50, clock=clock)
+    for _ in range(150):  # a free plan's quota, sent in the first minute
+        with limiter.slot():
+            clock.now += 0.4
+    limiter.rate_limited(retry_after=7)
+    assert limiter._delay(clock.now) == 7
+    learnt = limiter.requests_per_minute()
+    assert 140 <= learnt <= 160
+    clock.now += RECOVERY_SECONDS  # no 429 for a while: back to what was configured
+    assert limiter.requests_per_minute() == 1500
+
+
+def test_retry_after_is_never_shortened_and_5xx_back_off_with_jitter():
+    waits = wait_for()
+    waits.send(None)
+    assert waits.send(RateLimited(12)) == 12
+    transient = [waits.send(ServerError(503, "x")) for _ in range(8)]
+    assert all(0 <= w <= 60 for w in transient)
+    assert max(transient) > 1  # grows exponentially (capped)

@@ -388,9 +388,17 @@ def to_singer(node: dict, nullable: bool = True) -> dict:
     return out
 
 
+# The spec types these story fields `integer`, but they record changes of a
+# number custom field, whose `number_value` is a `number`: a decimal value
+# would not fit an integer column.
+WIDEN_TO_NUMBER = {"stories": ("old_number_value", "new_number_value")}
+
+
 def singer_schema(stream: str, tree: dict, opt_fields: list[str]) -> dict:
     top_level = {field.split(".", 1)[0] for field in opt_fields} | {"gid"}
     properties = {name: to_singer(tree["properties"][name]) for name in sorted(top_level)}
+    for name in WIDEN_TO_NUMBER.get(stream, ()):
+        properties[name]["type"] = ["null", "number"]
     properties["gid"] = {"type": ["string"]}  # primary key: never null
     properties.update(copy.deepcopy(EXTRA_COLUMNS.get(stream, {})))
     return {"type": "object", "properties": properties}

@@ -28,6 +28,8 @@ def handle(sim, method: str, path: str, query: dict, body: bytes):
         return 404, {"error": f"not found: {e}"}
     except (ValueError, TypeError) as e:
         return 400, {"error": str(e)}
+    except Exception as e:  # keep the control channel answering JSON
+        return 500, {"error": f"{type(e).__name__}: {e}"}
 
 
 def _route(sim, method, path, query, data):

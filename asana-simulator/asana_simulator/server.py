@@ -12,6 +12,7 @@ import math
 import socket
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -206,6 +207,9 @@ class Handler(BaseHTTPRequestHandler):
                 status = 200
             except ApiError as e:
                 status, body = e.status, e.body()
+            except Exception:  # a simulator bug: answer like Asana would, keep serving
+                traceback.print_exc()
+                status, body = 500, error_body(500, "Server Error")
             entry["route"] = ctx.route
             entry["ignored_params"] = ctx.ignored_params
             payload = _dumps(body, "opt_pretty" in params)

@@ -534,7 +534,9 @@ class Store:
             if "custom_fields" in fields:
                 t.cf_overrides = dict(t.cf_overrides or {})
                 for cf_gid, v in fields["custom_fields"].items():
-                    cf = next(c for c in self.custom_fields if c.gid == cf_gid)
+                    cf = next((c for c in self.custom_fields if c.gid == cf_gid), None)
+                    if cf is None:
+                        raise KeyError(f"unknown custom field {cf_gid}")
                     t.cf_overrides[cf_gid] = self._cf_from_wire(cf, v)
             if "section" in fields:
                 sec = self.get("sections", fields["section"])

@@ -15,7 +15,7 @@ import time
 from . import content as C
 from . import records
 from .generator import WorkspaceSpec, generate
-from .models import EnumOption, Section, Story, Task, mix
+from .models import Section, Story, Task, mix
 from .records import GID_EAGER_BASE, GID_STORY_BASE, SEED_STRIDE
 from .timeutil import DAY_MS, parse_ts_ms
 

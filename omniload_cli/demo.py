@@ -59,6 +59,8 @@ def run(dest: DuckDBDest, *, projects: int, tasks_per_project: int, seed: int, p
     sys.stderr.write(f"omniload demo: starting the Asana simulator ({projects} projects x "
                      f"{tasks_per_project} tasks)\n")
     proc, info = start_simulator(projects, tasks_per_project, seed)
+    print(f"ingesting all {len(tables.TABLES)} tables from the simulated workspace "
+          f"{info['workspace_gid']} into {dest.display}:", flush=True)
     try:
         source = AsanaSource(str(info["workspace_gid"]), info["token"], api_url=info["api_url"])
         for name, table in tables.TABLES.items():
@@ -67,8 +69,8 @@ def run(dest: DuckDBDest, *, projects: int, tasks_per_project: int, seed: int, p
                                strategy=table.default_strategy, full_refresh=True,
                                progress=progress)
             summary = ingest.run(plan)
-            print(f"== {name}")
-            sys.stdout.write("".join("   " + line + "\n" for line in summary.lines()))
+            print(f"   loaded public.{name:<11} {summary.rows_loaded:>6,} rows "
+                  f"({plan.strategy}, {summary.duration_s:.1f} s)", flush=True)
     finally:
         proc.terminate()
         try:
@@ -96,6 +98,8 @@ def run(dest: DuckDBDest, *, projects: int, tasks_per_project: int, seed: int, p
             print(f"   (sample query failed: {' '.join(str(exc).split())})")
     finally:
         con.close()
-    print(f"\ndone in {time.monotonic() - started:.1f} s; explore with:  python -c \"import duckdb; "
-          f"print(duckdb.connect('{dest.path}').sql('SELECT * FROM public.tasks LIMIT 5'))\"")
+    print(f"\ndone in {time.monotonic() - started:.1f} s. Explore it with the bundled duckdb:\n"
+          f"   {sys.executable} -c \"import duckdb; "
+          f"print(duckdb.connect('{dest.path}').sql('SELECT * FROM public.tasks LIMIT 5'))\"\n"
+          f"Your own workspace:  ./omniload ingest --help")
     return 0

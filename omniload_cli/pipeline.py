@@ -217,6 +217,10 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
         target.finish_reading()
         if target_rc != 0:
             tap.stop()
+            if any("Could not set lock" in l for l in target.tail):
+                # Someone opened the file after our pre-flight check.
+                raise LoadError("the destination database was locked by another process while "
+                                "loading; close it and retry (nothing was changed)")
             raise LoadError(f"loading into DuckDB failed (target-duckdb-omniload exit {target_rc}): "
                             f"{shorten(target.last_error_line())}")
         tap.finish_reading()

@@ -298,3 +298,16 @@ def test_demo(tmp_path, omniload_ready):
     for t in TABLES:
         assert f"public.{t}" in r.stdout
     assert "sample query" in r.stdout and "sample query failed" not in r.stdout
+
+
+def test_copied_database_carries_its_bookmark(sim, tmp_path, omniload_ready):
+    db, copy = tmp_path / "w.db", tmp_path / "copy.db"
+    assert ingest(sim, db, "tasks").returncode == 0
+    copy.write_bytes(db.read_bytes())
+    n = len(expected_gids(sim, "tasks"))
+    r = ingest(sim, copy, "tasks")
+    assert r.returncode == 0
+    loaded = int(r.stdout.split("rows loaded:")[1].split()[0])
+    assert loaded < n and query(copy, "SELECT count(*) FROM public.tasks")[0][0] == n
+    r = ingest(sim, copy, "tasks", "--full-refresh")            # ignores the bookmark
+    assert r.returncode == 0 and f"rows loaded:   {n}" in r.stdout

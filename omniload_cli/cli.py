@@ -187,9 +187,9 @@ def plan_from_args(args):
 
 
 def _read_argv_from_fd() -> list[str] | None:
-    """The ./omniload script hands us the arguments through a pipe (fd in
-    OMNILOAD_ARGV_FD) rather than argv, so a token given on the command line
-    is not visible in this long-running process's /proc/<pid>/cmdline."""
+    """The ./omniload script hands us the arguments through an unlinked 0600
+    file open as fd OMNILOAD_ARGV_FD rather than argv, so a token given on the
+    command line is not visible in /proc/<pid>/cmdline while we run."""
     fd = os.environ.pop("OMNILOAD_ARGV_FD", None)
     if not fd:
         return None
@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         if args.command == "setup":
-            print("omniload: environments are ready")
+            home = os.environ.get("OMNILOAD_HOME", ".omniload")
+            sys.stderr.write(f"omniload: environments are ready in {home}/envs\n")
             return 0
         if args.command == "demo":
             from omniload_cli import demo

@@ -20,7 +20,7 @@ runs again (the recurring sync) and measures, per run:
   rec/s     rows / wall
   peak MB   peak RSS of the whole process tree (sum over processes, /proc
             polled every 0.1 s)
-  floor     max(req x latency / concurrency, req / quota): the time latency
+  floor     max(req x latency / concurrency, (req - quota) / quota): the time latency
             and quota allow for that many requests at that tool's nominal
             concurrency (ours: tap default 10; ingestr: 1 for tasks, which it
             lists one project after another, 5 otherwise)
@@ -142,9 +142,10 @@ def change_tasks(sim: Sim, fraction: float, seed: int) -> int:
 
 
 # --------------------------------------------------------------------------- processes
-def _tree_rss(sid: int) -> int:
-    """Sum of RSS (bytes) of every process in session `sid`."""
-    total = 0
+def _tree_rss(root: int) -> int:
+    """Sum of RSS (bytes) of `root` and all its descendants (by parent pid:
+    omniload puts the tap and the target in sessions of their own)."""
+    parent, rss = {}, {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -153,12 +154,17 @@ def _tree_rss(sid: int) -> int:
                 stat = f.read()
             # fields after the ")" of comm: state ppid pgrp session ...
             rest = stat[stat.rindex(b")") + 2:].split()
-            if int(rest[3]) != sid:
-                continue
-            with open(f"/proc/{d}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * PAGE
+            parent[int(d)] = int(rest[1])
+            rss[int(d)] = int(rest[21]) * PAGE
         except (OSError, ValueError, IndexError):
             continue
+    total = 0
+    for pid in rss:
+        p, hops = pid, 0
+        while p and p != root and hops < 64:
+            p, hops = parent.get(p, 0), hops + 1
+        if p == root:
+            total += rss[pid]
     return total
 
 
@@ -240,8 +246,14 @@ def nominal_concurrency(tool: str, table: str) -> int:
 
 
 def floor_s(requests: int, latency_ms: float, quota: int | None, conc: int) -> float:
+    """The least wall time `requests` can take: latency-bound at `conc` in
+    flight, or quota-bound. Asana's quota is a sliding minute, so the first
+    `quota` requests may go at once and each further one waits for an earlier
+    one to leave the window: (requests - quota) / quota minutes (the issue's
+    "ingestr stories 438 s, about 1.2x the floor" for 10,692 requests is this
+    formula: 367.7 s)."""
     lat = requests * latency_ms / 1000 / conc
-    q = requests * 60 / quota if quota else 0.0
+    q = max(0, requests - quota) * 60 / quota if quota else 0.0
     return max(lat, q)
 
 
@@ -252,13 +264,18 @@ def measure(tool: str, sim: Sim, table: str, db: Path, workdir: Path, label: str
     res = run_measured(cmd, env=env, cwd=str(workdir), logfile=workdir / f"{tool}-{table}.log")
     st = sim.stats()
     rows, distinct = count_rows(TOOLS[tool]["py"], db, table)
+    by_route = {}
+    for k, v in st["by_route"].items():   # rejected requests have no route
+        k = k if k.startswith("GET ") else "rejected (no route)"
+        by_route[k] = by_route.get(k, 0) + v
     req = st["total"]
     r429 = st["by_status"].get("429", 0)
     conc = nominal_concurrency(tool, table)
     fl = floor_s(req, sim.latency_ms, sim.quota, conc)
     res.update(tool=tool, table=table, run=label, requests=req, r429=r429, rows=rows,
                distinct=distinct, rps=(distinct / res["wall"]) if res["wall"] > 0 else 0,
-               floor=fl, conc=conc, by_route=st["by_route"],
+               floor=fl, conc=conc, by_route=by_route,
+               latency_ms=sim.latency_ms, quota=sim.quota,
                max_in_flight=st.get("max_in_flight"))
     status = "ok" if res["rc"] == 0 else f"EXIT {res['rc']} (see {workdir / f'{tool}-{table}.log'})"
     log(f"{label:5} {table:10} {tool:7} {res['wall']:8.1f}s {req:6} req ({r429} x429) "
@@ -420,6 +437,26 @@ def save(args, results, workdir):
                                                      indent=1, default=str))
 
 
+def report(paths):
+    results = []
+    for p in paths:
+        data = json.loads(Path(p).read_text())
+        a = data["args"]
+        for r in data["results"]:
+            r.setdefault("latency_ms", a["latency_ms"])
+            r.setdefault("quota", a["quota_per_minute"])
+            r["floor"] = floor_s(r["requests"], r["latency_ms"], r["quota"], r["conc"])
+            results.append(r)
+    if results and "size" in results[0]:
+        print(fmt_throughput(results))
+        return
+    order = {"full": 0, "rerun": 1}
+    results.sort(key=lambda r: (order[r["run"]], ALL_TABLES.index(r["table"]), r["tool"]))
+    print(fmt_table(results))
+    print()
+    print(fmt_ratios(results))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -445,9 +482,13 @@ def main():
                     help="task counts for --throughput (projects = size / tasks-per-project)")
     ap.add_argument("--startup", action="store_true", help="fixed cost of one CLI run")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--report", metavar="RESULTS_JSON", nargs="+",
+                    help="only print the tables of saved results.json files (merged)")
     ap.add_argument("--workdir", help="where dbs, logs and results.json go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
     args = ap.parse_args()
+    if args.report:
+        return report(args.report)
     if args.tables == "all":
         args.tables = ",".join(ALL_TABLES)
     if args.quota_per_minute == 0:

@@ -29,7 +29,8 @@ _TRUE = {"1", "true", "yes", "on", "y", "t"}
 
 DESCRIPTION = """\
 omniload copies an Asana workspace into a DuckDB file, one table per command,
-and re-runs fetch only what changed (tasks) or swap in a fresh copy (the rest).
+and re-runs fetch only what changed (tasks; stories with merge) or swap in a
+fresh copy (the rest).
 """
 
 TABLES_HELP = "tables (--source-table):\n" + "\n".join(
@@ -43,11 +44,13 @@ strategies (--incremental-strategy):
            (drop old + rename, one transaction). Deletions and renames at the
            source show up. Default for every table except tasks.
   merge    upsert on gid. On tasks (the default there) it is incremental: only
-           tasks modified since the stored bookmark are fetched. On the other
+           tasks modified since the stored bookmark are fetched. On stories
+           too: only the stories of tasks modified since the last run are
+           fetched (a new story bumps its task's modified_at). On the other
            tables it upserts a full extract, so rows deleted in Asana are kept.
   append   insert rows as they come (tasks only: a change log with one row per
-           version seen; the table gets no primary key). Refused for tables
-           without an incremental key, which would be duplicated on every run.
+           version seen; the table gets no primary key). Refused elsewhere,
+           where every run would insert rows it already has again.
 
 state and atomicity:
   The bookmark (the tap's last Singer STATE) is stored in the destination
@@ -176,7 +179,7 @@ def plan_from_args(args):
     progress = _choice(args.progress, ("interactive", "log"), "--progress")
     start = parse_datetime(args.interval_start, "--interval-start") if args.interval_start else None
     end = parse_datetime(args.interval_end, "--interval-end") if args.interval_end else None
-    if (start or end) and not table.incremental:
+    if (start or end) and not table.windowable:
         raise UsageError(f"--interval-start/--interval-end apply only to tasks (filtered on modified_at); "
                          f"{table.name!r} is always extracted in full")
     if start and end and start >= end:

@@ -88,7 +88,7 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
     pre = destination.prepare(plan.dest, dt, state_key)     # local checks first
     stored_state = None
     notes = []
-    incremental = (t.incremental and plan.strategy in ("merge", "append")
+    incremental = (t.is_incremental(plan.strategy)
                    and not plan.full_refresh and not plan.windowed)
     if incremental and pre.stored is not None:
         stored_source, stored = pre.stored
@@ -113,6 +113,10 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
             "progress_interval_seconds": max(1, int(progress.interval)),
             **tap_overrides,
         }
+        if t.tap_setting and t.is_incremental(plan.strategy):
+            # Also on a full refresh: that run then records the watermark
+            # the next (incremental) run starts from.
+            tap_config[t.tap_setting] = True
         if plan.source.api_url:
             tap_config["api_url"] = plan.source.api_url
         start = format_ts(plan.interval_start) if plan.interval_start else plan.source.start_date
@@ -204,7 +208,7 @@ def _describe(plan: Plan, created: bool) -> str:
         s += " (full refresh: stored state ignored, table rebuilt)"
     elif plan.windowed:
         s += " (windowed run: bookmark unchanged)"
-    elif plan.table.incremental and s in ("merge", "append"):
+    elif plan.table.is_incremental(s):
         s += f" (incremental on {plan.table.incremental_key})"
     if created:
         s += ", table created"

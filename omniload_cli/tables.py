@@ -1,9 +1,10 @@
 """The eight Asana tables and how each is loaded by default.
 
-Only `tasks` has an incremental key (modified_at, bookmarked by tap-asana);
-the API offers no "changed since" filter for the others, so they are full
-extracts and default to `replace`, which is also the only way deletions and
-renames at the source show up in the copy.
+Only tasks have a server-side "changed since" filter (modified_at). Stories
+ride on it: a new story bumps its task's modified_at, so under merge only the
+stories of changed tasks are fetched. The other tables have no such filter:
+they are full extracts and default to `replace`, which is also the only way
+deletions and renames at the source show up in the copy.
 """
 
 from __future__ import annotations
@@ -19,13 +20,20 @@ STRATEGIES = ("replace", "merge", "append")
 class Table:
     name: str                      # source table == tap-asana stream name
     default_strategy: str
-    incremental_key: str | None    # None: every run is a full extract
+    incremental_key: str | None    # what the bookmark follows; None: always a full extract
+    # Strategies under which a run fetches only what changed since the bookmark.
+    incremental_strategies: tuple[str, ...] = ()
+    tap_setting: str | None = None  # tap-asana setting that turns that on
+    windowable: bool = False       # --interval-start/--interval-end apply
     primary_key: str = "gid"
     description: str = ""
 
     @property
     def incremental(self) -> bool:
-        return self.incremental_key is not None
+        return bool(self.incremental_strategies)
+
+    def is_incremental(self, strategy: str) -> bool:
+        return strategy in self.incremental_strategies
 
 
 TABLES: dict[str, Table] = {t.name: t for t in (
@@ -33,9 +41,11 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     Table("projects", "replace", None, description="all projects, archived included"),
     Table("sections", "replace", None, description="sections of every project"),
     Table("tags", "replace", None, description="tags of the workspace"),
-    Table("tasks", "merge", "modified_at",
+    Table("tasks", "merge", "modified_at", ("merge", "append"), windowable=True,
           description="tasks, incremental on modified_at (merge on gid)"),
-    Table("stories", "replace", None, description="comments and activity of every task"),
+    Table("stories", "replace", "its task's modified_at", ("merge",),
+          tap_setting="stories_incremental",
+          description="comments and activity of every task (merge: changed tasks only)"),
     Table("teams", "replace", None, description="teams (organizations only)"),
     Table("users", "replace", None, description="users of the workspace"),
 )}
@@ -54,21 +64,22 @@ def resolve_strategy(table: Table, requested: str | None) -> str:
     """The strategy actually used, or a UsageError saying why not.
 
     - replace: full extract, the table is swapped atomically.  Always allowed.
-    - merge: rows are upserted on gid.  On tasks it is incremental (only rows
-      changed since the stored bookmark are fetched).  On the other tables it
-      is an upsert of a full extract: allowed, but rows deleted at the source
-      are kept (document, do not refuse: it is a legitimate "never lose rows"
-      choice).
+    - merge: rows are upserted on gid.  On tasks and stories it is incremental
+      (only what changed since the stored bookmark is fetched).  On the other
+      tables it is an upsert of a full extract: allowed, but rows deleted at
+      the source are kept (document, do not refuse: it is a legitimate "never
+      lose rows" choice).
     - append: rows are inserted as they come.  On tasks that yields a change
-      log (one row per seen version).  On a table without an incremental key
-      every run would insert the whole table again, so it is refused.
+      log (one row per seen version).  Elsewhere every run would insert rows
+      it already has again (all of them, or every story of a changed task),
+      so it is refused.
     """
     strategy = requested or table.default_strategy
     if strategy not in STRATEGIES:
         raise UsageError(
             f"unknown incremental strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    if strategy == "append" and not table.incremental:
+    if strategy == "append" and not table.is_incremental("append"):
         raise UsageError(
-            f"--incremental-strategy append makes no sense for {table.name!r}: it has no "
-            f"incremental key, so every run would insert all rows again; use replace or merge")
+            f"--incremental-strategy append makes no sense for {table.name!r}: every run "
+            f"would insert rows it already has again; use replace or merge")
     return strategy

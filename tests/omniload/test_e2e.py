@@ -311,3 +311,21 @@ def test_copied_database_carries_its_bookmark(sim, tmp_path, omniload_ready):
     assert loaded < n and query(copy, "SELECT count(*) FROM public.tasks")[0][0] == n
     r = ingest(sim, copy, "tasks", "--full-refresh")            # ignores the bookmark
     assert r.returncode == 0 and f"rows loaded:   {n}" in r.stdout
+
+
+def test_stories_merge_fetches_only_the_changed_tasks_stories(sim, tmp_path, omniload_ready):
+    db = tmp_path / "w.db"
+    first = ingest(sim, db, "stories", "--incremental-strategy", "merge")
+    assert first.returncode == 0, first.stderr
+    all_stories = expected_gids(sim, "stories")
+    assert {g for (g,) in query(db, "SELECT gid FROM public.stories")} == all_stories
+    time.sleep(1.1)  # past the watermark (Asana's clock has 1 s resolution)
+    task = sorted(expected_gids(sim, "tasks"))[0]
+    story = sim.store.add_story(task, "a comment after the first run")
+    sim.reset_request_log()
+    second = ingest(sim, db, "stories", "--incremental-strategy", "merge")
+    assert second.returncode == 0, second.stderr
+    rows = [g for (g,) in query(db, "SELECT gid FROM public.stories")]
+    assert len(rows) == len(set(rows)) and set(rows) == all_stories | {story}
+    fetched = {r.path.split("/")[-2] for r in sim.requests if r.path.endswith("/stories")}
+    assert fetched == {task}  # not every task's stories again

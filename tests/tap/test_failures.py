@@ -101,3 +101,14 @@ def test_plain_http_outside_loopback_is_refused(tmp_path):
 def test_invalid_config(tmp_path):
     run = run_tap(tmp_path, {"access_token": TOKEN, "page_size": 500}, streams=["workspaces"])
     assert "invalid config" in one_error_line(run)
+
+
+def test_unreachable_api_ends_in_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = {"access_token": TOKEN, "api_url": f"http://127.0.0.1:{port}/api/1.0", "max_tries": 2}
+    run = run_tap(tmp_path, config, streams=["workspaces"])
+    assert "could not reach http://127.0.0.1" in one_error_line(run)

@@ -1,12 +1,9 @@
 """Fixtures for the target-duckdb-omniload tests.
 
-The tests run the real console script as a subprocess.  Which one:
-  * $OMNILOAD_TARGET_BIN, if set (must be the target-duckdb-omniload executable);
-  * otherwise .omniload/envs/target/bin/target-duckdb-omniload at the repo root,
-    built by ensure_target_env() with
-    `python3 -m venv` + `pip install -c target-config/requirements.lock ./target-config`
-    and rebuilt when anything under target-config/ changes (it is a regular,
-    non-editable install, so a stale copy would test old code).
+The tests run the real console script as a subprocess: $OMNILOAD_TARGET_BIN
+if set (./run-tests sets it), otherwise the one `./omniload setup` installs in
+.omniload/envs/target (a regular, non-editable install that setup rebuilds
+when anything under target-config/ changes, so it never tests stale code).
 
 The database files are checked in-process with the duckdb package (2.0.1 in
 the test environment, the same version the target venv pins).
@@ -14,54 +11,21 @@ the test environment, the same version the target venv pins).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TARGET_CONFIG = REPO_ROOT / "target-config"
 DEFAULT_TARGET_ENV = REPO_ROOT / ".omniload" / "envs" / "target"
 
 
-def _target_config_stamp() -> str:
-    """Hash of what the venv install is built from (not of build/ or egg-info)."""
-    digest = hashlib.sha256()
-    inputs = [TARGET_CONFIG / "pyproject.toml", TARGET_CONFIG / "requirements.lock"]
-    inputs += sorted((TARGET_CONFIG / "src").rglob("*.py"))
-    for path in inputs:
-        digest.update(str(path.relative_to(TARGET_CONFIG)).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def ensure_target_env(env_dir: Path = DEFAULT_TARGET_ENV) -> Path:
-    """Return the target-duckdb-omniload executable in env_dir, (re)building the venv if needed."""
-    executable = env_dir / "bin" / "target-duckdb-omniload"
-    stamp_file = env_dir / ".target-config-stamp"
-    stamp = _target_config_stamp()
-    if executable.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
-        return executable
-    python = env_dir / "bin" / "python"
-    if not python.exists():
-        env_dir.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [shutil.which("python3") or sys.executable, "-m", "venv", str(env_dir)], check=True
-        )
-        (env_dir / ".gitignore").write_text("*\n")
-    # pip always reinstalls a local directory, so this also refreshes a stale copy.
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-c", str(TARGET_CONFIG / "requirements.lock"), str(TARGET_CONFIG)],
-        check=True,
-    )
-    stamp_file.write_text(stamp)
-    return executable
+def ensure_target_env() -> Path:
+    """The target executable of the environment users get (built if missing)."""
+    subprocess.run([str(REPO_ROOT / "omniload"), "setup"], check=True)
+    return DEFAULT_TARGET_ENV / "bin" / "target-duckdb-omniload"
 
 
 def pytest_configure(config):

@@ -23,6 +23,7 @@ from tap_asana.http.errors import (
     ExpiredOffset,
     MalformedResponse,
     RateLimited,
+    Unreachable,
     error_for_status,
 )
 from tap_asana.http.rate_limiter import RateLimiter
@@ -66,7 +67,8 @@ class AsanaClient:
                 "User-Agent": user_agent,
             }
         )
-        self.get = backoff.on_exception(
+        self._max_tries = max_tries
+        self._get_with_retries = backoff.on_exception(
             retries.wait_for,
             retries.RETRIED,
             max_tries=max_tries,
@@ -74,6 +76,16 @@ class AsanaClient:
             on_backoff=self._log_retry,
             on_giveup=self._log_giveup,
         )(self._get_once)
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Page:
+        """One API call, retried through transient failures."""
+        try:
+            return self._get_with_retries(path, params)
+        except retries.NETWORK_ERRORS as exc:
+            raise Unreachable(
+                f"could not reach {self._api_url} after {self._max_tries} tries "
+                f"({type(exc).__name__})"
+            ) from None
 
     @property
     def limiter(self) -> RateLimiter:

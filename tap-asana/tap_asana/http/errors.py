@@ -37,6 +37,10 @@ class MalformedResponse(TransientError):
     """A 200 whose body is not the JSON envelope Asana documents."""
 
 
+class Unreachable(AsanaError):
+    """Network failures outlasted every retry (DNS, refused, timeouts)."""
+
+
 class ExpiredOffset(AsanaError):
     """400 on a page request: the pagination token expired mid-listing."""
 

@@ -10,6 +10,16 @@ import threading
 import time
 
 KINDS = ("500", "502", "503", "504", "drop", "drop_mid_body", "429")
+# Surprising 200 responses (opt-in, never in the default mix): a body that is
+# not JSON (an HTML page from a proxy), JSON without the `data` key, records
+# whose string fields are null, and gids sent as JSON numbers.
+MALFORMED_KINDS = ("non_json", "missing_data", "null_string_field", "numeric_gid")
+ALL_KINDS = KINDS + MALFORMED_KINDS
+# The string fields `null_string_field` sets to null wherever they occur in
+# the records of `data` (top level only).
+NULLED_STRING_FIELDS = ("name", "text", "notes", "email")
+NON_JSON_BODY = (b"<html><head><title>Asana</title></head><body>We'll be right back."
+                 b"</body></html>\n")
 
 
 class Fault:
@@ -17,13 +27,52 @@ class Fault:
     __slots__ = ("kind", "status", "message", "retry_after")
 
     def __init__(self, kind, status=None, message=None, retry_after=None):
-        self.kind = kind            # "status", "drop", "drop_mid_body"
+        self.kind = kind            # "status", "drop", "drop_mid_body" or a MALFORMED_KINDS
         self.status = status
         self.message = message
         self.retry_after = retry_after
 
     def __repr__(self):
         return f"Fault({self.kind!r}, {self.status!r})"
+
+    @property
+    def malformed(self) -> bool:
+        return self.kind in MALFORMED_KINDS
+
+    def mangle(self, body):
+        """For a MALFORMED_KINDS fault: the 200 response to send instead of
+        `body` (the handler's envelope), as (bytes, content_type) for a
+        non-JSON body or (new_envelope, None) otherwise."""
+        if self.kind == "non_json":
+            return NON_JSON_BODY, "text/html; charset=UTF-8"
+        if not isinstance(body, dict):
+            return body, None
+        if self.kind == "missing_data":
+            return {k: v for k, v in body.items() if k != "data"}, None
+        data = body.get("data")
+        records = data if isinstance(data, list) else [data]
+        if self.kind == "null_string_field":
+            for r in records:
+                if isinstance(r, dict):
+                    for f in NULLED_STRING_FIELDS:
+                        if isinstance(r.get(f), str):
+                            r[f] = None
+        elif self.kind == "numeric_gid":
+            _numeric_gids(data)
+        return body, None
+
+
+def _numeric_gids(obj) -> None:
+    """Every all-digit "gid" string, at any depth, becomes a JSON number."""
+    if isinstance(obj, list):
+        for x in obj:
+            _numeric_gids(x)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == "gid" and isinstance(v, str) and v.isdigit():
+                obj[k] = int(v)
+            else:
+                _numeric_gids(v)
 
 
 class Faults:
@@ -42,7 +91,7 @@ class Faults:
     def configure(self, rate: float | None = None, kinds=None, seed: int | None = None,
                   retry_after_s: int | None = None) -> None:
         """Fail each API request with probability `rate`, picking uniformly
-        among `kinds` (subset of KINDS)."""
+        among `kinds` (subset of ALL_KINDS; default KINDS)."""
         with self._lock:
             if rate is not None:
                 if not 0 <= rate <= 1:
@@ -50,9 +99,9 @@ class Faults:
                 self.rate = rate
             if kinds is not None:
                 kinds = tuple(str(k) for k in kinds)
-                bad = set(kinds) - set(KINDS)
+                bad = set(kinds) - set(ALL_KINDS)
                 if bad or not kinds:
-                    raise ValueError(f"unknown fault kinds {sorted(bad)}; choose from {KINDS}")
+                    raise ValueError(f"unknown fault kinds {sorted(bad)}; choose from {ALL_KINDS}")
                 self.kinds = kinds
             if seed is not None:
                 self._rng = random.Random(seed)
@@ -121,7 +170,7 @@ class Faults:
                     return self._count(Fault("status", self._fail_status))
             if self.rate and self._rng.random() < self.rate:
                 kind = self.kinds[self._rng.randrange(len(self.kinds))]
-                if kind in ("drop", "drop_mid_body"):
+                if kind in ("drop", "drop_mid_body") or kind in MALFORMED_KINDS:
                     return self._count(Fault(kind))
                 if kind == "429":
                     return self._count(Fault("status", 429, retry_after=self.retry_after_s))

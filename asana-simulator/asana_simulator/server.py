@@ -212,6 +212,10 @@ class Handler(BaseHTTPRequestHandler):
                 status, body = 500, error_body(500, "Server Error")
             entry["route"] = ctx.route
             entry["ignored_params"] = ctx.ignored_params
+            if fault is not None and fault.malformed and status == 200:
+                body, content_type = fault.mangle(body)
+                if content_type is not None:
+                    return self._send(entry, status, body, content_type=content_type)
             payload = _dumps(body, "opt_pretty" in params)
             if fault is not None and fault.kind == "drop_mid_body":
                 return self._send_partial(entry, status, payload)

@@ -66,6 +66,18 @@ def normalize_gid(record: Any, path: str) -> dict[str, Any]:
     """Asana's gids are strings; coerce a numeric one rather than lose the row."""
     if not isinstance(record, dict) or record.get("gid") in (None, ""):
         raise MalformedResponse(f"{path} returned a record without a gid")
-    if not isinstance(record["gid"], str):
-        record["gid"] = str(record["gid"])
+    _stringify_gids(record)
     return record
+
+
+def _stringify_gids(obj: Any) -> None:
+    """Nested references too (`projects[].gid`, `assignee.gid`, ...)."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key == "gid" and value is not None and not isinstance(value, str):
+                obj[key] = str(value)
+            elif isinstance(value, (dict, list)):
+                _stringify_gids(value)
+    elif isinstance(obj, list):
+        for item in obj:
+            _stringify_gids(item)

@@ -15,6 +15,7 @@ from tap_asana.http.errors import AsanaUserError
 from tap_asana.http.rate_limiter import RateLimiter
 from tap_asana.progress import Progress
 from tap_asana.settings import CONFIG_SCHEMA
+from tap_asana.singer_output import BufferedSingerWriter
 from tap_asana.streams import ALL_STREAMS
 
 
@@ -26,6 +27,7 @@ class TapAsana(Tap):
     name = "tap-asana"
     package_name = "tap-asana-omniload"
     config_jsonschema = CONFIG_SCHEMA
+    message_writer_class = BufferedSingerWriter
 
     def discover_streams(self) -> list:
         return [stream_class(tap=self) for stream_class in ALL_STREAMS]

@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 
 from singer_sdk import Stream
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 if t.TYPE_CHECKING:
     from tap_asana.directory import Directory
@@ -32,6 +33,11 @@ class AsanaStream(Stream):
     """A full-table stream whose records come from `records()`."""
 
     primary_keys: t.ClassVar[list[str]] = ["gid"]
+    # Asana's JSON already has the schema's types (the schema is generated
+    # from Asana's spec), so walking every nested custom field and membership
+    # to re-conform it costs most of the tap's CPU for nothing. Top-level
+    # conformance still drops properties the schema doesn't declare.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
 
     def __init__(self, tap: TapAsana) -> None:
         super().__init__(tap, schema=load_schema(self.name), name=self.name)

@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from tests.expected import expected_gids  # noqa: F401 - re-exported for the tests
+
 REPO = Path(__file__).resolve().parents[2]
 OMNILOAD = REPO / "omniload"
 # Environment variables omniload reads; cleared so the developer's shell
@@ -54,20 +56,6 @@ def ingest(sim, db, table, *extra, dest_table=None, env_extra=None, token=TOKEN,
             "--dest-uri", f"duckdb:///{db}", "--dest-table", dest_table or f"public.{table}",
             "--progress", "log", *extra]
     return run_omniload(*args, env=clean_env(**(env_extra or {})), timeout=timeout)
-
-
-def expected_gids(sim, stream: str) -> set[str]:
-    """The simulator's truth, as the tap can reach it (see tests/tap)."""
-    ws, store = sim.org_workspace_gid, sim.store
-    if stream == "workspaces":
-        return {ws}
-    if stream == "tasks":
-        return {t["gid"] for t in store.records("tasks", workspace_gid=ws) if t["projects"]}
-    if stream == "stories":
-        tasks = expected_gids(sim, "tasks")
-        return {s["gid"] for s in store.records("stories", workspace_gid=ws)
-                if s["target"]["gid"] in tasks}
-    return {r["gid"] for r in store.records(stream, workspace_gid=ws)}
 
 
 def snapshot(db) -> dict:

@@ -8,24 +8,10 @@ from collections import Counter
 import jsonschema
 import pytest
 
+from tests.expected import expected_gids
 from tests.tap.support import SCHEMA_DIR, base_config, run_tap
 
 STREAMS = ["workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"]
-
-
-def expected_gids(sim, stream: str) -> set[str]:
-    """The truth, straight from the simulator's own store."""
-    ws = sim.org_workspace_gid
-    store = sim.store
-    if stream == "workspaces":
-        return {ws}
-    if stream == "tasks":
-        # Reachable through a project listing: subtasks in no project are not.
-        return {t["gid"] for t in store.records("tasks", workspace_gid=ws) if t["projects"]}
-    if stream == "stories":
-        tasks = expected_gids(sim, "tasks")
-        return {s["gid"] for s in store.records("stories", workspace_gid=ws) if s["target"]["gid"] in tasks}
-    return {r["gid"] for r in store.records(stream, workspace_gid=ws)}
 
 
 @pytest.fixture(scope="module")

@@ -112,3 +112,10 @@ def test_unreachable_api_ends_in_one_line(tmp_path):
     config = {"access_token": TOKEN, "api_url": f"http://127.0.0.1:{port}/api/1.0", "max_tries": 2}
     run = run_tap(tmp_path, config, streams=["workspaces"])
     assert "could not reach http://127.0.0.1" in one_error_line(run)
+
+
+def test_forbidden_object(tmp_path):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        sim.faults.forbidden(f"/workspaces/{sim.org_workspace_gid}/tags")
+        run = run_tap(tmp_path, base_config(sim), streams=["tags"])
+        assert "may not read" in one_error_line(run)

@@ -111,3 +111,27 @@ def test_all_workspaces_when_none_configured(sim, tmp_path):
     assert set(run.gids("projects")) == expected_projects
     users = run.gids("users")
     assert len(users) == len(set(users))  # users of both workspaces, once each
+
+
+def test_each_stream_asks_for_every_documented_field(sim, full_run):
+    """opt_fields = the generated list (every non-deprecated field of the
+    resource, nested names included), on every listing of the stream."""
+    fields = json.loads((SCHEMA_DIR / "opt_fields.json").read_text())
+    routes = {
+        "projects": "/projects",
+        "sections": "/sections",
+        "tags": "/tags",
+        "tasks": "/api/1.0/tasks",
+        "stories": "/stories",
+        "teams": "/teams",
+        "users": "/api/1.0/users",
+    }
+    for stream, suffix in routes.items():
+        asked = [
+            set(r.query["opt_fields"].split(","))
+            for r in sim.requests
+            if r.path.endswith(suffix) and set(r.query.get("opt_fields", "").split(",")) != {"gid"}
+        ]
+        assert asked, stream
+        assert all(a == set(fields[stream]) for a in asked), stream
+    assert "project" not in fields["tasks"] and "preview" not in fields["stories"]

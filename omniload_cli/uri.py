@@ -161,17 +161,19 @@ def parse_datetime(value: str, what: str) -> datetime:
         if not re.match(r"^\d{4}-\d{2}-\d{2}", v):
             raise ValueError
         dt = datetime.fromisoformat(v.replace("z", "Z"))
-    except ValueError:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return dt.astimezone(timezone.utc)   # OverflowError at the ends of year 1..9999
+    except (ValueError, OverflowError):
         raise UsageError(
             f"invalid {what} {_safe(value)!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM|Z]") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
 
 
 def format_ts(dt: datetime) -> str:
     """Asana's own style: UTC with milliseconds and Z."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    dt = dt.astimezone(timezone.utc)
+    # %Y is not zero-padded below year 1000 on glibc: format the year ourselves.
+    return f"{dt.year:04d}-" + dt.strftime("%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def _safe(text: str, limit: int = 60) -> str:

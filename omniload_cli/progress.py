@@ -16,14 +16,22 @@ import threading
 import time
 
 
+def _env_interval(default: float) -> float:
+    """OMNILOAD_PROGRESS_INTERVAL (seconds); anything but a sane number is ignored."""
+    try:
+        value = float(os.environ.get("OMNILOAD_PROGRESS_INTERVAL", default))
+    except ValueError:
+        return default
+    return value if 0.05 <= value <= 86400 else default
+
+
 class Progress:
     def __init__(self, mode: str, label: str, stream=None, interval: float | None = None):
         self.stream = stream or sys.stderr
         tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.mode = "interactive" if (mode == "interactive" and tty) else "log"
         default = 0.5 if self.mode == "interactive" else 5.0
-        self.interval = interval if interval is not None else float(
-            os.environ.get("OMNILOAD_PROGRESS_INTERVAL", default))
+        self.interval = interval if interval is not None else _env_interval(default)
         self.label = label
         self.records = 0
         self.tap: dict[str, dict] = {}   # latest PROGRESS payload per tap stream

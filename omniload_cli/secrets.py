@@ -43,11 +43,20 @@ class Scrubber:
 
 class PrivateDir:
     """A mkdtemp() directory (mode 0700) for configs, catalog, state and the
-    target's CSV batches; removed on exit whatever happened."""
+    target's CSV batches; removed on exit whatever happened.
+
+    Only a SIGKILL (or a power cut) skips that removal.  So the directory's
+    owner holds an flock on ``.alive`` inside it for as long as it lives, and
+    every new PrivateDir first removes the directories of the same prefix
+    whose lock nobody holds any more: the next run cleans up after a killed
+    one (flock, not a pid check, so a run in another pid namespace sharing
+    /tmp is never mistaken for a dead one)."""
 
     def __init__(self, prefix: str = "omniload-"):
+        sweep_abandoned(prefix)
         self.path = tempfile.mkdtemp(prefix=prefix)
         os.chmod(self.path, 0o700)
+        self._alive = _hold_lock(os.path.join(self.path, ".alive"))
 
     def write_json(self, name: str, obj) -> str:
         path = os.path.join(self.path, name)
@@ -65,9 +74,51 @@ class PrivateDir:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+        if self._alive is not None:
+            os.close(self._alive)
+            self._alive = None
 
     def __enter__(self) -> "PrivateDir":
         return self
 
     def __exit__(self, *exc) -> None:
         self.cleanup()
+
+
+def _hold_lock(path: str) -> int | None:
+    try:
+        import fcntl
+        # Locked before it gets its name, so a sweeper never sees it unlocked.
+        fd = os.open(path + ".new", os.O_WRONLY | os.O_CREAT, 0o600)  # not inherited
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(path + ".new", path)
+        return fd
+    except (ImportError, OSError):
+        return None
+
+
+def sweep_abandoned(prefix: str = "omniload-", root: str | None = None) -> None:
+    """Remove our private dirs left behind by runs that were killed."""
+    try:
+        import fcntl
+        root = root or tempfile.gettempdir()
+        names = [n for n in os.listdir(root) if n.startswith(prefix)]
+    except (ImportError, OSError):
+        return
+    uid = os.getuid()
+    for name in names:
+        path = os.path.join(root, name)
+        try:
+            st = os.lstat(path)
+            if not os.path.isdir(path) or os.path.islink(path) or st.st_uid != uid:
+                continue
+            fd = os.open(os.path.join(path, ".alive"), os.O_RDONLY)
+        except OSError:
+            continue                  # no lock file (yet): not provably abandoned
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue                  # its run is alive
+        finally:
+            os.close(fd)
+        shutil.rmtree(path, ignore_errors=True)

@@ -95,5 +95,7 @@ def undo(dest: DuckDBDest, table: DestTable, pre: PreRun | None) -> str | None:
         finally:
             con.close()
     except Exception as exc:
-        return f"could not remove the staging table {table.schema}.{table.stage}: {' '.join(str(exc).split())}"
+        why = exc.message if isinstance(exc, DestinationError) else " ".join(str(exc).split())
+        return (f"the staging table {table.schema}.{table.stage} could not be removed now "
+                f"({why}); it is not part of {table.display}, and the next run removes it")
     return None

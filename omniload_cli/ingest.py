@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from omniload_cli import destination, pipeline, publish
+from omniload_cli import destination, pipeline, publish, testhooks
 from omniload_cli.errors import LoadError, OmniloadError, SourceError
 from omniload_cli.progress import Progress
 from omniload_cli.secrets import PrivateDir, Scrubber
@@ -155,6 +155,7 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
             tap_argv += ["--state", private.write_json("state.json", stored_state)]
         target_argv = [target_exe, "--config", target_config_path]
 
+        testhooks.at("before-load")
         progress.start()
         try:
             result = pipeline.run(tap_argv, target_argv, env, stage_stream=dt.stage,
@@ -167,6 +168,7 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
                               "refusing to publish an empty copy")
 
         # The loader exited 0: publish rows + state in one transaction.
+        testhooks.at("before-publish")
         con = destination.connect(plan.dest)
         try:
             pub = publish.publish(
@@ -184,6 +186,7 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
         finally:
             con.close()
         ok = True
+        testhooks.at("after-commit")
         new_bookmark = None if plan.windowed else bookmark_of(result.last_state, t.name)
         return Summary(
             source=f"{plan.source.display} / {t.name}",

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from omniload_cli import state as state_mod
+from omniload_cli import testhooks
 
 
 def q(ident: str) -> str:
@@ -70,8 +71,10 @@ def publish(con, *, schema: str, table: str, stage: str, strategy: str, key: str
     con.execute("BEGIN TRANSACTION")
     try:
         result = _publish(con, schema, table, stage, strategy, key, rebuild)
+        testhooks.at("in-publish")
         if state_key is not None:
             state_mod.write_state(con, state_key, source, state)
+        testhooks.at("before-commit")
         con.execute("COMMIT")
     except BaseException:
         # BaseException: a Ctrl-C in the middle must roll back too.

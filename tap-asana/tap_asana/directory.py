@@ -42,7 +42,7 @@ class Directory:
         self._projects_listed_at: dict[str, datetime | None] = {}
         self._all_tasks: dict[str, list[str]] = {}
 
-    def list(self, path: str, params: dict | None = None, opt_fields=(), on_page=None):
+    def listing(self, path: str, params: dict | None = None, opt_fields=(), on_page=None):
         """A paginated listing with this run's page size."""
         return paginate(
             self._client,
@@ -59,7 +59,7 @@ class Directory:
             return [self._configured_workspace]
         if self._workspaces is None:
             self.remember_workspaces(
-                [w["gid"] for w in self.list("/workspaces", opt_fields=("gid",))]
+                [w["gid"] for w in self.listing("/workspaces", opt_fields=("gid",))]
             )
         return list(self._workspaces or [])
 
@@ -77,7 +77,7 @@ class Directory:
 
             gids = [
                 p["gid"]
-                for p in self.list(
+                for p in self.listing(
                     f"/workspaces/{workspace_gid}/projects",
                     opt_fields=("gid",),
                     on_page=first_page_time,
@@ -125,7 +125,7 @@ class Directory:
         def project_task_gids(project_gid: str) -> list[str]:
             return [
                 t["gid"]
-                for t in self.list(
+                for t in self.listing(
                     "/tasks", {"project": project_gid, **params}, opt_fields=("gid",)
                 )
             ]

@@ -35,7 +35,7 @@ class Progress:
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
 
-    def record(self, stream: str) -> None:
+    def record(self) -> None:
         self._records += 1
 
     def report(self) -> None:

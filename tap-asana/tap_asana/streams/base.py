@@ -74,7 +74,7 @@ class AsanaStream(Stream):
         progress = self._tap_asana.progress
         progress.start_stream(self.name)
         for record in self.records():
-            progress.record(self.name)
+            progress.record()
             yield record
 
     def records(self) -> t.Iterable[dict]:

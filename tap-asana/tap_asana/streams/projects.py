@@ -17,7 +17,7 @@ class ProjectsStream(AsanaStream):
             gids: list[str] = []
             listed_at = []
             with workspace_scope(workspace_gid):
-                for project in self.directory.list(
+                for project in self.directory.listing(
                     f"/workspaces/{workspace_gid}/projects",
                     opt_fields=self.opt_fields,
                     on_page=lambda page: listed_at.append(page.server_time),

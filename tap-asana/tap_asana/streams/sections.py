@@ -16,7 +16,7 @@ class SectionsStream(AsanaStream):
         def sections_of(project_gid: str) -> list[dict]:
             return [
                 {**section, "project_gid": project_gid}
-                for section in self.directory.list(
+                for section in self.directory.listing(
                     f"/projects/{project_gid}/sections", opt_fields=self.opt_fields
                 )
             ]

@@ -29,7 +29,7 @@ class StoriesStream(AsanaStream):
         def stories_of(task_gid: str) -> list[dict]:
             return [
                 {**story, "task_gid": task_gid}
-                for story in self.directory.list(
+                for story in self.directory.listing(
                     f"/tasks/{task_gid}/stories", opt_fields=self.opt_fields
                 )
             ]

@@ -14,6 +14,6 @@ class TagsStream(AsanaStream):
     def records(self) -> t.Iterable[dict]:
         for workspace_gid in self.directory.workspace_gids():
             with workspace_scope(workspace_gid):
-                yield from self.directory.list(
+                yield from self.directory.listing(
                     f"/workspaces/{workspace_gid}/tags", opt_fields=self.opt_fields
                 )

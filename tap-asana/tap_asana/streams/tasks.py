@@ -37,7 +37,7 @@ class TasksStream(AsanaStream):
 
         def tasks_of(project_gid: str) -> list[dict]:
             return list(
-                self.directory.list(
+                self.directory.listing(
                     "/tasks", {"project": project_gid, **params}, opt_fields=self.opt_fields
                 )
             )

@@ -19,7 +19,7 @@ class TeamsStream(AsanaStream):
     def records(self) -> t.Iterable[dict]:
         for workspace_gid in self.directory.workspace_gids():
             try:
-                yield from self.directory.list(
+                yield from self.directory.listing(
                     f"/workspaces/{workspace_gid}/teams", opt_fields=self.opt_fields
                 )
             except (BadRequest, Forbidden, NotFound):

@@ -16,7 +16,7 @@ class UsersStream(AsanaStream):
         seen: set[str] = set()  # a user in two workspaces is one row
         for workspace_gid in self.directory.workspace_gids():
             with workspace_scope(workspace_gid):
-                for user in self.directory.list(
+                for user in self.directory.listing(
                     "/users", {"workspace": workspace_gid}, opt_fields=self.opt_fields
                 ):
                     if user["gid"] not in seen:

@@ -21,7 +21,7 @@ class WorkspacesStream(AsanaStream):
             yield normalize_gid(page.data, path)
             return
         gids = []
-        for workspace in self.directory.list("/workspaces", opt_fields=self.opt_fields):
+        for workspace in self.directory.listing("/workspaces", opt_fields=self.opt_fields):
             gids.append(workspace["gid"])
             yield workspace
         self.directory.remember_workspaces(gids)

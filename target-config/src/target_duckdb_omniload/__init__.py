@@ -111,7 +111,8 @@ def check_target() -> None:
 #   * date-time values converted to UTC (0.8.0 let the TIMESTAMP cast drop
 #     the offset: 10:00+02:00 was stored as 10:00, not 08:00);
 #   * no `execute(None)` when every column is a key column (0.8.0 crashed);
-#   * the temp CSV removed even when the load fails.
+#   * the temp CSV removed even when the load fails;
+#   * the temp table created TEMP, so a killed load leaves no stray table.
 
 
 def _sql_string(value: str) -> str:
@@ -156,7 +157,11 @@ def _load_rows(self, records, count, temp_dir):
         for i, schema in enumerate(self.flatten_schema.values())
         if db_sync.column_type(schema) == "timestamp"
     ]
-    cur.execute(self.create_table_query(table_name=temp_table, is_temporary=True))
+    # A TEMP table (0.8.0 creates a real one): it lives only in this
+    # connection, so a load that is killed or fails (disk full) mid-way
+    # never leaves a stray main.tmp_<uuid> table in the user's database.
+    cur.execute(self.create_table_query(table_name=temp_table, is_temporary=True)
+                .replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
     try:
         with open(temp_file_csv, "w", encoding="utf-8", newline="") as f:
             writer = csv.writer(

@@ -19,7 +19,7 @@ import sys
 import textwrap
 
 from omniload_cli import tables as tables_mod
-from omniload_cli.errors import Interrupted, OmniloadError, UsageError
+from omniload_cli.errors import Interrupted, OmniloadError, UsageError, with_disk_hint
 from omniload_cli.secrets import Scrubber
 from omniload_cli.uri import (parse_datetime, parse_dest_table, parse_dest_uri,
                               parse_source_uri)
@@ -255,6 +255,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: interrupted; the destination was left as it was\n")
         return Interrupted.exit_code
     except BrokenPipeError:
+        return 1
+    except OSError as exc:
+        # Our own files (temp configs, catalog): a full disk, a bad TMPDIR.
+        where = f" ({exc.filename})" if exc.filename else ""
+        msg = with_disk_hint(f"a local file operation failed{where}: {exc.strerror or exc}")
+        sys.stderr.write(f"{PROG}: error: {scrub(msg)}; the destination was left as it was\n")
         return 1
     except Exception as exc:  # a bug: still one line, still scrubbed
         if os.environ.get("OMNILOAD_DEBUG"):

@@ -45,3 +45,13 @@ class Interrupted(OmniloadError):
     """Ctrl-C or SIGTERM: children stopped, destination left as it was."""
 
     exit_code = 130
+
+
+_DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
+def with_disk_hint(message: str) -> str:
+    """Append what to do when a message says the disk (or a quota) is full."""
+    if any(m.lower() in message.lower() for m in _DISK_FULL):
+        return message + " -- the disk is full (or a file size limit was hit): free space and retry"
+    return message

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from omniload_cli import destination, pipeline, publish, testhooks
-from omniload_cli.errors import LoadError, OmniloadError, SourceError
+from omniload_cli.errors import LoadError, OmniloadError, SourceError, with_disk_hint
 from omniload_cli.progress import Progress
 from omniload_cli.secrets import PrivateDir, Scrubber
 from omniload_cli.state import bookmark_of
@@ -183,8 +183,8 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
         except OmniloadError:
             raise
         except Exception as exc:
-            raise LoadError(f"publishing {dt.display} failed, nothing was changed: "
-                            f"{scrub(' '.join(str(exc).split()))}") from None
+            raise LoadError(with_disk_hint(f"publishing {dt.display} failed, nothing was changed: "
+                                           f"{scrub(' '.join(str(exc).split()))}")) from None
         finally:
             con.close()
         ok = True

@@ -25,7 +25,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from omniload_cli.errors import LoadError, SourceError
+from omniload_cli.errors import LoadError, SourceError, with_disk_hint
 
 TAP_ERROR_PREFIX = "tap-asana: error:"
 _FAST = re.compile(rb'^\{\s*"type"\s*:\s*"(RECORD)"\s*,\s*"stream"\s*:\s*"([^"\\]+)"')
@@ -221,8 +221,9 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
                 # Someone opened the file after our pre-flight check.
                 raise LoadError("the destination database was locked by another process while "
                                 "loading; close it and retry (nothing was changed)")
-            raise LoadError(f"loading into DuckDB failed (target-duckdb-omniload exit {target_rc}): "
-                            f"{shorten(target.last_error_line())}")
+            raise LoadError(with_disk_hint(
+                f"loading into DuckDB failed (target-duckdb-omniload exit {target_rc}): "
+                f"{shorten(target.last_error_line())}; nothing was changed"))
         tap.finish_reading()
         return PipeResult(records, last_state, dropped)
     finally:

@@ -35,16 +35,17 @@ def table_rows(db, name: str):
 
 
 def stored_state(db, dest_table: str):
+    """(state, updated_at) stored for dest_table, or None."""
     import duckdb
 
     con = duckdb.connect(str(db), read_only=True)
     try:
         try:
-            row = con.execute('SELECT state FROM "_omniload"."_state" WHERE dest_table = ?',
+            row = con.execute('SELECT state, updated_at FROM "_omniload"."_state" WHERE dest_table = ?',
                               [dest_table]).fetchone()
         except duckdb.CatalogException:
             return None
-        return json.loads(row[0]) if row else None
+        return (json.loads(row[0]), row[1]) if row else None
     finally:
         con.close()
 
@@ -154,3 +155,30 @@ def kill_tree(pid: int):
             os.kill(p, 9)
         except OSError:
             pass
+
+
+def diff_rows(db_a, db_b, name: str, key: str = "gid", limit: int = 10) -> list:
+    """Where two copies of a table differ: [(key, column, a, b)], for messages."""
+    import duckdb
+
+    out = []
+    schema, table = name.split(".")
+    rows = []
+    for db in (db_a, db_b):
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            cur = con.execute(f'SELECT * FROM "{schema}"."{table}"')
+            cols = [d[0] for d in cur.description]
+            rows.append((cols, {r[cols.index(key)]: dict(zip(cols, r)) for r in cur.fetchall()}))
+        finally:
+            con.close()
+    (ca, ra), (cb, rb) = rows
+    if ca != cb:
+        out.append(("<columns>", "", ca, cb))
+    for k in sorted(set(ra) | set(rb)):
+        a, b = ra.get(k), rb.get(k)
+        if a is None or b is None:
+            out.append((k, "<row>", a is not None, b is not None))
+            continue
+        out += [(k, c, a[c], b.get(c)) for c in ca if a[c] != b.get(c)]
+    return out[:limit]

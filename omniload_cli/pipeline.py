@@ -128,7 +128,7 @@ def discover(tap_exe: str, config_path: str, env: dict, scrub, timeout: float = 
         lines = [scrub(l) for l in proc.stderr.decode("utf-8", "replace").splitlines() if l.strip()]
         for line in reversed(lines):
             if line.startswith(TAP_ERROR_PREFIX):
-                raise SourceError(line[len(TAP_ERROR_PREFIX):].strip())
+                raise SourceError(_for_omniload(line[len(TAP_ERROR_PREFIX):].strip()))
         raise SourceError(f"tap-asana --discover failed (exit {proc.returncode}): "
                           f"{shorten(lines[-1]) if lines else '(no message)'}")
     try:
@@ -243,5 +243,13 @@ def shorten(line: str, limit: int = 300) -> str:
 def _tap_message(tap: Child, rc: int) -> str:
     line = shorten(tap.last_error_line())
     if any(l.startswith(TAP_ERROR_PREFIX) for l in tap.tail):
-        return line
+        return _for_omniload(line)
     return f"extracting from Asana failed (tap-asana exit {rc}): {line}"
+
+
+def _for_omniload(message: str) -> str:
+    """A tap message that names a tap setting: say how to set it through omniload."""
+    if "allow_insecure_api_url" in message:
+        message += (" -- with omniload: OMNILOAD_TAP_SETTINGS='{\"allow_insecure_api_url\": true}'"
+                    " (only on a network you trust)")
+    return message

@@ -1,0 +1,63 @@
+"""A fresh machine gets what the tests passed with: every package installed
+in the environments that ./omniload setup and ./run-tests build is pinned,
+at that exact version, in the lock file the set-up installs with."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ENVS = REPO / ".omniload" / "envs"
+# The projects of this repository, and the installers themselves.
+LOCAL = {"tap-asana", "tap-asana-omniload", "target-duckdb-omniload", "asana-simulator", "pip", "setuptools", "wheel"}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_lock(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep, f"{path.name}: not an exact pin: {line!r}"
+            pins[_norm(name)] = version.strip()
+    return pins
+
+
+def installed(env: Path) -> dict[str, str]:
+    code = ("import json, importlib.metadata as m; "
+            "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))")
+    out = subprocess.run([str(env / "bin" / "python"), "-c", code], capture_output=True,
+                         text=True, check=True).stdout
+    return {_norm(k): v for k, v in json.loads(out).items() if _norm(k) not in LOCAL}
+
+
+@pytest.mark.parametrize("env, lock", [
+    ("tap", "tap-asana/requirements.lock"),
+    ("target", "target-config/requirements.lock"),
+    ("dev", "requirements-dev.lock"),
+])
+def test_installed_environment_matches_its_lock(omniload_ready, env, lock):
+    path = ENVS / env
+    if not (path / "bin" / "python").exists():
+        pytest.skip(f"{path} not built (./run-tests builds it)")
+    pins, have = read_lock(REPO / lock), installed(path)
+    unpinned = sorted(set(have) - set(pins))
+    assert not unpinned, f"installed in {env} but not pinned in {lock}: {unpinned}"
+    wrong = {n: (v, pins[n]) for n, v in have.items() if pins[n] != v}
+    assert not wrong, f"{env}: installed != {lock}: {wrong}"
+
+
+def test_setup_and_run_tests_install_with_the_locks():
+    script = (REPO / "omniload").read_text()
+    assert '-c "$ROOT/tap-asana/requirements.lock"' in script
+    assert '-c "$ROOT/target-config/requirements.lock"' in script
+    assert "-c requirements-dev.lock" in (REPO / "run-tests").read_text()

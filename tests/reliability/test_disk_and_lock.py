@@ -157,3 +157,20 @@ def test_destination_locked_by_another_process_mid_run(sim, loaded, point, fragm
     visible = {k: v for k, v in snapshot(db).items() if "_omniload_stage_" not in k}
     assert visible == before
     assert os.listdir(tmp) == []
+
+
+@pytest.mark.parametrize("point", ["in-publish", "before-commit"])
+def test_ctrl_c_inside_the_publish_transaction_rolls_back(sim, loaded, point):
+    """Ctrl-C (SIGINT) lands while the table is already swapped inside the
+    transaction: rolled back, exit 130, old table and state, temp dir gone."""
+    db, tmp, before = loaded
+    proc = start(sim, db, "stories", env_extra={"OMNILOAD_TEST_HOOK": f"{point}:pause"}, tmpdir=tmp)
+    pid = omniload_python(proc)
+    wait_for(lambda: stopped(pid) or proc.poll() is not None)
+    os.kill(pid, signal.SIGINT)
+    os.kill(pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "omniload: interrupted; the destination was left as it was"
+    assert snapshot(db) == before
+    assert os.listdir(tmp) == []

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from omniload_cli import publish, state as state_mod
-from omniload_cli.errors import DestinationError
+from omniload_cli.errors import DestinationError, with_disk_hint
 from omniload_cli.uri import DestTable, DuckDBDest
 
 
@@ -49,7 +49,7 @@ def connect(dest: DuckDBDest):
             raise DestinationError(
                 f"the destination {dest.display} is locked by another process{who}; "
                 f"close it (e.g. a duckdb shell or notebook) and retry") from None
-        raise DestinationError(f"cannot open the destination {dest.display}: {msg}") from None
+        raise DestinationError(with_disk_hint(f"cannot open the destination {dest.display}: {msg}")) from None
 
 
 def prepare(dest: DuckDBDest, table: DestTable, state_key: str) -> PreRun:
@@ -66,7 +66,8 @@ def prepare(dest: DuckDBDest, table: DestTable, state_key: str) -> PreRun:
     except DestinationError:
         raise
     except Exception as exc:
-        raise DestinationError(f"cannot read the destination {dest.display}: {' '.join(str(exc).split())}") from None
+        raise DestinationError(with_disk_hint(
+            f"cannot read the destination {dest.display}: {' '.join(str(exc).split())}")) from None
     finally:
         con.close()
     return PreRun(dbname, created, schema_existed, table_existed, stored)

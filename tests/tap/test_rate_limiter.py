@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from tap_asana.http.errors import RateLimited, ServerError
-from tap_asana.http.rate_limiter import RECOVERY_SECONDS, RateLimiter
+from tap_asana.http.rate_limiter import RECOVERY_SECONDS, WINDOW_SECONDS, RateLimiter
 from tap_asana.http.retries import wait_for
 
 
@@ -23,7 +23,7 @@ def test_quota_is_a_sliding_minute():
     for _ in range(3):
         with limiter.slot():
             clock.now += 1
-    assert limiter._delay(clock.now) == 60 - 3  # the first send leaves the window then
+    assert limiter._delay(clock.now) == WINDOW_SECONDS - 3  # when the first send leaves the window
 
 
 def test_concurrency_cap_blocks_until_a_slot_frees():

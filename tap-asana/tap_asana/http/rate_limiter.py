@@ -17,7 +17,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-WINDOW_SECONDS = 60.0
+# Asana's quota is per minute. We count a request when we send it, Asana when
+# it arrives: with jittery latency, pacing on exactly 60 s lets a request now
+# and then land inside Asana's minute as one too many (seen: 7 429s in 10k
+# stories requests). A slightly longer window costs 1.6 % of throughput.
+WINDOW_SECONDS = 61.0
 # A learnt quota never goes below this, and drifts back up to the configured
 # one over RECOVERY_SECONDS without a 429: a stray 429 (the cost limiter, a
 # flaky proxy) must not slow the rest of a long run down for good.

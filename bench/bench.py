@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmark: omniload vs ingestr 0.14.155 on a simulated Asana.
+r"""Side-by-side benchmark: omniload vs ingestr 0.14.155 on a simulated Asana.
 
 Stdlib only; run it with any python3 >= 3.9 from anywhere:
 
@@ -501,8 +501,10 @@ def main():
                          "incremental mode; default here) or its own default (replace: every "
                          "run is a full sync)")
     ap.add_argument("--parallel", action="store_true",
-                    help="run ours and ingestr at the same time (separate simulators); "
-                         "saves time on quota-bound runs, skews CPU-bound ones")
+                    help="run ours and ingestr at the same time (threads, separate "
+                         "simulators); saves time on quota-bound runs, skews CPU-bound ones. "
+                         "Once an omniload run got a SIGTERM of unknown origin in this mode; "
+                         "two bench.py processes (--tools ours / --tools ingestr) are safer")
     ap.add_argument("--throughput", action="store_true",
                     help="tasks only, no latency, no quota, at --sizes")
     ap.add_argument("--sizes", default="10000,30000,100000",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from tap_asana.http.errors import RateLimited, ServerError
-from tap_asana.http.rate_limiter import RECOVERY_SECONDS, WINDOW_SECONDS, RateLimiter
+from tap_asana.http.rate_limiter import WINDOW_SECONDS, QuotaEstimate, RateLimiter
 from tap_asana.http.retries import wait_for
 
 
@@ -55,13 +55,36 @@ def test_429_pauses_everyone_for_retry_after_and_learns_the_quota():
     limiter = RateLimiter(requests_per_minute=1500, max_in_flight=50, clock=clock)
     for _ in range(150):  # a free plan's quota, sent in the first minute
         with limiter.slot():
-            clock.now += 0.4
+            clock.now += 0.02
     limiter.rate_limited(retry_after=7)
     assert limiter._delay(clock.now) == 7
-    learnt = limiter.requests_per_minute()
-    assert 140 <= learnt <= 160
-    clock.now += RECOVERY_SECONDS  # no 429 for a while: back to what was configured
-    assert limiter.requests_per_minute() == 1500
+    assert limiter.requests_per_minute() == 150
+
+
+def test_learnt_quota_is_probed_once_then_kept():
+    """A free plan (150/min) under a configured 1,500: one 429 teaches 150,
+    one probe at 300 meets a second 429, and 150 then holds for good."""
+    quota = QuotaEstimate(1500)
+    quota.rate_limited(now=3.0, sent_in_window=154, in_flight=4)
+    assert quota.current(10.0) == 150
+    assert quota.current(3.0 + WINDOW_SECONDS) == 300  # a clean window: probe
+    quota.rate_limited(now=70.0, sent_in_window=160, in_flight=4)
+    assert quota.current(71.0) == 150
+    for minute in range(2, 30):  # settled: no more probing, no more 429s
+        assert quota.current(71.0 + minute * WINDOW_SECONDS) == 150
+
+
+def test_a_stray_429_is_outgrown():
+    """A one-off 429 (Asana's cost limiter) at low traffic must not cap the
+    rest of the run: the estimate doubles back to what was configured."""
+    quota = QuotaEstimate(1500)
+    quota.rate_limited(now=1.0, sent_in_window=40, in_flight=2)
+    assert quota.current(2.0) == 150  # never below Asana's smallest quota
+    now, seen = 1.0, []
+    while quota.current(now) != 1500:
+        now += WINDOW_SECONDS
+        seen.append(quota.current(now))
+    assert seen == [300, 600, 1200, 1500]
 
 
 def test_retry_after_is_never_shortened_and_5xx_back_off_with_jitter():

@@ -22,11 +22,55 @@ from dataclasses import dataclass
 # and then land inside Asana's minute as one too many (seen: 7 429s in 10k
 # stories requests). A slightly longer window costs 1.6 % of throughput.
 WINDOW_SECONDS = 61.0
-# A learnt quota never goes below this, and drifts back up to the configured
-# one over RECOVERY_SECONDS without a 429: a stray 429 (the cost limiter, a
-# flaky proxy) must not slow the rest of a long run down for good.
-MIN_LEARNT_RPM = 30
-RECOVERY_SECONDS = 300.0
+# Asana's smallest per-minute quota (free plans). A learnt quota never goes
+# below it: a stray 429 early in a run (the cost limiter, a flaky proxy) must
+# not slow the rest of the run down to a crawl.
+MIN_LEARNT_RPM = 150
+
+
+class QuotaEstimate:
+    """What we believe the token's per-minute quota is.
+
+    It starts as configured. A 429 means the last window held one request too
+    many, so the estimate drops to what we had sent in it (less what was still
+    in flight, which may be rejected too). A 429 can also be a one-off, so an
+    estimate is then probed upwards: doubled after each full window without
+    a 429, never past the configured value. A 429 during a probe restores the
+    value that held, for the rest of the run: one probe, not a 429 a minute.
+    """
+
+    def __init__(self, configured: float | None) -> None:
+        self.configured = configured
+        self.limit = configured
+        self._held: float | None = None  # the value before the running probe
+        self._changed_at: float | None = None
+        self._settled = False
+
+    def current(self, now: float) -> float | None:
+        if self._probe_due(now):
+            self._held = self.limit
+            doubled = self.limit * 2
+            self.limit = doubled if self.configured is None else min(self.configured, doubled)
+            self._changed_at = now
+        return self.limit
+
+    def _probe_due(self, now: float) -> bool:
+        return (
+            not self._settled
+            and self._changed_at is not None
+            and self.limit != self.configured
+            and now - self._changed_at >= WINDOW_SECONDS
+        )
+
+    def rate_limited(self, now: float, sent_in_window: int, in_flight: int) -> None:
+        probing = self._held is not None and now - (self._changed_at or now) < WINDOW_SECONDS
+        if probing:
+            self.limit, self._settled = self._held, True
+        else:
+            estimate = max(MIN_LEARNT_RPM, sent_in_window - in_flight)
+            self.limit = estimate if self.limit is None else min(self.limit, estimate)
+        self._held = None
+        self._changed_at = now
 
 
 @dataclass
@@ -44,12 +88,9 @@ class RateLimiter:
         max_in_flight: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._configured_rpm = requests_per_minute
-        self._learnt_rpm: float | None = None
-        self._learnt_at = 0.0
+        self._quota = QuotaEstimate(requests_per_minute)
         self._max_in_flight = max_in_flight
         self._clock = clock
-        self._started = clock()
         self._sent: collections.deque[float] = collections.deque()
         self._in_flight = 0
         self._paused_until = 0.0
@@ -63,17 +104,7 @@ class RateLimiter:
     def requests_per_minute(self) -> float | None:
         """The quota we pace to now: configured, or learnt from 429s."""
         with self._cond:
-            return self._current_rpm(self._clock())
-
-    def _current_rpm(self, now: float) -> float | None:
-        if self._learnt_rpm is None:
-            return self._configured_rpm
-        recovered = min(1.0, (now - self._learnt_at) / RECOVERY_SECONDS)
-        ceiling = self._configured_rpm or self._learnt_rpm * 10
-        rpm = self._learnt_rpm + (ceiling - self._learnt_rpm) * recovered
-        if recovered >= 1.0:
-            self._learnt_rpm = None
-        return rpm
+            return self._quota.current(self._clock())
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -112,7 +143,7 @@ class RateLimiter:
             return self._paused_until - now
         if self._in_flight >= self._max_in_flight:
             return None
-        rpm = self._current_rpm(now)
+        rpm = self._quota.current(now)
         if rpm is not None and len(self._sent) >= rpm:
             return self._sent[0] + WINDOW_SECONDS - now
         return 0.0
@@ -123,14 +154,6 @@ class RateLimiter:
             now = self._clock()
             self.stats.rate_limited += 1
             self._paused_until = max(self._paused_until, now + retry_after)
-            # Our own sending rate when the 429 came is the best estimate of
-            # the quota; early in a run the window is not full, so scale up.
             sent = sum(1 for t in self._sent if t > now - WINDOW_SECONDS)
-            observed = max(1.0, now - self._started)
-            rate = sent * WINDOW_SECONDS / min(WINDOW_SECONDS, observed)
-            learnt = max(MIN_LEARNT_RPM, rate)
-            current = self._current_rpm(now)
-            if current is None or learnt < current:
-                self._learnt_rpm = learnt
-                self._learnt_at = now
+            self._quota.rate_limited(now, sent, self._in_flight)
             self._cond.notify_all()

@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from omniload_cli import destination, pipeline, publish, testhooks
+from omniload_cli import catalog_cache, destination, pipeline, publish, testhooks
 from omniload_cli.errors import LoadError, OmniloadError, SourceError, with_disk_hint
 from omniload_cli.progress import Progress
 from omniload_cli.secrets import PrivateDir, Scrubber
@@ -51,9 +51,13 @@ class Plan:
         return f"{self.source.display}/{self.table.name}"
 
 
-def executables() -> tuple[str, str]:
-    home = os.environ.get("OMNILOAD_HOME") or os.path.join(
+def omniload_home() -> str:
+    return os.environ.get("OMNILOAD_HOME") or os.path.join(
         os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".omniload")
+
+
+def executables() -> tuple[str, str]:
+    home = omniload_home()
     tap = os.environ.get("OMNILOAD_TAP_EXECUTABLE") or os.path.join(home, "envs", "tap", "bin", "tap-asana")
     target = os.environ.get("OMNILOAD_TARGET_EXECUTABLE") or os.path.join(
         home, "envs", "target", "bin", "target-duckdb-omniload")
@@ -149,8 +153,9 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
         progress.header = (f"omniload: {plan.source.display} / {t.name} -> {plan.dest.display} "
                            f"{dt.display} ({how})")
 
-        catalog = pipeline.select_only(
-            pipeline.discover(tap_exe, tap_config_path, env, scrub), t.name)
+        catalog = pipeline.select_only(catalog_cache.cached_discover(
+            tap_exe, omniload_home(),
+            lambda: pipeline.discover(tap_exe, tap_config_path, env, scrub)), t.name)
         tap_argv = [tap_exe, "--config", tap_config_path,
                     "--catalog", private.write_json("catalog.json", catalog)]
         if stored_state is not None:

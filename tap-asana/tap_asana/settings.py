@@ -56,8 +56,11 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "concurrency",
         th.IntegerType(minimum=1, maximum=50),
-        default=10,
-        description="Requests in flight at once (Asana allows 50 per token).",
+        default=25,
+        description=(
+            "Requests in flight at once. Asana allows 50 per token: half of it "
+            "leaves room for a second job on the same token."
+        ),
     ),
     th.Property(
         "requests_per_minute",

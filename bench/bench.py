@@ -22,7 +22,7 @@ runs again (the recurring sync) and measures, per run:
             polled every 0.1 s)
   floor     max(req x latency / concurrency, 60 s x floor((req-1) / quota)): the time latency
             and quota allow for that many requests at that tool's nominal
-            concurrency (ours: tap default 10; ingestr: 1 for tasks, which it
+            concurrency (ours: tap default 25; ingestr: 1 for tasks, which it
             lists one project after another, 5 otherwise)
 
 Strategies: ours runs each table with its default, except stories, which
@@ -70,7 +70,7 @@ INGESTR_BIN = INGESTR_VENV / "bin" / "ingestr"
 INGESTR_PY = INGESTR_VENV / "bin" / "python"
 SHIM = BENCH / "ingestr_shim"
 TOKEN = "bench-token"
-OUR_CONCURRENCY = 10
+OUR_CONCURRENCY = 25  # tap-asana's default `concurrency`
 ALL_TABLES = ("workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

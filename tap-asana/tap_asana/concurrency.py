@@ -1,44 +1,93 @@
-"""Run one blocking function over many inputs on a few threads.
+"""Run one producer per input on a few threads, merging what they yield.
 
-The SDK writes records from a single thread; workers only fetch. Results are
-yielded as they complete with a bounded backlog, so memory stays flat however
-many projects or tasks there are.
+The SDK writes records from a single thread; workers only fetch. Each worker
+hands its records over in chunks through a small bounded queue, so however
+big a project is and however slow the downstream target, at most a few
+thousand records are in memory: peak memory stays flat as a workspace grows.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 In = TypeVar("In")
 Out = TypeVar("Out")
 
+CHUNK = 100  # records handed over at a time (one Asana page)
+_DONE = object()
 
-def map_unordered(
-    fn: Callable[[In], Out], items: Iterable[In], workers: int
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def merge_parallel(
+    produce: Callable[[In], Iterable[Out]], items: Iterable[In], workers: int
 ) -> Iterator[Out]:
-    """Yield fn(item) for every item, in completion order.
+    """Yield everything produce(item) yields, for every item, in no set order.
 
-    The first exception stops the submission of new work and is re-raised
-    once in-flight calls have been cancelled or have finished.
+    The first exception in a worker stops the others and is re-raised here;
+    closing the iterator early stops them too.
     """
-    backlog = max(1, workers) * 2
     source = iter(items)
-    pool = cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="asana")
-    pending: set[cf.Future[Out]] = set()
+    source_lock = threading.Lock()
+    handover: queue.Queue = queue.Queue(maxsize=max(1, workers) * 2)
+    stop = threading.Event()
+
+    def put(message: object) -> bool:
+        while not stop.is_set():
+            try:
+                handover.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def next_item() -> object:
+        with source_lock:  # `items` may itself be a generator
+            return next(source, _DONE)
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                item = next_item()
+                if item is _DONE:
+                    break
+                chunk: list[Out] = []
+                for out in produce(item):  # type: ignore[arg-type]
+                    chunk.append(out)
+                    if len(chunk) >= CHUNK:
+                        if not put(chunk):
+                            return
+                        chunk = []
+                if chunk and not put(chunk):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(_Failure(exc))
+        finally:
+            put(_DONE)
+
+    threads = [
+        threading.Thread(target=work, name=f"asana-{i}", daemon=True)
+        for i in range(max(1, workers))
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        for item in source:
-            pending.add(pool.submit(fn, item))
-            if len(pending) >= backlog:
-                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        while pending:
-            done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+        running = len(threads)
+        while running:
+            message = handover.get()
+            if message is _DONE:
+                running -= 1
+            elif isinstance(message, _Failure):
+                raise message.exc
+            else:
+                yield from message  # type: ignore[misc]
     finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        stop.set()
+        for thread in threads:
+            thread.join()

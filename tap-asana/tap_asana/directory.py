@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from tap_asana import timestamps
 
-from tap_asana.concurrency import map_unordered
+from tap_asana.concurrency import merge_parallel
 from tap_asana.http.client import AsanaClient, Page
 from tap_asana.http.pagination import paginate
 from tap_asana.streams.scoping import workspace_scope
@@ -122,22 +122,18 @@ class Directory:
             return
         params = {"modified_since": modified_since} if modified_since else {}
 
-        def project_task_gids(project_gid: str) -> list[str]:
-            return [
-                t["gid"]
-                for t in self.listing(
-                    "/tasks", {"project": project_gid, **params}, opt_fields=("gid",)
-                )
-            ]
+        def project_task_gids(project_gid: str) -> Iterator[str]:
+            for task in self.listing(
+                "/tasks", {"project": project_gid, **params}, opt_fields=("gid",)
+            ):
+                yield task["gid"]
 
         seen: set[str] = set()
-        for gids in map_unordered(
-            project_task_gids, self.project_gids(workspace_gid), self._concurrency
-        ):
-            for gid in gids:
-                if gid not in seen:
-                    seen.add(gid)
-                    yield gid
+        projects = self.project_gids(workspace_gid)
+        for gid in merge_parallel(project_task_gids, projects, self._concurrency):
+            if gid not in seen:
+                seen.add(gid)
+                yield gid
 
     def remember_all_tasks(self, workspace_gid: str, gids: list[str]) -> None:
         """Called after a complete (not incremental) task listing."""

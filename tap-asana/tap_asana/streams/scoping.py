@@ -9,7 +9,7 @@ no rows to contribute, so it is skipped with a warning, not a failed run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -33,12 +33,13 @@ def workspace_scope(workspace_gid: str) -> Iterator[None]:
         ) from None
 
 
-def skip_if_deleted(kind: str, fetch: Callable[[str], list[T]]) -> Callable[[str], list[T]]:
-    def fetch_or_nothing(gid: str) -> list[T]:
+def skip_if_deleted(
+    kind: str, fetch: Callable[[str], Iterable[T]]
+) -> Callable[[str], Iterator[T]]:
+    def fetch_or_nothing(gid: str) -> Iterator[T]:
         try:
-            return fetch(gid)
+            yield from fetch(gid)
         except NotFound:
-            logger.warning("%s %s disappeared during the run; skipping it", kind, gid)
-            return []
+            logger.warning("%s %s disappeared during the run; skipping the rest of it", kind, gid)
 
     return fetch_or_nothing

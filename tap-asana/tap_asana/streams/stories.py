@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_asana.concurrency import map_unordered
+from tap_asana.concurrency import merge_parallel
 from tap_asana.streams.base import AsanaStream
 from tap_asana.streams.scoping import skip_if_deleted, workspace_scope
 
@@ -26,19 +26,16 @@ class StoriesStream(AsanaStream):
         # Same race-free watermark as tasks: Asana's clock before any listing.
         watermark = self.directory.watermark(self._tap_asana.started_at)
 
-        def stories_of(task_gid: str) -> list[dict]:
-            return [
-                {**story, "task_gid": task_gid}
-                for story in self.directory.listing(
-                    f"/tasks/{task_gid}/stories", opt_fields=self.opt_fields
-                )
-            ]
+        def stories_of(task_gid: str) -> t.Iterator[dict]:
+            for story in self.directory.listing(
+                f"/tasks/{task_gid}/stories", opt_fields=self.opt_fields
+            ):
+                yield {**story, "task_gid": task_gid}
 
         fetch = skip_if_deleted("task", stories_of)
         for workspace_gid in self.directory.workspace_gids():
             with workspace_scope(workspace_gid):
                 task_gids = self.directory.task_gids(workspace_gid, modified_since=since)
-                for stories in map_unordered(fetch, task_gids, self.concurrency):
-                    yield from stories
+                yield from merge_parallel(fetch, task_gids, self.concurrency)
         if incremental:
             self.stream_state[STATE_KEY] = watermark

@@ -4,7 +4,7 @@ import typing as t
 from datetime import datetime, timezone
 
 from tap_asana import timestamps
-from tap_asana.concurrency import map_unordered
+from tap_asana.concurrency import merge_parallel
 from tap_asana.streams.base import AsanaStream
 from tap_asana.streams.scoping import skip_if_deleted, workspace_scope
 
@@ -35,11 +35,9 @@ class TasksStream(AsanaStream):
         end_at = timestamps.parse(end) if end else None
         params = {"modified_since": modified_since} if modified_since else {}
 
-        def tasks_of(project_gid: str) -> list[dict]:
-            return list(
-                self.directory.listing(
-                    "/tasks", {"project": project_gid, **params}, opt_fields=self.opt_fields
-                )
+        def tasks_of(project_gid: str) -> t.Iterator[dict]:
+            return self.directory.listing(
+                "/tasks", {"project": project_gid, **params}, opt_fields=self.opt_fields
             )
 
         for workspace_gid in self.directory.workspace_gids():
@@ -48,14 +46,13 @@ class TasksStream(AsanaStream):
             fetch = skip_if_deleted("project", tasks_of)
             with workspace_scope(workspace_gid):
                 projects = self.directory.project_gids(workspace_gid)
-            for tasks in map_unordered(fetch, projects, self.concurrency):
-                for task in tasks:
-                    if task["gid"] in seen:
-                        continue
-                    seen.add(task["gid"])
-                    if end_at and _modified_after(task, end_at):
-                        continue
-                    yield task
+            for task in merge_parallel(fetch, projects, self.concurrency):
+                if task["gid"] in seen:
+                    continue
+                seen.add(task["gid"])
+                if end_at and _modified_after(task, end_at):
+                    continue
+                yield task
             if complete:
                 self.directory.remember_all_tasks(workspace_gid, list(seen))
 

@@ -61,17 +61,24 @@ def test_429_pauses_everyone_for_retry_after_and_learns_the_quota():
     assert limiter.requests_per_minute() == 150
 
 
-def test_learnt_quota_is_probed_once_then_kept():
-    """A free plan (150/min) under a configured 1,500: one 429 teaches 150,
-    one probe at 300 meets a second 429, and 150 then holds for good."""
+def test_a_plan_quota_is_believed_at_once():
+    """A free plan (150/min) under a configured 1,500: one 429 after ~150
+    requests is the free plan's quota; no probing past it, no more 429s."""
     quota = QuotaEstimate(1500)
-    quota.rate_limited(now=3.0, sent_in_window=154, in_flight=4)
-    assert quota.current(10.0) == 150
-    assert quota.current(3.0 + WINDOW_SECONDS) == 300  # a clean window: probe
-    quota.rate_limited(now=70.0, sent_in_window=160, in_flight=4)
-    assert quota.current(71.0) == 150
-    for minute in range(2, 30):  # settled: no more probing, no more 429s
-        assert quota.current(71.0 + minute * WINDOW_SECONDS) == 150
+    quota.rate_limited(now=3.0, sent_in_window=158, in_flight=6)
+    for minute in range(0, 30):
+        assert quota.current(3.0 + minute * WINDOW_SECONDS) == 150
+
+
+def test_an_unknown_quota_is_probed_once_then_kept():
+    quota = QuotaEstimate(1500)
+    quota.rate_limited(now=3.0, sent_in_window=704, in_flight=4)
+    assert quota.current(10.0) == 700
+    assert quota.current(3.0 + WINDOW_SECONDS) == 1400  # a clean window: probe
+    quota.rate_limited(now=70.0, sent_in_window=720, in_flight=4)
+    assert quota.current(71.0) == 700
+    for minute in range(2, 30):  # settled: no more probing
+        assert quota.current(71.0 + minute * WINDOW_SECONDS) == 700
 
 
 def test_a_stray_429_is_outgrown():

@@ -26,6 +26,9 @@ WINDOW_SECONDS = 61.0
 # below it: a stray 429 early in a run (the cost limiter, a flaky proxy) must
 # not slow the rest of the run down to a crawl.
 MIN_LEARNT_RPM = 150
+# Asana's documented per-minute quotas (free, paid). A 429 after about that
+# many requests is that quota: believed at once, without probing past it.
+KNOWN_QUOTAS = (150, 1500)
 
 
 class QuotaEstimate:
@@ -37,6 +40,7 @@ class QuotaEstimate:
     estimate is then probed upwards: doubled after each full window without
     a 429, never past the configured value. A 429 during a probe restores the
     value that held, for the rest of the run: one probe, not a 429 a minute.
+    An estimate that matches one of Asana's plan quotas is not probed at all.
     """
 
     def __init__(self, configured: float | None) -> None:
@@ -67,7 +71,11 @@ class QuotaEstimate:
         if probing:
             self.limit, self._settled = self._held, True
         else:
-            estimate = max(MIN_LEARNT_RPM, sent_in_window - in_flight)
+            accepted = sent_in_window - in_flight
+            estimate = max(MIN_LEARNT_RPM, accepted)
+            plan = [q for q in KNOWN_QUOTAS if 0.9 * q <= accepted <= 1.1 * q]
+            if plan:
+                estimate, self._settled = plan[0], True
             self.limit = estimate if self.limit is None else min(self.limit, estimate)
         self._held = None
         self._changed_at = now

@@ -151,9 +151,50 @@ def to_utc_naive(value):
 def _load_rows(self, records, count, temp_dir):
     """Load a batch: as JSON lines parsed by DuckDB itself when nothing is
     flattened (our case), else through 0.8.0's CSV path with the fixes."""
-    if self.data_flattening_max_level:
-        return _load_rows_csv(self, records, count, temp_dir)
-    return _load_rows_jsonl(self, records, count, temp_dir)
+    stream = self.stream_schema_message["stream"]
+    self.logger.info("Loading %d rows into '%s'", count, self.table_name(stream, False))
+    cur = self.conn
+    temp_table = self.table_name(stream, is_temporary=True)
+    fill, suffix = (_fill_from_csv, ".csv") if self.data_flattening_max_level else (_fill_from_jsonl, ".jsonl")
+    temp_file = os.path.join(temp_dir, temp_table + suffix)
+    # A TEMP table (0.8.0 creates a real one): it lives only in this
+    # connection, so a load that is killed or fails (disk full) mid-way
+    # never leaves a stray main.tmp_<uuid> table in the user's database.
+    cur.execute(self.create_table_query(table_name=temp_table, is_temporary=True)
+                .replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+    try:
+        fill(self, cur, temp_table, records, temp_file)
+        if len(self.stream_schema_message["key_properties"]) > 0:
+            update = self.update_from_temp_table(temp_table)
+            if update:
+                cur.execute(update)
+        cur.execute(self.insert_from_temp_table(temp_table))
+        cur.execute(f"DROP TABLE {temp_table}")
+    finally:
+        if os.path.exists(temp_file):
+            os.unlink(temp_file)
+
+
+def _fill_from_csv(self, cur, temp_table, records, temp_file):
+    timestamp_columns = [
+        i
+        for i, schema in enumerate(self.flatten_schema.values())
+        if db_sync.column_type(schema) == "timestamp"
+    ]
+    with open(temp_file, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(
+            f,
+            delimiter=self.delimiter,
+            quotechar=self.quotechar,
+            quoting=csv.QUOTE_MINIMAL,
+            lineterminator="\r\n",
+        )
+        for record in records:
+            row = self.record_to_flattened(record)
+            for i in timestamp_columns:
+                row[i] = to_utc_naive(row[i])
+            writer.writerow(row)
+    cur.execute(copy_statement(temp_table, temp_file, self.delimiter, self.quotechar))
 
 
 # --- (d) speed: the batch as JSON lines, parsed by DuckDB ---------------------
@@ -166,44 +207,27 @@ def _load_rows(self, records, count, temp_dir):
 # keeps "" apart from NULL, which the CSV path cannot (0.8.0 stores "" as NULL).
 
 
-def _load_rows_jsonl(self, records, count, temp_dir):
-    stream = self.stream_schema_message["stream"]
-    self.logger.info("Loading %d rows into '%s'", count, self.table_name(stream, False))
-    cur = self.conn
-    temp_table = self.table_name(stream, is_temporary=True)
-    temp_file = os.path.join(temp_dir, f"{temp_table}.jsonl")
+def _fill_from_jsonl(self, cur, temp_table, records, temp_file):
     types = {name: db_sync.column_type(schema) for name, schema in self.flatten_schema.items()}
     timestamps = [name for name, col_type in types.items() if col_type == "timestamp"]
-    cur.execute(self.create_table_query(table_name=temp_table, is_temporary=True)
-                .replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
-    try:
-        dumps = json.dumps
-        with open(temp_file, "w", encoding="utf-8") as f:
-            for record in records:
-                if timestamps:
-                    record = dict(record)
-                    for name in timestamps:
-                        if name in record:
-                            record[name] = to_utc_naive(record[name])
-                f.write(dumps(record, ensure_ascii=False))
-                f.write("\n")
-        columns = ", ".join(f"{_sql_string(name)}: {_sql_string(t)}" for name, t in types.items())
-        targets = ", ".join(db_sync.safe_column_name(name) for name in types)
-        sources = ", ".join('"' + name.replace('"', '""') + '"' for name in types)
-        cur.execute(
-            f"INSERT INTO {temp_table} ({targets}) SELECT {sources} FROM read_json("
-            f"{_sql_string(temp_file)}, format = 'newline_delimited', auto_detect = false, "
-            f"maximum_object_size = 1073741824, columns = {{{columns}}})"
-        )
-        if len(self.stream_schema_message["key_properties"]) > 0:
-            update = self.update_from_temp_table(temp_table)
-            if update:
-                cur.execute(update)
-        cur.execute(self.insert_from_temp_table(temp_table))
-        cur.execute(f"DROP TABLE {temp_table}")
-    finally:
-        if os.path.exists(temp_file):
-            os.unlink(temp_file)
+    dumps = json.dumps
+    with open(temp_file, "w", encoding="utf-8") as f:
+        for record in records:
+            if timestamps:
+                record = dict(record)
+                for name in timestamps:
+                    if name in record:
+                        record[name] = to_utc_naive(record[name])
+            f.write(dumps(record, ensure_ascii=False))
+            f.write("\n")
+    columns = ", ".join(f"{_sql_string(name)}: {_sql_string(t)}" for name, t in types.items())
+    targets = ", ".join(db_sync.safe_column_name(name) for name in types)
+    sources = ", ".join('"' + name.replace('"', '""') + '"' for name in types)
+    cur.execute(
+        f"INSERT INTO {temp_table} ({targets}) SELECT {sources} FROM read_json("
+        f"{_sql_string(temp_file)}, format = 'newline_delimited', auto_detect = false, "
+        f"maximum_object_size = 1073741824, columns = {{{columns}}})"
+    )
 
 
 _orig_record_primary_key_string = db_sync.DbSync.record_primary_key_string
@@ -217,50 +241,6 @@ def _record_primary_key_string(self, record):
         if all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
             return ",".join(str(v) for v in values)
     return _orig_record_primary_key_string(self, record)
-
-
-def _load_rows_csv(self, records, count, temp_dir):
-    stream = self.stream_schema_message["stream"]
-    self.logger.info("Loading %d rows into '%s'", count, self.table_name(stream, False))
-
-    cur = self.conn
-    temp_table = self.table_name(stream, is_temporary=True)
-    temp_file_csv = os.path.join(temp_dir, f"{temp_table}.csv")
-    timestamp_columns = [
-        i
-        for i, schema in enumerate(self.flatten_schema.values())
-        if db_sync.column_type(schema) == "timestamp"
-    ]
-    # A TEMP table (0.8.0 creates a real one): it lives only in this
-    # connection, so a load that is killed or fails (disk full) mid-way
-    # never leaves a stray main.tmp_<uuid> table in the user's database.
-    cur.execute(self.create_table_query(table_name=temp_table, is_temporary=True)
-                .replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
-    try:
-        with open(temp_file_csv, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(
-                f,
-                delimiter=self.delimiter,
-                quotechar=self.quotechar,
-                quoting=csv.QUOTE_MINIMAL,
-                lineterminator="\r\n",
-            )
-            for record in records:
-                row = self.record_to_flattened(record)
-                for i in timestamp_columns:
-                    row[i] = to_utc_naive(row[i])
-                writer.writerow(row)
-        cur.execute(copy_statement(temp_table, temp_file_csv, self.delimiter, self.quotechar))
-
-        if len(self.stream_schema_message["key_properties"]) > 0:
-            update = self.update_from_temp_table(temp_table)
-            if update:
-                cur.execute(update)
-        cur.execute(self.insert_from_temp_table(temp_table))
-        cur.execute(f"DROP TABLE {temp_table}")
-    finally:
-        if os.path.exists(temp_file_csv):
-            os.unlink(temp_file_csv)
 
 
 # --- (b) type mapping ----------------------------------------------------------

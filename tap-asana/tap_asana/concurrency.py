@@ -72,7 +72,7 @@ def merge_parallel(
             put(_DONE)
 
     threads = [
-        threading.Thread(target=work, name=f"asana-{i}", daemon=True)
+        threading.Thread(target=work, name=f"tap-asana-worker-{i}", daemon=True)
         for i in range(max(1, workers))
     ]
     for thread in threads:

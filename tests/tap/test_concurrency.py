@@ -46,4 +46,4 @@ def test_a_failing_producer_stops_the_run():
 
     with pytest.raises(RuntimeError, match="boom"):
         list(merge_parallel(produce, range(50), workers=4))
-    assert not [t for t in threading.enumerate() if t.name.startswith("asana-")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("tap-asana-worker-")]

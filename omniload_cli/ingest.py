@@ -137,6 +137,11 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
             # Flat memory: a batch of Asana tasks is ~6 KB a row in the loader;
             # bigger batches cost memory and save no CPU (measured).
             "batch_size_rows": 2000,
+            # DuckDB keeps the growing staging table in its buffer pool (80 %
+            # of RAM by default): capped, it spills instead, and the loader's
+            # memory stays flat as the workspace grows (100k tasks: 1.1 GB ->
+            # 0.66 GB peak, same time).
+            "settings": {"memory_limit": "512MB"},
             "temp_dir": private.subdir("target-tmp"),  # CSV batches die with the dir
         })
         env = pipeline.child_env(plan.source.access_token)

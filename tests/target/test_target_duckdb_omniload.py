@@ -390,3 +390,13 @@ def test_database_created_beforehand_with_duckdb_2_loads(target):
     target.run([schema("tasks", TASK), *tasks([1, 2, 3])])
     assert target.query("SELECT count(*) FROM public.tasks") == [(3,)]
     assert target.query("SELECT answer FROM main.keep_me") == [(42,)]
+
+
+def test_loads_under_a_memory_limit(target):
+    """omniload caps DuckDB's memory so the loader stays flat; the JSON-lines
+    load must work under such a cap (a 1 GiB max object size once did not)."""
+    target.run(
+        [schema("tasks", TASK), *tasks(range(1, 3001))],
+        config=target.config(batch_size_rows=1000, settings={"memory_limit": "256MB"}),
+    )
+    assert target.query("SELECT count(*) FROM public.tasks") == [(3000,)]

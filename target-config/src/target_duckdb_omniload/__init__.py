@@ -226,7 +226,9 @@ def _fill_from_jsonl(self, cur, temp_table, records, temp_file):
     cur.execute(
         f"INSERT INTO {temp_table} ({targets}) SELECT {sources} FROM read_json("
         f"{_sql_string(temp_file)}, format = 'newline_delimited', auto_detect = false, "
-        f"maximum_object_size = 1073741824, columns = {{{columns}}})"
+        # 64 MiB per record: DuckDB reserves twice this up front, so 1 GiB
+        # broke any memory_limit under 2 GiB.
+        f"maximum_object_size = 67108864, columns = {{{columns}}})"
     )
 
 

@@ -8,7 +8,6 @@ streamed, never held.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -36,7 +35,6 @@ class Directory:
         self._configured_workspace = workspace_gid
         self._page_size = page_size
         self._concurrency = concurrency
-        self._lock = threading.Lock()
         self._workspaces: list[str] | None = None
         self._projects: dict[str, list[str]] = {}
         self._projects_listed_at: dict[str, datetime | None] = {}
@@ -137,5 +135,4 @@ class Directory:
 
     def remember_all_tasks(self, workspace_gid: str, gids: list[str]) -> None:
         """Called after a complete (not incremental) task listing."""
-        with self._lock:
-            self._all_tasks[workspace_gid] = gids
+        self._all_tasks[workspace_gid] = gids

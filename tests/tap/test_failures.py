@@ -89,11 +89,14 @@ def test_unknown_workspace(tmp_path):
         assert "workspace 1234567890123456 was not found" in one_error_line(run)
 
 
-def test_premium_only_endpoint(tmp_path):
+@pytest.mark.parametrize(
+    ("deny", "message"), [("premium_only", "paid Asana plan"), ("forbidden", "may not read")]
+)
+def test_plan_gated_or_forbidden_endpoint(tmp_path, deny, message):
     with Simulator(SPEC, token=TOKEN) as sim:
-        sim.faults.premium_only(f"/workspaces/{sim.org_workspace_gid}/tags")
+        getattr(sim.faults, deny)(f"/workspaces/{sim.org_workspace_gid}/tags")
         run = run_tap(tmp_path, base_config(sim), streams=["tags"])
-        assert "paid Asana plan" in one_error_line(run)
+        assert message in one_error_line(run)
 
 
 def test_plain_http_outside_loopback_is_refused(tmp_path):
@@ -117,9 +120,3 @@ def test_unreachable_api_ends_in_one_line(tmp_path):
     run = run_tap(tmp_path, config, streams=["workspaces"])
     assert "could not reach http://127.0.0.1" in one_error_line(run)
 
-
-def test_forbidden_object(tmp_path):
-    with Simulator(SPEC, token=TOKEN) as sim:
-        sim.faults.forbidden(f"/workspaces/{sim.org_workspace_gid}/tags")
-        run = run_tap(tmp_path, base_config(sim), streams=["tags"])
-        assert "may not read" in one_error_line(run)

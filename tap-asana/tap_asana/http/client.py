@@ -8,6 +8,7 @@ failures never reach the caller unless they outlast the retry budget.
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -134,8 +135,6 @@ class AsanaClient:
 
 
 def _parse_page(body: bytes, date_header: str | None) -> Page:
-    import json
-
     try:
         payload = json.loads(body)
     except ValueError as exc:
@@ -148,8 +147,6 @@ def _parse_page(body: bytes, date_header: str | None) -> Page:
 
 
 def _asana_message(body: bytes) -> str:
-    import json
-
     try:
         errors = json.loads(body)["errors"]
         return "; ".join(str(e.get("message", "")) for e in errors) or "no message"

@@ -70,9 +70,7 @@ class BadRequest(AsanaUserError):
 
 
 def error_for_status(status: int, asana_message: str, path: str) -> AsanaError:
-    """Map a non-2xx status to the exception callers act on."""
-    if status == 429:  # handled by the caller, which knows Retry-After
-        return RateLimited(1.0)
+    """Map a non-2xx status other than 429 (see client.py) to its exception."""
     if status >= 500:
         return ServerError(status, asana_message)
     if status == 401:

@@ -24,7 +24,7 @@ class StoriesStream(AsanaStream):
         incremental = bool(self.config.get("stories_incremental"))
         since = self.stream_state.get(STATE_KEY) if incremental else None
         # Same race-free watermark as tasks: Asana's clock before any listing.
-        watermark = self.directory.watermark(self._tap_asana.started_at)
+        watermark = self.directory.watermark(self._tap_asana.started_at) if incremental else None
 
         def stories_of(task_gid: str) -> t.Iterator[dict]:
             for story in self.directory.listing(

@@ -21,6 +21,13 @@ def _pair(value: str) -> tuple[int, int]:
     return int(lo), int(hi or lo)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 (omit it for no quota)")
+    return value
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog="asana-simulator", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,7 +47,8 @@ def parse_args(argv=None):
     ap.add_argument("--subtask-fraction", type=float, default=0.1)
     ap.add_argument("--latency-ms", type=float, default=0)
     ap.add_argument("--latency-jitter-ms", type=float, default=0)
-    ap.add_argument("--quota-per-minute", type=int, default=None)
+    ap.add_argument("--quota-per-minute", type=_positive, default=None,
+                    help="requests per token per minute; omit for no quota")
     ap.add_argument("--max-concurrent", type=int, default=50)
     ap.add_argument("--offset-ttl-s", type=float, default=None)
     ap.add_argument("--fault-rate", type=float, default=0.0)

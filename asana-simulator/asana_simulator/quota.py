@@ -22,10 +22,17 @@ class RateLimited(Exception):
         self.reason = reason
 
 
+def _check_quota(per_minute: int | None) -> None:
+    # A quota of 0 would reject every request forever; None is "no quota".
+    if per_minute is not None and per_minute < 1:
+        raise ValueError(f"per_minute must be None or at least 1, not {per_minute!r}")
+
+
 class QuotaLimiter:
     def __init__(self, per_minute: int | None = None, max_concurrent: int | None = 50,
                  clock=time.monotonic, concurrency_retry_after_s: int = 1,
                  window_s: float = WINDOW_S):
+        _check_quota(per_minute)
         self.per_minute = per_minute
         # Asana's window is 60 s; tests shrink it to observe recovery quickly.
         self.window_s = window_s
@@ -42,6 +49,7 @@ class QuotaLimiter:
     def configure(self, per_minute=..., max_concurrent=..., concurrency_retry_after_s=...):
         with self._lock:
             if per_minute is not ...:
+                _check_quota(per_minute)
                 self.per_minute = per_minute
             if max_concurrent is not ...:
                 self.max_concurrent = max_concurrent

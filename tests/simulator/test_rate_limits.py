@@ -2,9 +2,12 @@
 concurrent-request cap, both answering 429 + Retry-After."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
+import pytest
 import requests
 
 from asana_simulator import Simulator, WorkspaceSpec
@@ -99,3 +102,14 @@ def test_concurrency_cap_with_60_parallel_slow_requests():
         assert all(ra is not None and int(ra) >= 1 for c, ra in results if c == 429)
         assert elapsed < 5          # latency overlaps; requests were not serialized
         assert sim.quota.max_in_flight_seen == 50
+
+
+def test_a_zero_quota_is_refused_not_a_crash_on_the_first_request():
+    # 0 used to be accepted and made every request fail inside the limiter.
+    with pytest.raises(ValueError, match="at least 1"):
+        QuotaLimiter(per_minute=0)
+    with pytest.raises(ValueError, match="at least 1"):
+        QuotaLimiter(per_minute=5).configure(per_minute=0)
+    cli = subprocess.run([sys.executable, "-m", "asana_simulator", "--quota-per-minute", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 2 and "at least 1" in cli.stderr.splitlines()[-1]

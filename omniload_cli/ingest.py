@@ -141,7 +141,10 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
             # of RAM by default): capped, it spills instead, and the loader's
             # memory stays flat as the workspace grows (100k tasks: 1.1 GB ->
             # 0.66 GB peak, same time).
-            "settings": {"memory_limit": "512MB"},
+            # DuckDB checkpoints every 16 MB of WAL by default, and a
+            # checkpoint's cost grows with the stage (its open row group is
+            # rewritten): the loader alone on 100k tasks, 34 s -> 30 s.
+            "settings": {"memory_limit": "512MB", "checkpoint_threshold": "1GB"},
             "temp_dir": private.subdir("target-tmp"),  # CSV batches die with the dir
         })
         env = pipeline.child_env(plan.source.access_token)

@@ -52,7 +52,7 @@ def paginate(
         if on_page is not None:
             on_page(page)
         for record in page.data:
-            record = normalize_gid(record, path)
+            record = require_gid(record, path)
             if record["gid"] in yielded:
                 continue
             yielded.add(record["gid"])
@@ -62,22 +62,8 @@ def paginate(
         offset = page.next_offset
 
 
-def normalize_gid(record: Any, path: str) -> dict[str, Any]:
-    """Asana's gids are strings; coerce a numeric one rather than lose the row."""
+def require_gid(record: Any, path: str) -> dict[str, Any]:
+    """A listed record must have a gid (the client has made every gid a string)."""
     if not isinstance(record, dict) or record.get("gid") in (None, ""):
         raise MalformedResponse(f"{path} returned a record without a gid")
-    _stringify_gids(record)
     return record
-
-
-def _stringify_gids(obj: Any) -> None:
-    """Nested references too (`projects[].gid`, `assignee.gid`, ...)."""
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            if key == "gid" and value is not None and not isinstance(value, str):
-                obj[key] = str(value)
-            elif isinstance(value, (dict, list)):
-                _stringify_gids(value)
-    elif isinstance(obj, list):
-        for item in obj:
-            _stringify_gids(item)

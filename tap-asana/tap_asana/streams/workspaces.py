@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_asana.http.pagination import normalize_gid
+from tap_asana.http.pagination import require_gid
 from tap_asana.streams.base import AsanaStream
 from tap_asana.streams.scoping import workspace_scope
 
@@ -18,7 +18,7 @@ class WorkspacesStream(AsanaStream):
             path = f"/workspaces/{configured}"
             with workspace_scope(configured):
                 page = self.client.get(path, {"opt_fields": ",".join(self.opt_fields)})
-            yield normalize_gid(page.data, path)
+            yield require_gid(page.data, path)
             return
         gids = []
         for workspace in self.directory.listing("/workspaces", opt_fields=self.opt_fields):

@@ -1,0 +1,89 @@
+"""The tap's lean RECORD path (tap_asana/streams/record_messages.py) emits what
+singer-sdk's own per-record path would, and hands over to it whenever a run
+asks for more than the lean path does."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+
+from singer_sdk import Stream
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
+
+from tap_asana.tap import TapAsana
+from tests.tap.support import TOKEN, base_config, catalog_for, run_tap
+
+ALL = ["workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"]
+
+# The singer-sdk 0.54.9 code the lean path stands in for. If singer-sdk
+# changes it, re-read record_messages.py against the new code, then update.
+SDK_SOURCES = {
+    Stream._generate_record_messages:
+        "9b5f9fbcdedb7a1aec5673a44f51fd9bd88840f19f0fb29cba9953b9d9095bfe",
+    pop_deselected_record_properties:
+        "e69d4428c03eced1b4cdc2d49a8201c2e1b13ec870b5cbea819c90e9307038d1",
+}
+
+
+def without_time_extracted(run):
+    return [{k: v for k, v in m.items() if k != "time_extracted"}
+            for m in run.messages if m["type"] == "RECORD"]
+
+
+def by_stream_and_gid(messages):
+    return sorted(messages, key=lambda m: (m["stream"], m["record"]["gid"]))
+
+
+def test_sdk_code_the_lean_path_mirrors_is_unchanged():
+    for obj, expected in SDK_SOURCES.items():
+        actual = hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()
+        assert actual == expected, f"singer-sdk's {obj.__qualname__} changed: re-check record_messages.py"
+
+
+def test_lean_and_sdk_paths_emit_the_same_records(sim, tmp_path):
+    """An identity stream map on every stream sends the run down singer-sdk's
+    own path: the records must be exactly those of the lean path."""
+    for name in ("lean", "sdk"):
+        (tmp_path / name).mkdir()
+    lean = run_tap(tmp_path / "lean", base_config(sim), streams=ALL)
+    identity_maps = {stream: {} for stream in ALL}
+    sdk = run_tap(tmp_path / "sdk", base_config(sim, stream_maps=identity_maps), streams=ALL)
+    assert lean.returncode == 0 and sdk.returncode == 0, (lean.stderr[-2000:], sdk.stderr[-2000:])
+    assert {m["stream"] for m in without_time_extracted(lean)} == set(ALL)
+    assert by_stream_and_gid(without_time_extracted(lean)) == \
+        by_stream_and_gid(without_time_extracted(sdk))
+    assert all("time_extracted" in m for m in lean.messages if m["type"] == "RECORD")
+
+
+def test_a_nested_property_deselected_in_the_catalog_is_removed(sim, tmp_path):
+    catalog = catalog_for(["tasks"])
+    tasks = next(e for e in catalog["streams"] if e["tap_stream_id"] == "tasks")
+    tasks["metadata"].append({
+        "breadcrumb": ["properties", "assignee", "properties", "name"],
+        "metadata": {"selected": False},
+    })
+    tap = TapAsana(config=base_config(sim), catalog=catalog, setup_mapper=True)
+    stream = tap.streams["tasks"]
+    assert stream._lean_messages is None  # the SDK's path handles nested selection
+    messages = list(stream._generate_record_messages(
+        {"gid": "1", "name": "t", "assignee": {"gid": "2", "name": "someone"}}))
+    assert [m.record for m in messages] == [{"gid": "1", "name": "t", "assignee": {"gid": "2"}}]
+
+
+def test_undeclared_and_deselected_properties_are_dropped_with_one_warning(sim, caplog):
+    catalog = catalog_for(["tasks"])
+    tasks = next(e for e in catalog["streams"] if e["tap_stream_id"] == "tasks")
+    tasks["metadata"].append({"breadcrumb": ["properties", "notes"], "metadata": {"selected": False}})
+    tap = TapAsana(config=base_config(sim), catalog=catalog, setup_mapper=True)
+    stream = tap.streams["tasks"]
+    assert stream._lean_messages is not None
+    with caplog.at_level(logging.WARNING):
+        for gid in ("1", "2", "3"):
+            (message,) = stream._generate_record_messages(
+                {"gid": gid, "name": "t", "notes": "n", "brand_new_field": 1})
+            assert message.record == {"gid": gid, "name": "t"}
+            assert message.stream == "tasks" and message.time_extracted is not None
+    warnings = [r for r in caplog.records if "brand_new_field" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
+    assert TOKEN not in caplog.text

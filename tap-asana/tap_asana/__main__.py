@@ -7,6 +7,7 @@ never part of any message (it lives only in a request header).
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from singer_sdk.exceptions import ConfigValidationError
@@ -15,7 +16,15 @@ from tap_asana.http.errors import AsanaError
 from tap_asana.tap import TapAsana
 
 
+# Every page parses into thousands of dicts and strings, so with the default
+# thresholds the cyclic collector runs every few records and re-scans the
+# records waiting in the handover queue (~15 % of the main thread on big task
+# pages). Records hold no reference cycles; collecting rarely frees the same.
+GC_THRESHOLD = (50_000, 20, 100)
+
+
 def main() -> None:
+    gc.set_threshold(*GC_THRESHOLD)
     try:
         exit_code = TapAsana.cli(standalone_mode=False)
     except AsanaError as exc:

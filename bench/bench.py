@@ -20,6 +20,12 @@ runs again (the recurring sync) and measures, per run:
   rec/s     rows / wall
   peak MB   peak RSS of the whole process tree (sum over processes, /proc
             polled every 0.1 s)
+  cpu s     CPU seconds (user + system) of the tool's process tree, then of
+            the simulator while serving it: the two share this machine's
+            cores, which Asana's servers would not
+  cpu floor (tool + simulator CPU) / cores: the least wall time this machine
+            allows whatever the latency; "wall/floor" divides by the larger
+            of the two floors
   floor     max(req x latency / concurrency, 60 s x floor((req-1) / quota)): the time latency
             and quota allow for that many requests at that tool's nominal
             concurrency (ours: tap default 25; ingestr: 1 for tasks, which it
@@ -111,6 +117,12 @@ class Sim:
     def stats(self):
         return self._call("GET", "/requests/stats")
 
+    def cpu_seconds(self) -> float:
+        """CPU (user + system) the simulator has used so far (Linux /proc)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def reset_log(self):
         self._call("POST", "/requests/reset")
 
@@ -191,11 +203,15 @@ def run_measured(cmd, *, env, cwd, logfile: Path) -> dict:
 
         th = threading.Thread(target=poll, daemon=True)
         th.start()
-        rc = p.wait()
+        # wait4: the rusage of the child and of every descendant it waited for
+        # (omniload waits for its tap and target; ingestr for its workers)
+        _, status, usage = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
+        p.returncode = rc = os.waitstatus_to_exitcode(status)
         stop.set()
         th.join()
-    return {"wall": wall, "rc": rc, "peak_mb": peak / 2**20}
+    return {"wall": wall, "rc": rc, "peak_mb": peak / 2**20,
+            "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
 def count_rows(py: Path, db: Path, table: str) -> tuple[int, int]:
@@ -253,6 +269,9 @@ def nominal_concurrency(tool: str, table: str) -> int:
     return 1 if table == "tasks" else 5
 
 
+CORES = os.cpu_count() or 1
+
+
 def floor_s(requests: int, latency_ms: float, quota: int | None, conc: int) -> float:
     """The least wall time `requests` requests can take.
 
@@ -279,7 +298,10 @@ def measure(tool: str, sim: Sim, table: str, db: Path, workdir: Path, label: str
     sim.reset_log()
     sim.reset_quota()
     cmd, env = TOOLS[tool]["cmd"](sim, table, db)
+    sim_cpu = sim.cpu_seconds()
     res = run_measured(cmd, env=env, cwd=str(workdir), logfile=workdir / f"{tool}-{table}.log")
+    res["sim_cpu_s"] = sim.cpu_seconds() - sim_cpu
+    res["cpu_floor"] = (res["cpu_s"] + res["sim_cpu_s"]) / CORES
     st = sim.stats()
     rows, distinct = count_rows(TOOLS[tool]["py"], db, table)
     by_route = {}
@@ -297,7 +319,8 @@ def measure(tool: str, sim: Sim, table: str, db: Path, workdir: Path, label: str
                max_in_flight=st.get("max_in_flight"))
     status = "ok" if res["rc"] == 0 else f"EXIT {res['rc']} (see {workdir / f'{tool}-{table}.log'})"
     log(f"{label:5} {table:10} {tool:7} {res['wall']:8.1f}s {req:6} req ({r429} x429) "
-        f"{rows} rows [{distinct}] peak {res['peak_mb']:.0f} MB floor {fl:.1f}s  {status}")
+        f"{rows} rows [{distinct}] peak {res['peak_mb']:.0f} MB floor {fl:.1f}s "
+        f"cpu {res['cpu_s']:.1f}+{res['sim_cpu_s']:.1f}s  {status}")
     return res
 
 
@@ -322,16 +345,19 @@ def run_tool_table(args, tool: str, table: str, workdir: Path) -> list[dict]:
 # --------------------------------------------------------------------------- report
 def fmt_table(results: list[dict]) -> str:
     hdr = ("| table | run | tool | wall s | requests | 429 | rows [distinct] | rec/s | peak MB "
-           "| floor s (conc) | wall/floor |")
-    lines = [hdr, "|" + "---|" * 11]
+           "| floor s (conc) | cpu s tool + sim | cpu floor s | wall/floor |")
+    lines = [hdr, "|" + "---|" * 13]
     for r in results:
         rows = f"{r['rows']}" + (f" [{r['distinct']}]" if r['distinct'] != r['rows'] else "")
-        ratio = f"{r['wall'] / r['floor']:.2f}" if r["floor"] > 0.05 else "-"
+        floor = max(r["floor"], r.get("cpu_floor", 0.0))
+        ratio = f"{r['wall'] / floor:.2f}" if floor > 0.05 else "-"
         flag = "" if r["rc"] == 0 else " FAILED"
+        cpu = f"{r['cpu_s']:.1f} + {r['sim_cpu_s']:.1f}" if "cpu_s" in r else "-"
+        cpu_floor = f"{r['cpu_floor']:.1f}" if "cpu_floor" in r else "-"
         lines.append(
             f"| {r['table']} | {r['run']} | {r['tool']}{flag} | {r['wall']:.1f} | {r['requests']} "
             f"| {r['r429']} | {rows} | {r['rps']:.0f} | {r['peak_mb']:.0f} "
-            f"| {r['floor']:.1f} ({r['conc']}) | {ratio} |")
+            f"| {r['floor']:.1f} ({r['conc']}) | {cpu} | {cpu_floor} | {ratio} |")
     return "\n".join(lines)
 
 
@@ -417,13 +443,14 @@ def mode_throughput(args, workdir):
 
 
 def fmt_throughput(results):
-    lines = ["| tasks | tool | wall s | requests | rows [distinct] | rec/s | peak MB |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| tasks | tool | wall s | requests | rows [distinct] | rec/s | peak MB "
+             "| cpu s tool + sim |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
         rows = f"{r['rows']}" + (f" [{r['distinct']}]" if r['distinct'] != r['rows'] else "")
+        cpu = f"{r['cpu_s']:.1f} + {r['sim_cpu_s']:.1f}" if "cpu_s" in r else "-"
         lines.append(f"| {r['size']} | {r['tool']}{'' if r['rc'] == 0 else ' FAILED'} "
                      f"| {r['wall']:.1f} | {r['requests']} | {rows} | {r['rps']:.0f} "
-                     f"| {r['peak_mb']:.0f} |")
+                     f"| {r['peak_mb']:.0f} | {cpu} |")
     return "\n".join(lines)
 
 

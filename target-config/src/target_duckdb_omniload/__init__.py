@@ -376,12 +376,12 @@ def _persist_lines(connection, config, lines):
 # of every batch. Configuring once gives the same loggers.
 
 
+_orig_get_logger = target_logger.get_logger
+
+
 @functools.cache
 def _get_logger(name="singer"):
     return _orig_get_logger(name)
-
-
-_orig_get_logger = target_logger.get_logger
 
 # A batch holds thousands of parsed records (nested dicts and lists), so the
 # cyclic garbage collector's default thresholds make it re-scan them again and

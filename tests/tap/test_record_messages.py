@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import logging
+import subprocess
+import sys
 
 from singer_sdk import Stream
+from singer_sdk.helpers import _typing
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.mapper import SameRecordTransform, StreamMap
+from singer_sdk.singerlib import SelectionMask
 
 from tap_asana.tap import TapAsana
 from tests.tap.support import TOKEN, base_config, catalog_for, run_tap
@@ -23,6 +29,20 @@ SDK_SOURCES = {
         "9b5f9fbcdedb7a1aec5673a44f51fd9bd88840f19f0fb29cba9953b9d9095bfe",
     pop_deselected_record_properties:
         "e69d4428c03eced1b4cdc2d49a8201c2e1b13ec870b5cbea819c90e9307038d1",
+    _typing.conform_record_data_types:
+        "96b068101790b7de5de91c2427907fe9a027f696ae02c79b53f65f15f3404899",
+    _typing._conform_record_data_types:
+        "89eb2e7c81e8c3fcb0a3936d1d0aa04705cef250658af3a8991255cef73c86ee",
+    _typing._conform_primitive_property:
+        "3123b5e582dce2bf9ef86acf6c9d4cbd48974faa4a772f736b2026b16fe0b60a",
+    SelectionMask.__missing__:
+        "cb93479806bbcdf83791d534490596518df3efda99cb0c62cf79e6932d76957d",
+    Stream.effective_schema.fget:
+        "09877c311ef20b8be7662fd22d9976cc2261ab11dbda90118952dc02e7fc29e2",
+    SameRecordTransform.transform:
+        "db46d82cacfd5593cfc76f63521added9f53b974413f29ae0820f2cee718c7af",
+    StreamMap.flatten_record:
+        "ccb0ee05e2c2b8600293fe4af8668305249024c9b0aa115d1105594ed4c474e0",
 }
 
 
@@ -54,6 +74,29 @@ def test_lean_and_sdk_paths_emit_the_same_records(sim, tmp_path):
     assert by_stream_and_gid(without_time_extracted(lean)) == \
         by_stream_and_gid(without_time_extracted(sdk))
     assert all("time_extracted" in m for m in lean.messages if m["type"] == "RECORD")
+
+
+def test_a_catalog_schema_without_a_property_drops_it_on_both_paths(sim, tmp_path):
+    """A user's catalog may narrow a stream's schema (Meltano `schema:`
+    overrides): records must then match that schema, as on singer-sdk's path."""
+    catalog = catalog_for(["tasks"])
+    tasks = next(e for e in catalog["streams"] if e["tap_stream_id"] == "tasks")
+    del tasks["schema"]["properties"]["notes"]
+    runs = {}
+    for name, extra in (("lean", {}), ("sdk", {"stream_maps": {"tasks": {}}})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "catalog.json").write_text(json.dumps(catalog))
+        config = tmp_path / name / "config.json"
+        config.write_text(json.dumps(base_config(sim, **extra)))
+        done = subprocess.run([sys.executable, "-m", "tap_asana", "--config", str(config),
+                               "--catalog", str(tmp_path / name / "catalog.json")],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs[name] = [json.loads(line) for line in done.stdout.splitlines()]
+    lean, sdk = ([{k: v for k, v in m.items() if k != "time_extracted"}
+                  for m in runs[n] if m["type"] == "RECORD"] for n in ("lean", "sdk"))
+    assert lean and all("notes" not in m["record"] and "name" in m["record"] for m in lean)
+    assert by_stream_and_gid(lean) == by_stream_and_gid(sdk)
 
 
 def test_a_nested_property_deselected_in_the_catalog_is_removed(sim, tmp_path):

@@ -168,6 +168,17 @@ def test_values_orjson_cannot_encode_still_load(target):
         (1, str(huge), '{"n":%d}' % huge, "ok é"), (2, "5", '{"n":5}', "ok 😀")]
 
 
+def test_nan_and_infinity_load_as_null(target):
+    """Not JSON, but Python's json reads NaN/Infinity from a Singer line: they
+    load as NULL (orjson writes null), never as a failed batch."""
+    props = {"id": {"type": "integer"}, "ratio": {"type": ["null", "number"]}}
+    target.run([schema("values", props), record("values", {"id": 1, "ratio": float("nan")}),
+                record("values", {"id": 2, "ratio": float("inf")}),
+                record("values", {"id": 3, "ratio": 0.5})])
+    assert target.query("SELECT id, ratio FROM public.values ORDER BY id") == [
+        (1, None), (2, None), (3, 0.5)]
+
+
 VALUE_PROPS = {
     "id": {"type": "integer"},
     "assignee": {

@@ -38,7 +38,10 @@ DEFAULT_RETRY_AFTER_SECONDS = 30.0
 # but a numeric one must be coerced rather than lose the row; searching the
 # raw body first spares walking every nested object of every page (a third
 # of the tap's CPU on big task pages) when, as always in practice, there is none.
-_NON_STRING_GID = re.compile(rb'"gid"\s*:\s*[^"\sn]')
+# The key may be written with escapes ("\u0067id" is "gid" too; the hex
+# digits in any case, and so the letters: "GID" merely costs a walk).
+_NON_STRING_GID = re.compile(
+    rb'"(?i:(?:g|\\u0067)(?:i|\\u0069)(?:d|\\u0064))"\s*:\s*[^"\sn]')
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ generated from Asana's spec) and no stream map is configured.
 `LeanRecordMessages` does only what that common case needs, with the
 same result: deselected top-level properties and properties the schema
 doesn't declare are dropped (the latter with ONE warning per stream and
-property set, not one per record). Whenever the run asks for more — a
+property set, not one per record). One difference, for input Asana never
+sends: a top-level boolean property holding a non-boolean (1, "false") is
+passed on as it came instead of being coerced with `value != 0`. Whenever the run asks for more — a
 stream map, flattening, a nested property deselected in the catalog — the
 stream uses singer-sdk's own path. tests/tap/test_record_messages.py
 checks both paths give identical messages and pins the SDK source this
@@ -43,7 +45,7 @@ def lean_path_applies(stream: Stream) -> bool:
         return False
     if maps[0].flattening_enabled or maps[0].stream_alias != stream.name:
         return False
-    if stream.schema.get("additionalProperties"):
+    if stream.effective_schema.get("additionalProperties"):
         return False
     return not any(
         len(breadcrumb) > _TOP_LEVEL and not selected
@@ -55,7 +57,9 @@ class LeanRecordMessages:
     def __init__(self, stream: Stream, logger: logging.Logger) -> None:
         self._stream = stream
         self._stream_name = stream.name
-        declared = set(stream.schema["properties"])
+        # What the SDK conforms records to: the input catalog's schema when
+        # there is one (the SCHEMA message says the same), else the stream's.
+        declared = set(stream.effective_schema["properties"])
         mask = stream.mask
         self._keep = frozenset(p for p in declared if mask[("properties", p)])
         self._deselected = frozenset(declared - self._keep)

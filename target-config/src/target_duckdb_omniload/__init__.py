@@ -223,11 +223,14 @@ def _fill_from_csv(self, cur, temp_table, records, temp_file):
 
 
 def _json_line(record) -> bytes:
+    # NaN and ±Infinity (not JSON, though Python's json reads them) become
+    # null, i.e. NULL in the table; json.dumps used to let DuckDB store NaN.
     try:
         return orjson.dumps(record)
     except TypeError:
         # What orjson refuses and json takes: integers beyond 64 bits (a JSON
-        # number may be any size), non-string keys, lone surrogates.
+        # number may be any size) and non-string keys. (A lone surrogate fails
+        # either way: DuckDB rejects its escape, as it did before.)
         return json.dumps(record, ensure_ascii=True).encode()
 
 

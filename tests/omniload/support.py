@@ -25,8 +25,8 @@ def clean_env(**extra) -> dict:
 
 
 def run_omniload(*args, env: dict | None = None, cwd=None, timeout: float = 600,
-                 **popen) -> subprocess.CompletedProcess:
-    return subprocess.run([str(OMNILOAD), *map(str, args)], env=env or clean_env(),
+                 omniload: Path = OMNILOAD, **popen) -> subprocess.CompletedProcess:
+    return subprocess.run([str(omniload), *map(str, args)], env=env or clean_env(),
                           cwd=cwd, capture_output=True, text=True, timeout=timeout, **popen)
 
 

@@ -5,7 +5,6 @@ or a moved interpreter goes through the python3 check and the rebuild."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -59,8 +58,8 @@ def launcher_copy(omniload_ready, tmp_path):
 
 
 def run_copy(root: Path, home: Path, python3: Path):
-    return subprocess.run([str(root / "omniload"), "--help"], capture_output=True, text=True,
-                          timeout=120, env=clean_env(OMNILOAD_HOME=home, OMNILOAD_PYTHON=python3))
+    return run_omniload("--help", omniload=root / "omniload", timeout=120,
+                        env=clean_env(OMNILOAD_HOME=home, OMNILOAD_PYTHON=python3))
 
 
 def test_unchanged_inputs_use_the_environments(launcher_copy, tmp_path):

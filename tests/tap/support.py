@@ -87,14 +87,18 @@ def catalog_for(streams: list[str]) -> dict:
     return catalog
 
 
-def run_tap(tmp_path: Path, config: dict, streams=None, state=None, timeout=300) -> TapRun:
-    """One `tap-asana` process, as a user or orchestrator would run it."""
+def run_tap(tmp_path: Path, config: dict, streams=None, state=None, timeout=300,
+            catalog: dict | None = None) -> TapRun:
+    """One `tap-asana` process, as a user or orchestrator would run it
+    (`catalog`: a hand-made catalog instead of the one selecting `streams`)."""
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     args = [sys.executable, "-m", "tap_asana", "--config", str(config_file)]
-    if streams is not None:
+    if catalog is None and streams is not None:
+        catalog = catalog_for(streams)
+    if catalog is not None:
         catalog_file = tmp_path / "catalog.json"
-        catalog_file.write_text(json.dumps(catalog_for(streams)))
+        catalog_file.write_text(json.dumps(catalog))
         args += ["--catalog", str(catalog_file)]
     if state is not None:
         state_file = tmp_path / "state.json"

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import logging
-import subprocess
-import sys
 
 from singer_sdk import Stream
 from singer_sdk.helpers import _typing
@@ -85,16 +82,9 @@ def test_a_catalog_schema_without_a_property_drops_it_on_both_paths(sim, tmp_pat
     runs = {}
     for name, extra in (("lean", {}), ("sdk", {"stream_maps": {"tasks": {}}})):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "catalog.json").write_text(json.dumps(catalog))
-        config = tmp_path / name / "config.json"
-        config.write_text(json.dumps(base_config(sim, **extra)))
-        done = subprocess.run([sys.executable, "-m", "tap_asana", "--config", str(config),
-                               "--catalog", str(tmp_path / name / "catalog.json")],
-                              capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
-        runs[name] = [json.loads(line) for line in done.stdout.splitlines()]
-    lean, sdk = ([{k: v for k, v in m.items() if k != "time_extracted"}
-                  for m in runs[n] if m["type"] == "RECORD"] for n in ("lean", "sdk"))
+        runs[name] = run_tap(tmp_path / name, base_config(sim, **extra), catalog=catalog)
+        assert runs[name].returncode == 0, runs[name].stderr[-2000:]
+    lean, sdk = (without_time_extracted(runs[n]) for n in ("lean", "sdk"))
     assert lean and all("notes" not in m["record"] and "name" in m["record"] for m in lean)
     assert by_stream_and_gid(lean) == by_stream_and_gid(sdk)
 

@@ -59,6 +59,9 @@ state and atomicity:
   deleting the .db file starts from scratch; --full-refresh ignores the stored
   state and rebuilds the table. --interval-start/--interval-end (tasks only)
   load just that modified_at window and leave the stored bookmark unchanged.
+  One run at a time per database file: a second run waits for the first
+  (saying for which PID) up to --lock-timeout seconds, then fails, changing
+  nothing.
 
 URIs:
   asana://<workspace_gid>?access_token=<token>[&api_url=URL][&start_date=DATE]
@@ -70,7 +73,7 @@ URIs:
 
 environment:
   SOURCE_URI SOURCE_TABLE DESTINATION_URI DESTINATION_TABLE INCREMENTAL_STRATEGY
-  INTERVAL_START INTERVAL_END FULL_REFRESH SKIP_CONFIRMATION PROGRESS, each
+  INTERVAL_START INTERVAL_END FULL_REFRESH LOCK_TIMEOUT SKIP_CONFIRMATION PROGRESS, each
   also as OMNILOAD_<NAME> (which wins). OMNILOAD_TAP_SETTINGS='{"page_size":
   100, "requests_per_minute": 1500, "concurrency": 8}' tunes the tap.
 
@@ -132,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="tasks only: load tasks modified at or before DATE; bookmark unchanged [env INTERVAL_END]")
     ing.add_argument("--full-refresh", action="store_true", default=_env_flag("FULL_REFRESH"),
                      help="ignore the stored state and rebuild the table [env FULL_REFRESH]")
+    ing.add_argument("--lock-timeout", default=_env("LOCK_TIMEOUT"), metavar="SECONDS",
+                     help="while another omniload run uses the destination, wait this long for it "
+                          "(default 600; 0: fail at once) [env LOCK_TIMEOUT]")
     ing.add_argument("--yes", "-y", action="store_true", default=_env_flag("SKIP_CONFIRMATION"),
                      help="accepted for ingestr compatibility; omniload never prompts [env SKIP_CONFIRMATION]")
     ing.add_argument("--progress", default=_env("PROGRESS") or "interactive",
@@ -186,7 +192,22 @@ def plan_from_args(args):
         raise UsageError("--interval-start must be before --interval-end")
     return Plan(source=source, table=table, dest=dest, dest_table=dest_table, strategy=strategy,
                 full_refresh=bool(args.full_refresh), interval_start=start, interval_end=end,
-                progress=progress)
+                progress=progress, lock_timeout=parse_lock_timeout(args.lock_timeout))
+
+
+def parse_lock_timeout(value: str | None) -> float:
+    from omniload_cli.run_lock import DEFAULT_TIMEOUT_S
+
+    if value is None or not str(value).strip():
+        return DEFAULT_TIMEOUT_S
+    try:
+        seconds = float(value)
+        if not 0 <= seconds < float("inf"):
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"invalid --lock-timeout {str(value)[:20]!r}: a number of seconds, "
+                         f"0 or more") from None
+    return seconds
 
 
 def _read_argv_from_fd() -> list[str] | None:

@@ -78,7 +78,9 @@ def run(dest: DuckDBDest, *, projects: int, tasks_per_project: int, seed: int, p
         except subprocess.TimeoutExpired:
             proc.kill()
     import duckdb
-    con = duckdb.connect(dest.path, read_only=True)
+
+    from omniload_cli.destination import NO_EXTENSION_DOWNLOADS
+    con = duckdb.connect(dest.path, read_only=True, config=dict(NO_EXTENSION_DOWNLOADS))
     try:
         print(f"\nrows per table in {dest.display}:")
         for name in tables.TABLES:

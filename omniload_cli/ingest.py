@@ -15,6 +15,9 @@ import sys
 import time
 from dataclasses import dataclass
 
+import secrets as _random
+from datetime import datetime, timezone
+
 from omniload_cli import catalog_cache, destination, pipeline, publish, testhooks
 from omniload_cli.errors import LoadError, OmniloadError, SourceError, with_disk_hint
 from omniload_cli.progress import Progress
@@ -22,7 +25,8 @@ from omniload_cli.secrets import PrivateDir, Scrubber
 from omniload_cli.state import bookmark_of
 from omniload_cli.summary import Summary
 from omniload_cli.tables import Table
-from omniload_cli.uri import AsanaSource, DestTable, DuckDBDest, format_ts
+from omniload_cli.run_lock import DEFAULT_TIMEOUT_S, RunLock
+from omniload_cli.uri import AsanaSource, DestTable, DuckDBDest, to_iso
 
 # Tap settings a user may tune through OMNILOAD_TAP_SETTINGS (JSON); the ones
 # omniload owns (token, workspace, stream maps, window) cannot be overridden.
@@ -40,6 +44,7 @@ class Plan:
     interval_start: object = None   # datetime | None
     interval_end: object = None
     progress: str = "interactive"
+    lock_timeout: float = DEFAULT_TIMEOUT_S
 
     @property
     def windowed(self) -> bool:
@@ -80,18 +85,35 @@ def _tap_settings_override() -> dict:
     return {k: v for k, v in extra.items() if k not in _OWNED}
 
 
-def run(plan: Plan, *, out=None, err=None) -> Summary:
-    out = out or sys.stdout
+def run(plan: Plan, *, err=None) -> Summary:
+    """The whole run under the destination's lock (see run_lock.py)."""
     err = err or sys.stderr
     started = time.monotonic()
     tap_exe, target_exe = executables()
     tap_overrides = _tap_settings_override()
+    destination.check_paths(plan.dest)      # before waiting for a lock on it
+    lock = RunLock(plan.dest.path, plan.dest.display, timeout_s=plan.lock_timeout,
+                   on_wait=lambda msg: err.write(f"omniload: {msg}\n"))
+    lock.acquire()
+    try:
+        testhooks.at("locked")
+        return _run_locked(plan, tap_exe, target_exe, tap_overrides, started, err)
+    finally:
+        lock.release()
+
+
+def _run_locked(plan: Plan, tap_exe: str, target_exe: str, tap_overrides: dict,
+                started: float, err) -> Summary:
     t, dt = plan.table, plan.dest_table
     state_key = dt.display
+    stage = dt.stage(_random.token_hex(4))
 
     pre = destination.prepare(plan.dest, dt, state_key)     # local checks first
     stored_state = None
     notes = []
+    if plan.interval_start is not None and plan.interval_start > datetime.now(timezone.utc):
+        notes.append(f"warning: --interval-start {to_iso(plan.interval_start)} is in the future: "
+                     f"no task can have been modified since then, so nothing will be loaded")
     incremental = (t.is_incremental(plan.strategy)
                    and not plan.full_refresh and not plan.windowed)
     if incremental and pre.stored is not None:
@@ -113,7 +135,7 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
             "workspace_gid": plan.source.workspace_gid,
             # Rename the stream to the staging table; target-duckdb names
             # tables after streams (toolchain notes §3.1).
-            "stream_maps": {t.name: {"__alias__": dt.stage}},
+            "stream_maps": {t.name: {"__alias__": stage}},
             "progress_interval_seconds": max(1, int(progress.interval)),
             **tap_overrides,
         }
@@ -123,11 +145,11 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
             tap_config[t.tap_setting] = True
         if plan.source.api_url:
             tap_config["api_url"] = plan.source.api_url
-        start = format_ts(plan.interval_start) if plan.interval_start else plan.source.start_date
+        start = to_iso(plan.interval_start) if plan.interval_start else plan.source.start_date
         if start:
             tap_config["start_date"] = start
         if plan.interval_end:
-            tap_config["end_date"] = format_ts(plan.interval_end)
+            tap_config["end_date"] = to_iso(plan.interval_end)
         tap_config_path = private.write_json("tap-config.json", tap_config)
         target_config_path = private.write_json("target-config.json", {
             "path": plan.dest.path,
@@ -146,6 +168,7 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
             # rewritten): the loader alone on 100k tasks, 34 s -> 30 s.
             "settings": {"memory_limit": "512MB", "checkpoint_threshold": "1GB"},
             "temp_dir": private.subdir("target-tmp"),  # CSV batches die with the dir
+            "storage_compatibility_version": plan.dest.storage_version,
         })
         env = pipeline.child_env(plan.source.access_token)
 
@@ -154,8 +177,8 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
         bookmark = bookmark_of(stored_state, t.name)
         how = f"{plan.strategy}" + (" (full refresh)" if plan.full_refresh else "")
         if plan.windowed:
-            how += f", modified_at window {format_ts(plan.interval_start) if plan.interval_start else '-'}" \
-                   f" .. {format_ts(plan.interval_end) if plan.interval_end else 'now'}"
+            how += f", modified_at window {to_iso(plan.interval_start) if plan.interval_start else '-'}" \
+                   f" .. {to_iso(plan.interval_end) if plan.interval_end else 'now'}"
         elif bookmark:
             how += f", changes since {bookmark}"
         progress.header = (f"omniload: {plan.source.display} / {t.name} -> {plan.dest.display} "
@@ -173,7 +196,7 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
         testhooks.at("before-load")
         progress.start()
         try:
-            result = pipeline.run(tap_argv, target_argv, env, stage_stream=dt.stage,
+            result = pipeline.run(tap_argv, target_argv, env, stage_stream=stage,
                                   scrub=scrub, progress=progress,
                                   secret_files=(tap_config_path,))
         finally:
@@ -187,14 +210,18 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
         con = destination.connect(plan.dest)
         try:
             pub = publish.publish(
-                con, schema=dt.schema, table=dt.table, stage=dt.stage,
+                con, schema=dt.schema, table=dt.table, stage=stage,
                 strategy=("replace" if plan.full_refresh and plan.strategy != "append"
                           else plan.strategy),
                 rebuild=plan.full_refresh, key=t.primary_key,
                 state_key=None if plan.windowed else state_key,
-                source=plan.source_id, state=result.last_state)
+                source=plan.source_id, state=result.last_state,
+                sent=publish.Sent(result.records, result.schema_sent))
         except OmniloadError:
             raise
+        except publish.StageMismatch as exc:
+            raise LoadError(f"refusing to publish {dt.display}: {exc} (another process changed "
+                            f"the database during the load); nothing was changed") from None
         except Exception as exc:
             raise LoadError(with_disk_hint(f"publishing {dt.display} failed, nothing was changed: "
                                            f"{scrub(' '.join(str(exc).split()))}")) from None
@@ -215,7 +242,7 @@ def run(plan: Plan, *, out=None, err=None) -> Summary:
     finally:
         private.cleanup()
         if not ok:
-            warning = destination.undo(plan.dest, dt, pre)
+            warning = destination.undo(plan.dest, dt, stage, pre)
             if warning:
                 err.write(f"omniload: warning: {warning}\n")
 

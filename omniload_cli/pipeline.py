@@ -37,6 +37,7 @@ class PipeResult:
     records: int
     last_state: dict | None
     dropped_streams: set[str]
+    schema_sent: bool        # the loader got a SCHEMA for the stage (so created it)
 
 
 def _detach_and_tie_to_parent() -> None:
@@ -163,6 +164,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
     tap = target = None
     records = 0
     last_state = None
+    schema_sent = False
     dropped: set[str] = set()
     try:
         target = Child("target", target_argv, env, scrub, stdin=subprocess.PIPE,
@@ -200,6 +202,8 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
                     elif kind == "RECORD":
                         records += 1
                         progress.record()
+                    elif kind == "SCHEMA":
+                        schema_sent = True
                 sink.write(line if line.endswith(b"\n") else line + b"\n")
         except BrokenPipeError:
             # The loader died; its own error says why (below).
@@ -225,7 +229,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
                 f"loading into DuckDB failed (target-duckdb-omniload exit {target_rc}): "
                 f"{shorten(target.last_error_line())}; nothing was changed"))
         tap.finish_reading()
-        return PipeResult(records, last_state, dropped)
+        return PipeResult(records, last_state, dropped, schema_sent)
     finally:
         # Normal exit: both are already gone.  Error or Ctrl-C: stop them now.
         for child in (tap, target):

@@ -13,6 +13,15 @@ sees either the old table and old bookmark or the new table and new bookmark,
 never a half-loaded table, and never a bookmark ahead of its rows.  Any error
 rolls everything back.
 
+The stage is the run's own (its name carries the run's id) and is checked
+against what the run sent the loader before anything is published: a stage
+that is missing although the loader was told to create it, or that holds
+more rows than records were sent, or none although records were sent, fails
+the run with nothing changed -- never "published" as an empty copy.
+
+Merge keeps the columns a user added to the table: the re-merged rows carry
+their old values over (replace swaps in omniload's table, columns and all).
+
 Identifiers come from uri.DestTable (validated) and are quoted regardless.
 """
 
@@ -31,6 +40,34 @@ def q(ident: str) -> str:
 
 def qualified(schema: str, table: str) -> str:
     return f"{q(schema)}.{q(table)}"
+
+
+class StageMismatch(Exception):
+    """The stage is not what this run's loader wrote: publishing would lose data."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the run handed the loader for its stage."""
+    records: int
+    schema: bool      # a SCHEMA message went through: the loader created the stage
+
+
+def relation_kind(con, schema: str, name: str) -> str | None:
+    """'table', 'view' or None for schema.name."""
+    if table_exists(con, schema, name):
+        return "table"
+    views = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database()"
+        " AND schema_name = ? AND view_name = ?", [schema, name]).fetchone()[0]
+    return "view" if views else None
+
+
+def tables_with_prefix(con, schema: str, prefix: str) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        " AND schema_name = ? AND starts_with(table_name, ?)", [schema, prefix]).fetchall()
+    return [r[0] for r in rows]
 
 
 def table_exists(con, schema: str, table: str) -> bool:
@@ -63,13 +100,14 @@ class PublishResult:
 
 
 def publish(con, *, schema: str, table: str, stage: str, strategy: str, key: str,
-            state_key: str | None, source: str, state: dict | None,
+            state_key: str | None, source: str, state: dict | None, sent: Sent,
             rebuild: bool = False) -> PublishResult:
     """Publish stage into schema.table with strategy; store state under
     state_key unless it is None (windowed runs leave the bookmark alone).
     rebuild (--full-refresh) discards the old table whatever the strategy."""
     con.execute("BEGIN TRANSACTION")
     try:
+        check_stage(con, schema, stage, sent)
         result = _publish(con, schema, table, stage, strategy, key, rebuild)
         testhooks.at("in-publish")
         if state_key is not None:
@@ -84,6 +122,21 @@ def publish(con, *, schema: str, table: str, stage: str, strategy: str, key: str
             pass
         raise
     return result
+
+
+def check_stage(con, schema: str, stage: str, sent: Sent) -> None:
+    name = f"{schema}.{stage}"
+    if not table_exists(con, schema, stage):
+        if sent.schema:
+            raise StageMismatch(f"the staging table {name} is gone although the loader created it")
+        return
+    rows = count_rows(con, schema, stage)
+    if rows > sent.records:
+        raise StageMismatch(f"the staging table {name} holds {rows} rows, more than the "
+                            f"{sent.records} records this run loaded")
+    if sent.records and not rows:
+        raise StageMismatch(f"the staging table {name} is empty although this run loaded "
+                            f"{sent.records} records")
 
 
 def _publish(con, schema: str, table: str, stage: str, strategy: str, key: str,
@@ -120,10 +173,31 @@ def _publish(con, schema: str, table: str, stage: str, strategy: str, key: str,
                 # rows get NULL, as target-duckdb itself would do.
                 con.execute(f"ALTER TABLE {target} ADD COLUMN {q(name)} {dtype}")
         if strategy == "merge":
-            con.execute(f"DELETE FROM {target} WHERE {q(key)} IN (SELECT {q(key)} FROM {staged})")
-        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {staged}")
+            _merge(con, schema, table, stage, key)
+        else:
+            con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {staged}")
         con.execute(f"DROP TABLE {staged}")
     return PublishResult(loaded, count_rows(con, schema, table), not existed)
+
+
+def _merge(con, schema: str, table: str, stage: str, key: str) -> None:
+    """Upsert the stage on key.  Columns only the table has (a user's own)
+    keep their values on the rows the stage replaces."""
+    target, staged = qualified(schema, table), qualified(schema, stage)
+    in_stage = {name.lower() for name, _ in columns(con, schema, stage)}
+    own = [name for name, _ in columns(con, schema, table) if name.lower() not in in_stage]
+    if own:
+        kept = ", ".join(f"k.{q(c)}" for c in own)
+        con.execute(f"CREATE TEMP TABLE _omniload_kept AS SELECT {q(key)}, "
+                    f"{', '.join(q(c) for c in own)} FROM {target} "
+                    f"WHERE {q(key)} IN (SELECT {q(key)} FROM {staged})")
+    con.execute(f"DELETE FROM {target} WHERE {q(key)} IN (SELECT {q(key)} FROM {staged})")
+    if own:
+        con.execute(f"INSERT INTO {target} BY NAME SELECT s.*, {kept} FROM {staged} s "
+                    f"LEFT JOIN _omniload_kept k ON s.{q(key)} = k.{q(key)}")
+        con.execute("DROP TABLE _omniload_kept")
+    else:
+        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {staged}")
 
 
 def drop_stage(con, schema: str, stage: str) -> None:

@@ -8,7 +8,8 @@ act at a named point of a run:
 - ``pause``: SIGSTOP itself there; the test inspects or changes the world and
   sends SIGCONT.
 
-Points, in run order: ``before-load`` (destination checked, children not yet
+Points, in run order: ``locked`` (the run holds the destination's lock,
+nothing opened yet), ``before-load`` (destination checked, children not yet
 started), ``before-publish`` (the loader exited 0, the stage is complete),
 ``in-publish`` (inside the publish transaction: the table is swapped/merged,
 the state not yet written), ``before-commit`` (rows and state written, not yet
@@ -20,7 +21,7 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("before-load", "before-publish", "in-publish", "before-commit", "after-commit")
+POINTS = ("locked", "before-load", "before-publish", "in-publish", "before-commit", "after-commit")
 
 
 def at(point: str) -> None:

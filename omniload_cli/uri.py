@@ -14,7 +14,13 @@ Source: ``asana://<workspace_gid>?access_token=<token>[&api_url=..][&start_date=
 Destination: ``duckdb://./work.db`` or ``duckdb://work.db`` (relative to the
 current directory), ``duckdb:////abs/path/work.db`` (absolute),
 ``duckdb:///work.db`` (relative, as in ingestr v1).  In-memory databases are
-refused: the data would vanish with the loader process.
+refused: the data would vanish with the loader process.  One option,
+``?storage_version=v1.2.0`` (the default) or ``latest`` or any DuckDB release
+``vX.Y.Z``: the storage format a NEW file is written in.  The default opens
+in every duckdb since 1.2 (early 2025), so in whatever CLI or notebook a user
+likely has; an existing file keeps its format.  Not older: written by duckdb
+2.0 in the v1.0/v1.1 formats, a file was corrupted when a write failed
+(disk full) mid-load, where v1.2 and later roll back cleanly.
 
 Destination table: ``schema.table`` or ``table`` (schema ``main``).  Names are
 plain SQL identifiers (letters, digits, underscore, not starting with a digit),
@@ -53,10 +59,15 @@ class AsanaSource:
         return f"asana://{self.workspace_gid}"
 
 
+DEFAULT_STORAGE_VERSION = "v1.2.0"
+_STORAGE_VERSION = re.compile(r"^(v\d+\.\d+\.\d+|latest)$")
+
+
 @dataclass(frozen=True)
 class DuckDBDest:
     path: str          # absolute
     display: str       # as the user wrote it
+    storage_version: str = DEFAULT_STORAGE_VERSION   # for a file omniload creates
 
 
 @dataclass(frozen=True)
@@ -64,9 +75,9 @@ class DestTable:
     schema: str
     table: str
 
-    @property
-    def stage(self) -> str:
-        return STAGE_PREFIX + self.table
+    def stage(self, run_id: str) -> str:
+        """The run's own staging table: no other run can publish or drop it."""
+        return f"{STAGE_PREFIX}{self.table}_{run_id}"
 
     @property
     def display(self) -> str:
@@ -93,7 +104,7 @@ def parse_source_uri(uri: str | None) -> AsanaSource:
         key, _, value = part.partition("=")
         key = unquote(key)
         if key not in SOURCE_PARAMS:
-            raise UsageError(f"unknown source URI parameter {_safe(key)!r}; valid: {', '.join(SOURCE_PARAMS)}")
+            raise UsageError(_unknown_parameter(key))
         params[key] = unquote(value)  # unquote, not unquote_plus: '+' is literal
     token = params.get("access_token", "").strip()
     if not token:
@@ -103,8 +114,21 @@ def parse_source_uri(uri: str | None) -> AsanaSource:
         raise UsageError("api_url in the source URI must be an http(s) URL")
     start_date = params.get("start_date") or None
     if start_date is not None:
-        start_date = format_ts(parse_datetime(start_date, "start_date"))
+        start_date = to_iso(parse_datetime(start_date, "start_date"))
     return AsanaSource(workspace, token, api_url, start_date)
+
+
+def _unknown_parameter(name: str) -> str:
+    """The error for a query part that is not a known parameter.  It never
+    echoes the part: after a token with a raw '&' it IS the token's tail.
+    Only our own parameter names are spelled out."""
+    import difflib
+
+    close = difflib.get_close_matches(name.lower(), SOURCE_PARAMS, n=1, cutoff=0.7)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return (f"the source URI has a parameter omniload does not know (not repeated here: it may be "
+            f"part of the token){hint} Valid: {', '.join(SOURCE_PARAMS)}. A token containing "
+            f"&, # or % must be percent-encoded (& as %26, # as %23, % as %25)")
 
 
 def parse_dest_uri(uri: str | None, cwd: str | None = None) -> DuckDBDest:
@@ -115,8 +139,8 @@ def parse_dest_uri(uri: str | None, cwd: str | None = None) -> DuckDBDest:
         raise UsageError("--dest-uri must look like duckdb://./work.db or duckdb:////abs/path/work.db")
     if scheme.lower() != "duckdb":
         raise UsageError(f"unsupported destination scheme {_safe(scheme)!r}; only duckdb:// is supported")
-    if "?" in rest:
-        raise UsageError("the duckdb destination URI takes no options")
+    rest, _, query = rest.partition("?")
+    storage_version = _duckdb_options(query)
     rest = unquote(rest)
     if rest.startswith("//"):
         path = rest[1:]                  # duckdb:////abs/x.db -> /abs/x.db
@@ -126,9 +150,27 @@ def parse_dest_uri(uri: str | None, cwd: str | None = None) -> DuckDBDest:
         path = rest                      # duckdb://./x.db, duckdb://x.db
     if not path or path in (":memory:", "/:memory:") or path.startswith((":memory:", "md:", "motherduck:")):
         raise UsageError("the destination must be a DuckDB file, e.g. duckdb://./work.db (in-memory and MotherDuck are not supported)")
-    if path.endswith("/") or os.path.isdir(os.path.join(cwd or os.getcwd(), path)):
-        raise UsageError(f"the destination {path!r} is a directory; name a file, e.g. duckdb://{path.rstrip('/')}/work.db")
-    return DuckDBDest(os.path.abspath(os.path.join(cwd or os.getcwd(), path)), uri)
+    full = os.path.abspath(os.path.join(cwd or os.getcwd(), path))
+    if path.endswith("/") or os.path.isdir(full):
+        # The absolute form: duckdb:///dir/... would be read as relative.
+        raise UsageError(f"the destination {path!r} is a directory; name a file in it, "
+                         f"e.g. duckdb:///{full.rstrip('/')}/work.db")
+    return DuckDBDest(full, uri, storage_version)
+
+
+def _duckdb_options(query: str) -> str:
+    """The storage_version option (the only one); its value, or the default."""
+    version = DEFAULT_STORAGE_VERSION
+    for part in filter(None, query.split("&")):
+        key, _, value = part.partition("=")
+        if unquote(key) != "storage_version":
+            raise UsageError(f"unknown duckdb destination option {_safe(unquote(key))!r}; "
+                             f"the only one is storage_version (e.g. ?storage_version=latest)")
+        version = unquote(value).strip().lower()
+        if not _STORAGE_VERSION.match(version):
+            raise UsageError(f"invalid storage_version {_safe(value)!r}: use a DuckDB release "
+                             f"such as v1.2.0 (the default), or latest")
+    return version
 
 
 def parse_dest_table(value: str | None, source_table: str) -> DestTable:
@@ -169,11 +211,10 @@ def parse_datetime(value: str, what: str) -> datetime:
             f"invalid {what} {_safe(value)!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM|Z]") from None
 
 
-def format_ts(dt: datetime) -> str:
-    """Asana's own style: UTC with milliseconds and Z."""
-    dt = dt.astimezone(timezone.utc)
-    # %Y is not zero-padded below year 1000 on glibc: format the year ourselves.
-    return f"{dt.year:04d}-" + dt.strftime("%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+def to_iso(dt: datetime) -> str:
+    """ISO 8601 in UTC (``Z``), for the tap's settings and for messages.  The
+    tap turns it into Asana's own format itself (one formatter, the tap's)."""
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _safe(text: str, limit: int = 60) -> str:

@@ -52,6 +52,9 @@ def _route(sim, method, path, query, data):
     if method == "POST" and path == "/faults/deny":
         sim.faults.deny(data["path_prefix"], int(data.get("status", 402)), data.get("message"))
         return {"ok": True}
+    if method == "POST" and path == "/faults/pagination":
+        sim.faults.break_pagination(data["path_prefix"], str(data.get("mode", "repeat")))
+        return {"ok": True}
     if method == "POST" and path == "/faults/latency":
         sim.faults.set_latency(float(data.get("ms", 0)), float(data.get("jitter_ms", 0)))
         return {"ok": True}

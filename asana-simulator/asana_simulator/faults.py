@@ -15,6 +15,11 @@ KINDS = ("500", "502", "503", "504", "drop", "drop_mid_body", "429")
 # whose string fields are null, and gids sent as JSON numbers.
 MALFORMED_KINDS = ("non_json", "missing_data", "null_string_field", "numeric_gid")
 ALL_KINDS = KINDS + MALFORMED_KINDS
+# Listings that never end (opt-in, per path prefix), as a server bug or a
+# cache between client and Asana can make them: "repeat" hands back, as
+# next_page, the very offset the request carried; "cycle" links the last page
+# back to the first with a freshly issued offset, so no token ever repeats.
+PAGING_BUGS = ("repeat", "cycle")
 # The string fields `null_string_field` sets to null wherever they occur in
 # the records of `data` (top level only).
 NULLED_STRING_FIELDS = ("name", "text", "notes", "email")
@@ -62,6 +67,13 @@ class Fault:
         return body, None
 
 
+def _api_relative(path_prefix: str) -> str:
+    """Prefixes may be given with or without the /api/1.0 in front."""
+    if path_prefix.startswith("/api/1.0/"):
+        return path_prefix[len("/api/1.0"):]
+    return path_prefix
+
+
 def _numeric_gids(obj) -> None:
     """Every all-digit "gid" string, at any depth, becomes a JSON number."""
     if isinstance(obj, list):
@@ -85,6 +97,7 @@ class Faults:
         self._fail_after = None
         self._fail_status = 500
         self._deny: list[tuple[str, int, str | None]] = []
+        self._paging_bugs: list[tuple[str, str]] = []
         self.injected_by_kind: dict[str, int] = {}
 
     # --- configuration -------------------------------------------------------
@@ -121,6 +134,23 @@ class Faults:
         with self._lock:
             self._deny.append((path_prefix, status, message))
 
+    def break_pagination(self, path_prefix: str, mode: str) -> None:
+        """Make every paginated listing under path_prefix endless (PAGING_BUGS)."""
+        if mode not in PAGING_BUGS:
+            raise ValueError(f"mode must be one of {PAGING_BUGS}")
+        with self._lock:
+            self._paging_bugs.append((_api_relative(path_prefix), mode))
+
+    def paging_bug(self, api_path: str) -> str | None:
+        """The PAGING_BUGS mode that applies to this listing, if any."""
+        with self._lock:
+            for prefix, mode in self._paging_bugs:
+                if api_path.startswith(prefix):
+                    self.injected_by_kind[f"paging_{mode}"] = (
+                        self.injected_by_kind.get(f"paging_{mode}", 0) + 1)
+                    return mode
+        return None
+
     def premium_only(self, path_prefix: str) -> None:
         """402 Payment Required on this path, as for a paid-plan feature."""
         self.deny(path_prefix, 402)
@@ -146,6 +176,7 @@ class Faults:
             self.rate = 0.0
             self._fail_after = None
             self._deny = []
+            self._paging_bugs = []
 
     # --- per request ------------------------------------------------------------
     def latency_s(self) -> float:
@@ -159,9 +190,7 @@ class Faults:
         """api_path is relative to /api/1.0 (deny prefixes may include it)."""
         with self._lock:
             for prefix, status, message in self._deny:
-                if prefix.startswith("/api/1.0/"):
-                    prefix = prefix[len("/api/1.0"):]
-                if api_path.startswith(prefix):
+                if api_path.startswith(_api_relative(prefix)):
                     return self._count(Fault("status", status, message))
             if self._fail_after is not None:
                 if self._fail_after > 0:

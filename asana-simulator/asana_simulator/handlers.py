@@ -108,6 +108,11 @@ def _list(ctx, kind, items, sel):
     body = {"data": [fields.render(ctx.store, kind, o, sel) for o in page]}
     end = pos + len(page)
     body["next_page"] = _next_page(ctx, pag.issue(key, end)) if end < len(items) else None
+    bug = ctx.sim.faults.paging_bug(ctx.path)
+    if bug == "repeat" and offset is not None:
+        body["next_page"] = _next_page(ctx, offset)
+    elif bug == "cycle" and body["next_page"] is None:
+        body["next_page"] = _next_page(ctx, pag.issue(key, 0))
     return body
 
 

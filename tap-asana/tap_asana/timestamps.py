@@ -12,7 +12,12 @@ from datetime import datetime, timezone
 
 def to_asana(moment: datetime) -> str:
     utc = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # strftime's %Y does not pad years before 1000 on every platform, and
+    # Asana refuses "1-01-01T…": spell every field out.
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def parse(value: str) -> datetime:

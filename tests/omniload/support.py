@@ -14,7 +14,7 @@ OMNILOAD = REPO / "omniload"
 # cannot change what a test means.
 _OURS = ("SOURCE_URI", "SOURCE_TABLE", "DESTINATION_URI", "DESTINATION_TABLE",
          "INCREMENTAL_STRATEGY", "INTERVAL_START", "INTERVAL_END", "FULL_REFRESH",
-         "SKIP_CONFIRMATION", "PROGRESS")
+         "SKIP_CONFIRMATION", "PROGRESS", "LOCK_TIMEOUT")
 
 
 def clean_env(**extra) -> dict:

@@ -65,7 +65,9 @@ def test_destination_directory_missing(omniload_ready, tmp_path):
 
 def test_destination_not_a_database(omniload_ready, tmp_path):
     (tmp_path / "w.db").write_text("this is not duckdb\n" * 100)
-    check_error(ingest(tmp_path), 1, "cannot open the destination")
+    check_error(ingest(tmp_path), 2, "is not a DuckDB database")
+    (tmp_path / "w.db").write_bytes(b"")
+    check_error(ingest(tmp_path), 2, "is an empty file, not a DuckDB database")
 
 
 def test_destination_unwritable(omniload_ready, tmp_path):

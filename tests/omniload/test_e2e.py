@@ -179,6 +179,27 @@ def test_windowed_run_leaves_bookmark(sim, tmp_path, omniload_ready):
     assert query(db, "SELECT count(*) FROM public.tasks")[0][0] == len(expected_gids(sim, "tasks"))
 
 
+def test_interval_start_in_the_future_is_warned_about(sim, tmp_path, omniload_ready):
+    db = tmp_path / "w.db"
+    r = ingest(sim, db, "tasks", "--interval-start", "2999-01-01")
+    assert r.returncode == 0, r.stderr
+    assert "warning: --interval-start 2999-01-01T00:00:00Z is in the future" in r.stdout + r.stderr
+    assert "rows loaded:   0" in r.stdout
+
+
+def test_start_date_in_year_one_loads_everything(sim, tmp_path, omniload_ready):
+    db = tmp_path / "w.db"
+    sim.reset_request_log()
+    r = run_omniload("ingest", "--source-uri", source_uri(sim) + "&start_date=0001-01-01",
+                     "--source-table", "tasks", "--dest-uri", f"duckdb:///{db}",
+                     "--dest-table", "public.tasks", env=clean_env())
+    assert r.returncode == 0, r.stderr
+    assert sim.request_count(status=400) == 0
+    assert {x.query.get("modified_since") for x in sim.requests if x.api_path == "/tasks"} \
+        == {"0001-01-01T00:00:00.000Z"}
+    assert query(db, "SELECT count(*) FROM public.tasks")[0][0] == len(expected_gids(sim, "tasks"))
+
+
 def test_rejected_token_and_unknown_workspace(sim, tmp_path, omniload_ready):
     db = tmp_path / "w.db"
     for kwargs, fragment in ((dict(token="2/1:wrong" + SECRET_PART), "401"),

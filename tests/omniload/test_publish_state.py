@@ -29,10 +29,18 @@ def rows(con, table="tasks"):
     return con.execute(f"SELECT * FROM public.{table} ORDER BY gid").fetchall()
 
 
+def sent_for(con, stage=STAGE, schema="public"):
+    """What a loader that wrote this stage was sent: its rows, and a SCHEMA."""
+    if not publish.table_exists(con, schema, stage):
+        return publish.Sent(0, False)
+    return publish.Sent(publish.count_rows(con, schema, stage), True)
+
+
 def do(con, strategy, st=None, **kw):
+    sent = kw.pop("sent", None) or sent_for(con)
     return publish.publish(con, schema="public", table="tasks", stage=STAGE, strategy=strategy,
                            key="gid", state_key=kw.pop("state_key", "public.tasks"),
-                           source="asana://1/tasks", state=st, **kw)
+                           source="asana://1/tasks", state=st, sent=sent, **kw)
 
 
 def test_replace_creates_then_swaps(con):
@@ -56,12 +64,12 @@ def test_merge_upserts_and_adds_new_columns(con):
     assert (r.rows_loaded, r.rows_in_table) == (2, 3)
 
 
-def test_merge_stage_missing_columns_get_null(con):
+def test_merge_keeps_values_of_columns_the_stage_lacks(con):
     make_stage(con, [("1", "a", 1)], "gid VARCHAR PRIMARY KEY, name VARCHAR, n INTEGER")
     do(con, "merge")
-    make_stage(con, [("1", "a2")])
+    make_stage(con, [("1", "a2"), ("2", "b")])
     do(con, "merge")
-    assert rows(con) == [("1", "a2", None)]
+    assert rows(con) == [("1", "a2", 1), ("2", "b", None)]
 
 
 def test_append_keeps_versions_without_primary_key(con):
@@ -99,6 +107,43 @@ def test_missing_stage_means_empty_source(con):
     assert r.created and rows(con) == []
 
 
+@pytest.mark.parametrize("sent, why", [
+    (publish.Sent(5, True), "is gone although the loader created it"),
+])
+def test_a_missing_stage_the_loader_created_is_refused(con, sent, why):
+    make_stage(con, [("1", "a")])
+    do(con, "replace", {"v": 1})
+    with pytest.raises(publish.StageMismatch, match=why):
+        do(con, "replace", {"v": 2}, sent=sent)
+    assert rows(con) == [("1", "a")]
+    assert state.read_state(con, "public.tasks")[1] == {"v": 1}
+
+
+@pytest.mark.parametrize("stage_rows, sent, why", [
+    ([("1", "a"), ("2", "b")], publish.Sent(1, True), "holds 2 rows, more than the 1 records"),
+    ([], publish.Sent(3, True), "is empty although this run loaded 3 records"),
+])
+def test_an_altered_stage_is_refused(con, stage_rows, sent, why):
+    make_stage(con, [("9", "old")])
+    do(con, "merge", {"v": 1})
+    make_stage(con, stage_rows)
+    with pytest.raises(publish.StageMismatch, match=why):
+        do(con, "merge", {"v": 2}, sent=sent)
+    assert rows(con) == [("9", "old")]
+    assert state.read_state(con, "public.tasks")[1] == {"v": 1}
+
+
+def test_merge_keeps_the_columns_a_user_added(con):
+    make_stage(con, [("1", "a"), ("2", "b")])
+    do(con, "merge")
+    con.execute("ALTER TABLE public.tasks ADD COLUMN triage VARCHAR")
+    con.execute("UPDATE public.tasks SET triage = 'urgent-' || gid")
+    make_stage(con, [("2", "b2"), ("3", "c")])
+    do(con, "merge")
+    assert rows(con) == [("1", "a", "urgent-1"), ("2", "b2", "urgent-2"), ("3", "c", None)]
+    assert not publish.table_exists(con, "temp", "_omniload_kept")
+
+
 def test_failure_rolls_back_rows_columns_and_state(con):
     make_stage(con, [("1", "a", 1)], "gid VARCHAR PRIMARY KEY, name VARCHAR, n INTEGER")
     do(con, "merge", {"v": 1})
@@ -128,7 +173,8 @@ def test_identifiers_are_quoted(con):
     con.execute('CREATE TABLE "select"."_omniload_stage_from" (gid VARCHAR PRIMARY KEY)')
     con.execute("""INSERT INTO "select"."_omniload_stage_from" VALUES ('1')""")
     publish.publish(con, schema="select", table="from", stage="_omniload_stage_from",
-                    strategy="replace", key="gid", state_key="select.from", source="s", state={})
+                    strategy="replace", key="gid", state_key="select.from", source="s", state={},
+                    sent=publish.Sent(1, True))
     assert con.execute('SELECT * FROM "select"."from"').fetchall() == [("1",)]
 
 

@@ -3,7 +3,7 @@ import os
 import pytest
 
 from omniload_cli.errors import UsageError
-from omniload_cli.uri import (format_ts, parse_datetime, parse_dest_table,
+from omniload_cli.uri import (to_iso, parse_datetime, parse_dest_table,
                               parse_dest_uri, parse_source_uri)
 
 TOKEN = "2/1204567890123:0a1b2c3d4e5f"
@@ -23,7 +23,7 @@ def test_source_uri_percent_decoding_and_literal_plus():
 
 def test_source_uri_start_date_normalised():
     s = parse_source_uri("asana://1?access_token=x&start_date=2024-01-02")
-    assert s.start_date == "2024-01-02T00:00:00.000Z"
+    assert s.start_date == "2024-01-02T00:00:00Z"
 
 
 @pytest.mark.parametrize("uri, fragment", [
@@ -34,7 +34,8 @@ def test_source_uri_start_date_normalised():
     ("asana://?access_token=x", "names no workspace"),
     ("asana://123", "no access_token"),
     ("asana://123?access_token=", "no access_token"),
-    ("asana://123?acess_token=x", "unknown source URI parameter 'acess_token'"),
+    ("asana://123?acess_token=x", "did you mean access_token?"),
+    ("asana://123?access_token=x&strat_date=2024-01-01", "did you mean start_date?"),
     ("asana://12 3?access_token=x", "invalid workspace gid"),
     ("asana://1?access_token=x&start_date=yesterday", "invalid start_date"),
     ("asana://1?access_token=x&api_url=ftp://x", "api_url"),
@@ -45,6 +46,19 @@ def test_source_uri_errors(uri, fragment):
         parse_source_uri(uri)
     assert fragment in str(e.value)
     assert e.value.exit_code == 2
+
+
+@pytest.mark.parametrize("query", [
+    "access_token=secret1&secret2", "access_token=secret1&secret2=x", "access_token=s3cr&et2&api_url=x",
+    "access_token=abc&secret2Z#frag",
+])
+def test_source_uri_error_never_echoes_a_tokens_tail(query):
+    """A token with a raw '&': what follows it is the token, not a typo."""
+    with pytest.raises(UsageError) as e:
+        parse_source_uri(f"asana://1?{query}")
+    tail = query.split("&", 1)[1].split("=")[0]
+    assert tail not in e.value.message and "cr" not in e.value.message
+    assert "%26" in e.value.message
 
 
 def test_source_uri_error_never_echoes_token_in_workspace_position():
@@ -67,7 +81,7 @@ def test_dest_uri_forms(tmp_path):
     ("duckdb://", "must be a DuckDB file"),
     ("duckdb:///:memory:", "must be a DuckDB file"),
     ("duckdb://md:foo", "must be a DuckDB file"),
-    ("duckdb://./x.db?threads=2", "takes no options"),
+    ("duckdb://./x.db?threads=2", "unknown duckdb destination option"),
     ("work.db", "must look like"),
     (None, "missing --dest-uri"),
 ])
@@ -77,16 +91,33 @@ def test_dest_uri_errors(uri, fragment, tmp_path):
     assert fragment in str(e.value)
 
 
-def test_dest_uri_directory_refused(tmp_path):
-    with pytest.raises(UsageError, match="is a directory"):
+def test_dest_uri_directory_refused_with_an_absolute_hint(tmp_path):
+    with pytest.raises(UsageError, match="is a directory") as err:
         parse_dest_uri(f"duckdb:///{tmp_path}", "/")
+    hint = err.value.message.rsplit("e.g. ", 1)[1]
+    # The suggested URI names a file inside that directory, however it is read.
+    assert parse_dest_uri(hint, "/somewhere/else").path == f"{tmp_path}/work.db"
+    with pytest.raises(UsageError) as err:
+        parse_dest_uri("duckdb://sub/", str(tmp_path))
+    assert parse_dest_uri(err.value.message.rsplit("e.g. ", 1)[1], "/").path == f"{tmp_path}/sub/work.db"
+
+
+def test_dest_uri_storage_version():
+    assert parse_dest_uri("duckdb://./w.db", "/x").storage_version == "v1.2.0"
+    assert parse_dest_uri("duckdb://./w.db?storage_version=latest", "/x").storage_version == "latest"
+    assert parse_dest_uri("duckdb:////a/w.db?storage_version=v1.4.0", "/x").path == "/a/w.db"
+    for bad, why in (("?storage_version=1.4", "invalid storage_version"),
+                     ("?storage_version=", "invalid storage_version"),
+                     ("?mode=ro", "unknown duckdb destination option 'mode'")):
+        with pytest.raises(UsageError, match=why):
+            parse_dest_uri("duckdb://./w.db" + bad, "/x")
 
 
 def test_dest_table():
     assert parse_dest_table("public.tasks", "tasks").display == "public.tasks"
     assert parse_dest_table("My_Tasks", "tasks").display == "main.my_tasks"
     assert parse_dest_table(None, "users").display == "main.users"
-    assert parse_dest_table("s.t", "tasks").stage == "_omniload_stage_t"
+    assert parse_dest_table("s.t", "tasks").stage("ab12") == "_omniload_stage_t_ab12"
 
 
 @pytest.mark.parametrize("value", [
@@ -100,14 +131,15 @@ def test_dest_table_rejects(value):
 
 
 @pytest.mark.parametrize("value, expected", [
-    ("2024-01-02", "2024-01-02T00:00:00.000Z"),
-    ("2024-01-02T03:04:05", "2024-01-02T03:04:05.000Z"),
-    ("2024-01-02 03:04:05.123456", "2024-01-02T03:04:05.123Z"),
-    ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05.000Z"),
-    ("2024-01-02T03:04:05+02:00", "2024-01-02T01:04:05.000Z"),
+    ("2024-01-02", "2024-01-02T00:00:00Z"),
+    ("2024-01-02T03:04:05", "2024-01-02T03:04:05Z"),
+    ("2024-01-02 03:04:05.123456", "2024-01-02T03:04:05.123456Z"),
+    ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05Z"),
+    ("2024-01-02T03:04:05+02:00", "2024-01-02T01:04:05Z"),
+    ("0001-01-01", "0001-01-01T00:00:00Z"),
 ])
 def test_datetimes(value, expected):
-    assert format_ts(parse_datetime(value, "x")) == expected
+    assert to_iso(parse_datetime(value, "x")) == expected
 
 
 @pytest.mark.parametrize("value", ["notadate", "02/01/2024", "2024-13-01", "2024-01-02T25:00"])

@@ -106,3 +106,24 @@ def test_token_revoked_mid_run_changes_nothing(sim, tmp_path, table, ok_requests
     statuses = Counter(x.status for x in sim.requests)
     assert statuses[200] == ok_requests and statuses[401] >= 1, statuses
     assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("mode", ["repeat", "cycle"])
+def test_a_listing_that_never_ends_fails_the_run_and_changes_nothing(sim, tmp_path, mode):
+    """A server bug or a cache handing out the same page forever must end the
+    run (one line naming the endpoint), not page until the job is killed."""
+    db = tmp_path / "w.db"
+    assert ingest(sim, db, "tasks").returncode == 0
+    sim.store.edit_task(sorted(expected_gids(sim, "tasks"))[0], name="edited before the loop")
+    before = snapshot(db)
+    sim.reset_request_log()
+    sim.faults.break_pagination("/tasks", mode)
+    try:
+        r = ingest(sim, db, "tasks", "--full-refresh", env_extra=tap_settings(page_size=2))
+    finally:
+        sim.faults.clear()
+    assert r.returncode == 1, r.stderr
+    assert_clean_error(r.stderr, r.stdout, "/tasks ")
+    assert ("already given" if mode == "repeat" else "goes in circles") in r.stderr
+    assert len(sim.requests) < 400
+    assert snapshot(db) == before

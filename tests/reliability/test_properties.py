@@ -243,14 +243,16 @@ def _publish_into(db, schema, table):
     """What omniload does to a destination: prepare, (stage), publish."""
     dest = DuckDBDest(str(db), f"duckdb:///{db}")
     dt = DestTable(schema, table)
+    stage = dt.stage("feed")
     destination.prepare(dest, dt, dt.display)
     con = duckdb.connect(str(db))
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {publish.q(schema)}")
-        con.execute(f"CREATE TABLE {publish.qualified(schema, dt.stage)} (gid VARCHAR PRIMARY KEY, name VARCHAR)")
-        con.execute(f"INSERT INTO {publish.qualified(schema, dt.stage)} VALUES ('1', 'a')")
-        publish.publish(con, schema=schema, table=table, stage=dt.stage, strategy="merge", key="gid",
-                        state_key=dt.display, source="asana://1/tasks", state={"x": table})
+        con.execute(f"CREATE TABLE {publish.qualified(schema, stage)} (gid VARCHAR PRIMARY KEY, name VARCHAR)")
+        con.execute(f"INSERT INTO {publish.qualified(schema, stage)} VALUES ('1', 'a')")
+        publish.publish(con, schema=schema, table=table, stage=stage, strategy="merge", key="gid",
+                        state_key=dt.display, source="asana://1/tasks", state={"x": table},
+                        sent=publish.Sent(1, True))
     finally:
         con.close()
 

@@ -100,6 +100,40 @@ def test_deny_a_path(fsim, status):
     assert api.get("/workspaces").status_code == 200
 
 
+def test_repeat_paging_bug_hands_back_the_requested_offset(fsim):
+    sim, api = fsim
+    path = "/users"
+    sim.faults.break_pagination(path, "repeat")
+    first = api.ok(path, limit=40, workspace=sim.org_workspace_gid)
+    offset = first["next_page"]["offset"]
+    second = api.ok(path, limit=40, workspace=sim.org_workspace_gid, offset=offset)
+    assert second["next_page"]["offset"] == offset
+    assert {u["gid"] for u in second["data"]}.isdisjoint(u["gid"] for u in first["data"])
+    assert api.ok("/workspaces", limit=1)["next_page"]["offset"] != offset  # other paths paginate
+
+
+def test_cycle_paging_bug_links_the_last_page_to_the_first(fsim):
+    sim, api = fsim
+    path = "/users"
+    sim.faults.break_pagination("/api/1.0" + path, "cycle")
+    ws = sim.org_workspace_gid
+    body, pages, offsets = api.ok(path, limit=100, workspace=ws), [], set()
+    for _ in range(6):
+        pages.append([u["gid"] for u in body["data"]])
+        offsets.add(body["next_page"]["offset"])
+        body = api.ok(path, limit=100, workspace=ws, offset=body["next_page"]["offset"])
+    assert pages[0] == pages[2] == pages[4] and pages[1] == pages[3]
+    assert len(offsets) == 6  # every offset fresh: only the records repeat
+    sim.faults.clear()
+    assert len(api.all_pages(path, workspace=ws)) == len(sim.store.gids("users", ws))
+
+
+def test_unknown_paging_bug_is_refused(fsim):
+    sim, _ = fsim
+    with pytest.raises(ValueError):
+        sim.faults.break_pagination("/users", "forever")
+
+
 def test_latency_is_added_and_overlaps():
     with Simulator(SPEC, token=TOKEN, latency_ms=300) as sim:
         api = Api(sim)

@@ -118,5 +118,38 @@ def test_unreachable_api_ends_in_one_line(tmp_path):
         port = probe.getsockname()[1]
     config = {"access_token": TOKEN, "api_url": f"http://127.0.0.1:{port}/api/1.0", "max_tries": 2}
     run = run_tap(tmp_path, config, streams=["workspaces"])
-    assert "could not reach http://127.0.0.1" in one_error_line(run)
+    line = one_error_line(run)
+    assert f"gave up on GET /workspaces after 2 tries: could not connect to 127.0.0.1:{port}" in line
+    assert "connection refused" in line
+
+
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [
+        ("drop", "accepted the connection but closed it before answering"),
+        ("drop_mid_body", "answered, but the connection dropped before the whole body arrived"),
+    ],
+)
+def test_a_connection_that_always_drops_is_named_as_such(tmp_path, kind, what):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        sim.faults.configure(rate=1.0, kinds=(kind,))
+        run = run_tap(tmp_path, base_config(sim, max_tries=2), streams=["users"])
+        line = one_error_line(run)
+        assert f"gave up on GET /users after 2 tries: {sim.api_url.split('/')[2]} {what}" in line
+
+
+@pytest.mark.parametrize("mode", ["repeat", "cycle"])
+@pytest.mark.parametrize(("stream", "prefix"), [("users", "/users"), ("tasks", "/tasks")])
+def test_a_listing_that_never_ends_stops_the_run(tmp_path, mode, stream, prefix):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        sim.faults.break_pagination(prefix, mode)
+        run = run_tap(tmp_path, base_config(sim, page_size=5), streams=[stream], timeout=60)
+        line = one_error_line(run)
+        assert prefix in line
+        assert ("already given" if mode == "repeat" else "goes in circles") in line
+        # Stopped within a few pages per listing, not after the quota is gone.
+        listings = {(r.path, r.query.get("project")) for r in sim.requests
+                    if r.api_path.startswith(prefix)}
+        pages = sim.request_count(path_prefix="/api/1.0" + prefix)
+        assert pages <= len(listings) * (40 if mode == "cycle" else 3)
 

@@ -77,6 +77,22 @@ def test_start_date_limits_the_first_run(fresh_sim, tmp_path):
     assert sent == {cut}
 
 
+@pytest.mark.parametrize(
+    ("start_date", "sent"),
+    [
+        ("0001-01-01", "0001-01-01T00:00:00.000Z"),
+        ("0999-12-31T23:00:00-02:00", "1000-01-01T01:00:00.000Z"),
+        ("2020-05-06T07:08:09.123456Z", "2020-05-06T07:08:09.123Z"),
+    ],
+)
+def test_start_date_is_sent_in_asana_s_format(fresh_sim, tmp_path, start_date, sent):
+    sim = fresh_sim
+    run = run_tap(tmp_path, base_config(sim, start_date=start_date), streams=["tasks"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert {r.query.get("modified_since") for r in sim.requests if r.path == "/api/1.0/tasks"} == {sent}
+    assert sim.request_count(status=400) == 0
+
+
 def test_change_in_a_finished_project_during_the_run_is_not_missed(tmp_path):
     """The race a max-modified_at bookmark has: project 1 is done, a task in it
     changes, later projects carry newer timestamps. The next run must see it."""

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import backoff
 import requests
@@ -93,9 +94,11 @@ class AsanaClient:
         try:
             return self._get_with_retries(path, params)
         except retries.NETWORK_ERRORS as exc:
+            what = retries.describe_network_error(
+                exc, urlsplit(self._api_url).netloc, self._timeout
+            )
             raise Unreachable(
-                f"could not reach {self._api_url} after {self._max_tries} tries "
-                f"({type(exc).__name__})"
+                f"gave up on GET {path} after {self._max_tries} tries: {what}"
             ) from None
 
     @property

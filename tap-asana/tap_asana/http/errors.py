@@ -45,6 +45,12 @@ class ExpiredOffset(AsanaError):
     """400 on a page request: the pagination token expired mid-listing."""
 
 
+class EndlessListing(AsanaError):
+    """A listing that does not end: its offsets repeat, its pages stop adding
+    records, or it grew past any plausible size. Retrying would only burn the
+    quota again, so the run stops."""
+
+
 class AsanaUserError(AsanaError):
     """Stops the run; the message is the one line the user sees."""
 

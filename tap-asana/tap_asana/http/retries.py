@@ -8,9 +8,11 @@ full jitter, so that threads that failed together do not retry together.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Generator
 
 import requests
+import urllib3
 
 from tap_asana.http.errors import RateLimited, TransientError
 
@@ -23,6 +25,8 @@ NETWORK_ERRORS: tuple[type[Exception], ...] = (
     requests.exceptions.ContentDecodingError,
 )
 RETRIED = (TransientError, *NETWORK_ERRORS)
+
+_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^)\"']+)")
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 60.0
@@ -44,3 +48,29 @@ def wait_for(
             wait = rng.uniform(0, min(cap, base * 2**attempt))
             attempt += 1
         exc = yield wait
+
+
+def describe_network_error(exc: Exception, host: str, timeout: float) -> str:
+    """What went wrong on the wire, in words a user can act on.
+
+    "Could not connect" and "connected, then the answer was cut off" call
+    for different fixes (a firewall or DNS against a flaky proxy or Asana's
+    side), so they must not read the same.
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"connecting to {host} timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"{host} sent no answer within {timeout:g} s (request_timeout)"
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError,
+                        requests.exceptions.ContentDecodingError)):
+        return f"{host} answered, but the connection dropped before the whole body arrived"
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return f"the host name in {host} could not be resolved"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        found = _ERRNO_TEXT.search(str(reason))
+        detail = found.group(1).strip().lower() if found else "no connection"
+        return f"could not connect to {host} ({detail})"
+    if reason is None and exc.args and isinstance(exc.args[0], urllib3.exceptions.ProtocolError):
+        return f"{host} accepted the connection but closed it before answering"
+    return f"the connection to {host} failed ({type(exc).__name__})"

@@ -23,9 +23,11 @@ import hashlib
 import inspect
 import json
 import os
+import sys
 from datetime import datetime, timezone
 from importlib import metadata
 
+import duckdb
 import orjson
 import target_duckdb
 from target_duckdb import db_sync
@@ -60,7 +62,11 @@ EXPECTED_SOURCE_SHA256 = {
     # memoized: it re-reads the logging config file on every call, and
     # column_type calls it once per column per batch.
     "logger.get_logger": "62b8e3341253325bdd27205df206b9cb7924aec505164f4cfba6131414b4b25b",
-    # run unchanged; relied on: it looks up persist_lines by module name.
+    # replaced: it connects with DuckDB's defaults (extension downloads on,
+    # new files in the newest storage format)
+    "duckdb_connect": "253909274f9b409d7a27613f1b9b8fd384c1e17506e265aa86c846638bedb105",
+    # run unchanged; relied on: it looks up persist_lines and duckdb_connect
+    # by module name.
     "main": "340478f619216ed0dd86ff181099d58cbef227d76f87e03fc027ce3f5d83db3d",
 }
 
@@ -393,6 +399,48 @@ def _get_logger(name="singer"):
 GC_THRESHOLD = (50_000, 20, 100)
 
 
+# --- (f) connecting -------------------------------------------------------------
+#
+# 0.8.0 calls duckdb.connect(path) with DuckDB's defaults.  Two of them reach
+# outside the destination: extensions are installed and loaded on demand (a
+# `path` that is an SQLite file makes DuckDB download its sqlite extension
+# and attach that file), and a new file is written in the newest storage
+# format, which every duckdb older than the loader's refuses to open.  We
+# connect with both downloads off and create a new file in the storage
+# format of DuckDB v1.2.0, readable by every duckdb since (override with the
+# `storage_compatibility_version` config key, e.g. "latest").  Not older:
+# duckdb 2.0 writing the v1.0/v1.1 formats corrupted a file when a write
+# failed (disk full) mid-load.  An existing file keeps its format.  Validation, MotherDuck tokens and `settings` are as
+# in 0.8.0.
+
+NO_EXTENSION_DOWNLOADS = {"autoinstall_known_extensions": False,
+                          "autoload_known_extensions": False}
+DEFAULT_STORAGE_VERSION = "v1.2.0"
+
+
+def connect_options(config, path_exists: bool) -> dict:
+    options = dict(NO_EXTENSION_DOWNLOADS)
+    if not path_exists and not config.get("token"):
+        options["storage_compatibility_version"] = config.get(
+            "storage_compatibility_version", DEFAULT_STORAGE_VERSION)
+    return options
+
+
+def _duckdb_connect(config):
+    config_errors = target_duckdb.validate_config(config)
+    if config_errors:
+        target_duckdb.LOGGER.error("Invalid configuration:\n   * %s", "\n   * ".join(config_errors))
+        sys.exit(1)
+    path = config.get("path", config.get("filepath"))
+    options = connect_options(config, os.path.exists(path))
+    if config.get("token"):
+        path = f"{path}?token={config['token']}"
+    db = duckdb.connect(path, config=options)
+    for setting, value in config.get("settings", {}).items():
+        db.execute(f"SET {setting} = '{value}'")
+    return db
+
+
 _applied = False
 
 
@@ -411,6 +459,7 @@ def apply_patches() -> None:
     target_duckdb.add_metadata_values_to_record = _add_metadata_values_to_record
     target_duckdb.persist_lines = _persist_lines
     target_duckdb.emit_state = _emit_state
+    target_duckdb.duckdb_connect = _duckdb_connect
     _applied = True
 
 

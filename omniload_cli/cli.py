@@ -210,16 +210,31 @@ def parse_lock_timeout(value: str | None) -> float:
     return seconds
 
 
+# The variables ./omniload hands over through its argument file instead of
+# its environment (they may hold the token).
+_HANDED_OVER_ENV = ("SOURCE_URI", "OMNILOAD_SOURCE_URI")
+
+
 def _read_argv_from_fd() -> list[str] | None:
-    """The ./omniload script hands us the arguments through an unlinked 0600
-    file open as fd OMNILOAD_ARGV_FD rather than argv, so a token given on the
-    command line is not visible in /proc/<pid>/cmdline while we run."""
+    """The ./omniload script hands us the arguments (and SOURCE_URI, if set)
+    through an unlinked 0600 file open as fd OMNILOAD_ARGV_FD rather than
+    argv and environ, so a token is not visible in /proc/<pid>/cmdline or
+    /proc/<pid>/environ while we run.  The file holds, NUL-separated, the
+    argument count, the arguments, then NAME=value entries."""
     fd = os.environ.pop("OMNILOAD_ARGV_FD", None)
     if not fd:
         return None
     with os.fdopen(int(fd), "rb") as f:
         data = f.read()
-    return [a.decode("utf-8", "surrogateescape") for a in data.split(b"\0")[:-1]]
+    parts = [a.decode("utf-8", "surrogateescape") for a in data.split(b"\0")[:-1]]
+    count = int(parts[0])
+    for entry in parts[1 + count:]:
+        name, _, value = entry.partition("=")
+        if name in _HANDED_OVER_ENV:
+            # Set after exec: not in /proc/<pid>/environ, which shows the
+            # environment the process started with.
+            os.environ[name] = value
+    return parts[1:1 + count]
 
 
 def _raw_tokens(uri: str | None) -> list[str]:

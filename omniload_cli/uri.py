@@ -170,7 +170,16 @@ def _duckdb_options(query: str) -> str:
         if not _STORAGE_VERSION.match(version):
             raise UsageError(f"invalid storage_version {_safe(value)!r}: use a DuckDB release "
                              f"such as v1.2.0 (the default), or latest")
+        if version != "latest" and _release(version) < _release(DEFAULT_STORAGE_VERSION):
+            # The duckdb we load with corrupted files in the v1.0/v1.1 formats
+            # when a write failed mid-load (a full disk): not a safe choice.
+            raise UsageError(f"storage_version {version} is older than {DEFAULT_STORAGE_VERSION}, "
+                             f"the oldest format omniload writes safely")
     return version
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in version[1:].split("."))
 
 
 def parse_dest_table(value: str | None, source_table: str) -> DestTable:

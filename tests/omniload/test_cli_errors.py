@@ -70,6 +70,18 @@ def test_destination_not_a_database(omniload_ready, tmp_path):
     check_error(ingest(tmp_path), 2, "is an empty file, not a DuckDB database")
 
 
+def test_a_view_under_the_table_s_name_is_refused_before_the_extract(omniload_ready, tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.db"))
+    con.execute("CREATE SCHEMA public; CREATE VIEW public.tasks AS SELECT 1 AS gid")
+    con.close()
+    r = ingest(tmp_path, "--dest-table", "public.tasks")   # the API URL answers nobody
+    check_error(r, 2, "public.tasks is a view in ")
+    assert "_omniload_stage" not in r.stderr
+    con = duckdb.connect(str(tmp_path / "w.db"), read_only=True)
+    assert con.execute("SELECT * FROM public.tasks").fetchall() == [(1,)]
+    con.close()
+
+
 def test_destination_unwritable(omniload_ready, tmp_path):
     check_error(ingest(tmp_path, dest="duckdb:////proc/omniload-test/w.db"), 1, "does not exist")
     check_error(ingest(tmp_path, dest="duckdb:////proc/w.db"), 1, "destination")

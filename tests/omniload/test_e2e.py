@@ -105,6 +105,28 @@ def test_incremental_merge_updates_without_duplicates(sim, tmp_path, omniload_re
     assert "changes since" not in second.stdout and "incremental on modified_at" in second.stdout
 
 
+def test_a_column_the_user_added_to_a_merged_table_keeps_its_values(sim, tmp_path, omniload_ready):
+    """Merge owns the columns it loads, not the table: a team's own column
+    survives every re-merged row. Replace builds a new table (README)."""
+    import duckdb
+
+    db = tmp_path / "w.db"
+    assert ingest(sim, db, "tasks").returncode == 0
+    gids = sorted(expected_gids(sim, "tasks"))
+    con = duckdb.connect(str(db))
+    con.execute("ALTER TABLE public.tasks ADD COLUMN triage VARCHAR")
+    con.execute("UPDATE public.tasks SET triage = 'ours:' || gid")
+    con.close()
+    sim.store.edit_task(gids[1], name="edited after the column was added")
+    r = ingest(sim, db, "tasks")
+    assert r.returncode == 0, r.stderr
+    rows = dict(query(db, "SELECT gid, triage FROM public.tasks"))
+    assert rows[gids[1]] == f"ours:{gids[1]}"
+    assert all(v == f"ours:{g}" for g, v in rows.items())
+    assert query(db, "SELECT name FROM public.tasks WHERE gid = ?", gids[1]) == \
+        [("edited after the column was added",)]
+
+
 def test_replace_reflects_deletions_and_renames(sim, tmp_path, omniload_ready):
     db = tmp_path / "w.db"
     for t in ("projects", "users"):
@@ -274,6 +296,9 @@ def test_token_not_in_any_process_args_or_child_env(sim, tmp_path, omniload_read
     proc, _ = _start_slow(sim, db, tmp_path, via_env=via_env)
     try:
         seen_children = set()
+        # omniload itself: the launcher handed the URI over through a file.
+        own = Path(f"/proc/{proc.pid}/environ").read_bytes() + Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert SECRET_PART.encode() not in own, "token in omniload's own arguments or environment"
         for _ in range(10):
             leaks = {p: Path(f"/proc/{p}/cmdline").read_bytes()[:200] for p in _pids_with(SECRET_PART)}
             assert not leaks, f"token visible in a process's arguments: {leaks}"

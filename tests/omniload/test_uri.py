@@ -108,6 +108,7 @@ def test_dest_uri_storage_version():
     assert parse_dest_uri("duckdb:////a/w.db?storage_version=v1.4.0", "/x").path == "/a/w.db"
     for bad, why in (("?storage_version=1.4", "invalid storage_version"),
                      ("?storage_version=", "invalid storage_version"),
+                     ("?storage_version=v1.1.3", "older than v1.2.0, the oldest format"),
                      ("?mode=ro", "unknown duckdb destination option 'mode'")):
         with pytest.raises(UsageError, match=why):
             parse_dest_uri("duckdb://./w.db" + bad, "/x")

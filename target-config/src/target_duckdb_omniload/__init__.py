@@ -410,8 +410,8 @@ GC_THRESHOLD = (50_000, 20, 100)
 # format of DuckDB v1.2.0, readable by every duckdb since (override with the
 # `storage_compatibility_version` config key, e.g. "latest").  Not older:
 # duckdb 2.0 writing the v1.0/v1.1 formats corrupted a file when a write
-# failed (disk full) mid-load.  An existing file keeps its format.  Validation, MotherDuck tokens and `settings` are as
-# in 0.8.0.
+# failed (disk full) mid-load.  An existing file keeps its format.
+# Validation, MotherDuck tokens and `settings` are as in 0.8.0.
 
 NO_EXTENSION_DOWNLOADS = {"autoinstall_known_extensions": False,
                           "autoload_known_extensions": False}

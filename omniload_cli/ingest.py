@@ -14,9 +14,8 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-
-import secrets as _random
 from datetime import datetime, timezone
+from secrets import token_hex
 
 from omniload_cli import catalog_cache, destination, pipeline, publish, testhooks
 from omniload_cli.errors import LoadError, OmniloadError, SourceError, with_disk_hint
@@ -24,8 +23,8 @@ from omniload_cli.progress import Progress
 from omniload_cli.secrets import PrivateDir, Scrubber
 from omniload_cli.state import bookmark_of
 from omniload_cli.summary import Summary
-from omniload_cli.tables import Table
 from omniload_cli.run_lock import DEFAULT_TIMEOUT_S, RunLock
+from omniload_cli.tables import Table
 from omniload_cli.uri import AsanaSource, DestTable, DuckDBDest, to_iso
 
 # Tap settings a user may tune through OMNILOAD_TAP_SETTINGS (JSON); the ones
@@ -106,7 +105,7 @@ def _run_locked(plan: Plan, tap_exe: str, target_exe: str, tap_overrides: dict,
                 started: float, err) -> Summary:
     t, dt = plan.table, plan.dest_table
     state_key = dt.display
-    stage = dt.stage(_random.token_hex(4))
+    stage = dt.stage(token_hex(4))   # this run's own
 
     pre = destination.prepare(plan.dest, dt, state_key)     # local checks first
     stored_state = None
@@ -234,8 +233,9 @@ def _run_locked(plan: Plan, tap_exe: str, target_exe: str, tap_overrides: dict,
             source=f"{plan.source.display} / {t.name}",
             destination=f"{plan.dest.display} -> {dt.display}",
             strategy=_describe(plan, pub.created),
-            rows_loaded=result.records,
+            rows_loaded=result.records - pub.tombstones,
             rows_in_table=pub.rows_in_table,
+            rows_removed=pub.rows_removed,
             duration_s=time.monotonic() - started,
             bookmark=new_bookmark,
         )

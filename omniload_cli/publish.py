@@ -19,6 +19,11 @@ that is missing although the loader was told to create it, or that holds
 more rows than records were sent, or none although records were sent, fails
 the run with nothing changed -- never "published" as an empty copy.
 
+Rows Asana no longer has reach the stage as tombstones (the key with
+`_sdc_deleted_at` set, see the tap's streams): merge deletes those rows from
+the table in the same transaction; no `_sdc_deleted_at` column reaches the
+table.
+
 Merge keeps the columns a user added to the table: the re-merged rows carry
 their old values over (replace swaps in omniload's table, columns and all).
 
@@ -97,6 +102,11 @@ class PublishResult:
     rows_loaded: int       # rows in the stage (what this run brought)
     rows_in_table: int     # rows in the destination table afterwards
     created: bool          # the destination table did not exist before
+    rows_removed: int = 0  # rows a tombstone deleted
+    tombstones: int = 0    # tombstones in the stage
+
+
+TOMBSTONE_COLUMN = "_sdc_deleted_at"
 
 
 def publish(con, *, schema: str, table: str, stage: str, strategy: str, key: str,
@@ -144,6 +154,7 @@ def _publish(con, schema: str, table: str, stage: str, strategy: str, key: str,
     target = qualified(schema, table)
     staged = qualified(schema, stage)
     existed = table_exists(con, schema, table)
+    tombstones = _take_tombstones(con, schema, stage, key)
     if not table_exists(con, schema, stage):
         # The tap sent no SCHEMA for the stream, so the loader created nothing:
         # the source has no rows and no column list to offer.
@@ -177,7 +188,31 @@ def _publish(con, schema: str, table: str, stage: str, strategy: str, key: str,
         else:
             con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {staged}")
         con.execute(f"DROP TABLE {staged}")
-    return PublishResult(loaded, count_rows(con, schema, table), not existed)
+    removed = 0
+    if tombstones and strategy == "merge" and existed and not rebuild:
+        before = count_rows(con, schema, table)
+        con.execute(f"DELETE FROM {target} WHERE {q(key)} IN (SELECT {q(key)} FROM _omniload_gone)")
+        removed = before - count_rows(con, schema, table)
+    if tombstones is not None:
+        con.execute("DROP TABLE _omniload_gone")
+    return PublishResult(loaded, count_rows(con, schema, table), not existed, removed,
+                         tombstones or 0)
+
+
+def _take_tombstones(con, schema: str, stage: str, key: str) -> int | None:
+    """Move the stage's tombstones into the temp table _omniload_gone and
+    drop the marker column; how many there were (None: no such column)."""
+    if not table_exists(con, schema, stage):
+        return None
+    if TOMBSTONE_COLUMN not in {name for name, _ in columns(con, schema, stage)}:
+        return None
+    staged = qualified(schema, stage)
+    marker = q(TOMBSTONE_COLUMN)
+    con.execute(f"CREATE TEMP TABLE _omniload_gone AS SELECT {q(key)} FROM {staged} "
+                f"WHERE {marker} IS NOT NULL")
+    con.execute(f"DELETE FROM {staged} WHERE {marker} IS NOT NULL")
+    con.execute(f"ALTER TABLE {staged} DROP COLUMN {marker}")
+    return con.execute("SELECT count(*) FROM _omniload_gone").fetchone()[0]
 
 
 def _merge(con, schema: str, table: str, stage: str, key: str) -> None:

@@ -14,6 +14,7 @@ class Summary:
     rows_in_table: int
     duration_s: float
     bookmark: str | None = None
+    rows_removed: int = 0  # by merge: rows Asana no longer has
 
     def lines(self) -> list[str]:
         out = [
@@ -21,8 +22,10 @@ class Summary:
             f"destination:   {self.destination}",
             f"strategy:      {self.strategy}",
             f"rows loaded:   {self.rows_loaded:,}",
-            f"rows in table: {self.rows_in_table:,}",
         ]
+        if self.rows_removed:
+            out.append(f"rows removed:  {self.rows_removed:,}")
+        out.append(f"rows in table: {self.rows_in_table:,}")
         if self.bookmark:
             out.append(f"bookmark:      {self.bookmark}")
         out.append(f"duration:      {self.duration_s:.1f} s")

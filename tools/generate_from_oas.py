@@ -65,6 +65,7 @@ ENDPOINTS = [
     "GET /workspaces/{workspace_gid}/tags",
     "GET /tasks",
     "GET /projects/{project_gid}/tasks",
+    "GET /tasks/{task_gid}",
     "GET /tasks/{task_gid}/stories",
     "GET /workspaces/{workspace_gid}/teams",
     "GET /users",

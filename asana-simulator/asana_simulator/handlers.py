@@ -201,6 +201,13 @@ def get_project_tasks(ctx, gid):
     return _list(ctx, "tasks", items, sel)
 
 
+def get_task(ctx, gid):
+    # A deleted (trashed) task is not found, like any unknown gid.
+    t = _lookup(ctx, "tasks", "task", gid)
+    sel = _selection(ctx, "tasks")
+    return {"data": fields.render(ctx.store, "tasks", t, sel, single=True)}
+
+
 def get_task_stories(ctx, gid):
     t = _lookup(ctx, "tasks", "task", gid)
     sel = _selection(ctx, "stories")
@@ -260,6 +267,7 @@ ROUTES = [
     ("GET /tasks", re.compile(r"/tasks"), get_tasks),
     ("GET /projects/{project_gid}/tasks", re.compile(rf"/projects/{_G}/tasks"),
      get_project_tasks),
+    ("GET /tasks/{task_gid}", re.compile(rf"/tasks/{_G}"), get_task),
     ("GET /tasks/{task_gid}/stories", re.compile(rf"/tasks/{_G}/stories"), get_task_stories),
     ("GET /workspaces/{workspace_gid}/teams", re.compile(rf"/workspaces/{_G}/teams"),
      get_workspace_teams),

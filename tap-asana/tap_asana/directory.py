@@ -2,8 +2,8 @@
 
 Sections and tasks both iterate over projects, stories over tasks; whichever
 stream runs first pays for the listing and the others reuse it, so a run
-never fetches the same list twice. Lists of gids only: records themselves are
-streamed, never held.
+never fetches the same list twice. Lists of gids (and the compact task index,
+see task_index.py) only: records themselves are streamed, never held.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from tap_asana import timestamps
 
 from tap_asana.concurrency import merge_parallel
 from tap_asana.http.client import AsanaClient, Page
+from tap_asana.http.errors import NotFound
 from tap_asana.http.pagination import paginate
-from tap_asana.streams.scoping import workspace_scope
+from tap_asana.streams.scoping import skip_if_deleted, workspace_scope
+from tap_asana.task_index import IndexedTask, fingerprint
 
 # Without Asana's clock (no Date header) assume ours may be this far ahead.
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
@@ -39,6 +41,8 @@ class Directory:
         self._projects: dict[str, list[str]] = {}
         self._projects_listed_at: dict[str, datetime | None] = {}
         self._all_tasks: dict[str, list[str]] = {}
+        self._index: dict[str, dict[str, IndexedTask]] = {}
+        self._looked_up: dict[str, tuple[set[str], dict | None]] = {}
 
     def listing(self, path: str, params: dict | None = None, opt_fields=(), on_page=None):
         """A paginated listing with this run's page size."""
@@ -136,3 +140,45 @@ class Directory:
     def remember_all_tasks(self, workspace_gid: str, gids: list[str]) -> None:
         """Called after a complete (not incremental) task listing."""
         self._all_tasks[workspace_gid] = gids
+
+    # The task index ----------------------------------------------------
+    def task_index(self, workspace_gid: str, opt_fields: list[str]) -> dict[str, IndexedTask]:
+        """Every task in the workspace's projects now: gid -> IndexedTask."""
+        key = f"{workspace_gid}?{','.join(opt_fields)}"  # fingerprints depend on the fields
+        if key not in self._index:
+            def entries(project_gid: str) -> Iterator[tuple[str, dict]]:
+                for task in self.listing("/tasks", {"project": project_gid}, opt_fields=opt_fields):
+                    yield project_gid, task
+
+            index: dict[str, IndexedTask] = {}
+            with workspace_scope(workspace_gid):
+                projects = self.project_gids(workspace_gid)
+            fetch = skip_if_deleted("project", entries)
+            for project_gid, task in merge_parallel(fetch, projects, self._concurrency):
+                entry = index.get(task["gid"])
+                if entry is None:
+                    entry = index[task["gid"]] = IndexedTask(task.get("modified_at"), fingerprint(task))
+                entry.projects.append(project_gid)
+            self._index[key] = index
+        return self._index[key]
+
+    def look_up_task(self, gid: str, opt_fields: list[str]) -> dict | None:
+        """GET /tasks/{gid}: the task now, or None when Asana no longer has it.
+        Asked once per run when an earlier lookup had the fields."""
+        cached = self._looked_up.get(gid)
+        if cached is not None and (cached[1] is None or set(opt_fields) <= cached[0]):
+            return cached[1]
+        try:
+            page = self._client.get(f"/tasks/{gid}", {"opt_fields": ",".join(opt_fields)})
+            task = page.data if isinstance(page.data, dict) else None
+        except NotFound:
+            task = None
+        self._looked_up[gid] = (set(opt_fields), task)
+        return task
+
+    def still_listed(self, task: dict | None, workspace_gid: str) -> bool:
+        """Whether a looked-up task is in one of the projects this run lists."""
+        if not task:
+            return False
+        listed = set(self.project_gids(workspace_gid))
+        return any(p.get("gid") in listed for p in task.get("projects") or [] if isinstance(p, dict))

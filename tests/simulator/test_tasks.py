@@ -185,6 +185,23 @@ def test_add_and_delete_task(fresh):
     assert r.status_code == 404 and message(r) == f"task: Not a recognized ID: {new}"
 
 
+def test_get_one_task_renders_it_live_and_404s_once_deleted(fresh):
+    sim, api = fresh
+    p, q = sim.store.gids("projects", sim.org_workspace_gid)[:2]
+    t = sim.store.tasks_in_project(p)[0]["gid"]
+    body = api.ok(f"/tasks/{t}", opt_fields="name,projects.name,memberships.section.name")
+    assert body["data"]["gid"] == t and "next_page" not in body
+    assert {"name", "projects", "memberships"} <= set(body["data"])
+    sim.store.rename("projects", p, "Renamed while you looked")
+    assert "Renamed while you looked" in {x["name"] for x in api.ok(
+        f"/tasks/{t}", opt_fields="projects.name")["data"]["projects"]}
+    sim.store.move_task(t, q)
+    assert [x["gid"] for x in api.ok(f"/tasks/{t}", opt_fields="projects")["data"]["projects"]] == [q]
+    sim.store.delete_task(t)
+    r = api.get(f"/tasks/{t}")
+    assert r.status_code == 404 and message(r) == f"task: Not a recognized ID: {t}"
+
+
 def test_delete_user_project_and_rename(fresh):
     sim, api = fresh
     store = sim.store

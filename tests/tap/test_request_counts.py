@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 
 import pytest
 
@@ -61,22 +62,75 @@ def test_stories_once_per_distinct_task_plus_the_listing(sim, tmp_path):
     assert len(gid_listing) == sum(pages(n) for n in project_sizes(sim).values())
 
 
+def home_projects(sim, gids) -> Counter:
+    """The project each task is re-fetched through: the first listed that holds it."""
+    order = [p["gid"] for p in sim.store.records("projects", workspace_gid=sim.org_workspace_gid)]
+    holders = {p: set(t["gid"] for t in sim.store.tasks_in_project(p)) for p in order}
+    return Counter(next(p for p in order if g in holders[p]) for g in gids)
+
+
+def index_pages(sim) -> int:
+    return sum(pages(n) for n in project_sizes(sim).values())
+
+
 def test_recurring_run_costs_what_changed(sim, tmp_path):
+    """The compact index of every project (shared by tasks and stories), then
+    per project with changes one GET (one change) or one modified_since
+    listing (more), and one stories request per changed task."""
     config = base_config(sim, stories_incremental=True)
     first = run_tap(tmp_path, config, streams=["tasks", "stories"])
     assert first.returncode == 0, first.stderr[-2000:]
     time.sleep(1.1)
-    changed = sorted(expected_gids(sim, "tasks"))[:4]
+    gids = sorted(expected_gids(sim, "tasks"))
+    changed = gids[:4] + gids[-1:]
     for gid in changed:
         sim.store.edit_task(gid, name=f"changed {gid}")
     sim.reset_request_log()
     second = run_tap(tmp_path, config, streams=["tasks", "stories"], state=first.final_state)
     assert second.returncode == 0, second.stderr[-2000:]
-    projects = len(project_sizes(sim))
-    # tasks: one page per project (the changes fit in it); stories: the same
-    # listing for the changed tasks' gids, then one request per changed task.
-    task_listings = listing_requests(sim, "/tasks")
-    assert len(task_listings) == 2 * projects
+    assert sorted(second.gids("tasks")) == sorted(changed)
+    homes = home_projects(sim, changed)
+    listings = listing_requests(sim, "/tasks")
+    assert len([r for r in listings if "modified_since" not in r.query]) == index_pages(sim)
+    assert len([r for r in listings if "modified_since" in r.query]) == sum(n > 1 for n in homes.values())
+    singles = [r for r in sim.requests if r.route == "GET /tasks/{task_gid}"]
+    assert len(singles) == sum(n == 1 for n in homes.values())
     story_requests = {r.path.split("/")[-2] for r in listing_requests(sim, "/stories")}
     assert story_requests == set(changed)
-    assert len(sim.requests) == pages(projects) + 2 * projects + len(changed)
+    assert len(sim.requests) == pages(len(project_sizes(sim))) + index_pages(sim) \
+        + len(homes) + len(changed)
+
+
+def test_a_run_without_changes_costs_the_index_alone(sim, tmp_path):
+    config = base_config(sim, stories_incremental=True)
+    first = run_tap(tmp_path, config, streams=["tasks", "stories"])
+    sim.reset_request_log()
+    second = run_tap(tmp_path, config, streams=["tasks", "stories"], state=first.final_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert second.records("tasks") == second.records("stories") == []
+    assert len(sim.requests) == pages(len(project_sizes(sim))) + index_pages(sim)
+
+
+def test_removals_cost_one_lookup_each(sim, tmp_path):
+    """A deleted task and one removed from its only project: one GET each to
+    be sure, then tombstones for the task and its stories."""
+    config = base_config(sim, stories_incremental=True)
+    first = run_tap(tmp_path, config, streams=["tasks", "stories"])
+    single_homed = [g for g in sorted(expected_gids(sim, "tasks"))
+                    if len(sim.store.record("tasks", g)["projects"]) == 1]
+    deleted, unlinked = single_homed[:2]
+    unlinked_project = sim.store.record("tasks", unlinked)["projects"][0]["gid"]
+    stories_before = {g: [s["gid"] for s in sim.store.stories_of(g)] for g in (deleted, unlinked)}
+    sim.store.delete_task(deleted)
+    sim.store.remove_task_from_project(unlinked, unlinked_project)
+    sim.reset_request_log()
+    second = run_tap(tmp_path, config, streams=["tasks", "stories"], state=first.final_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    tombstones = {r["gid"] for r in second.records("tasks") if r.get("_sdc_deleted_at")}
+    assert tombstones == {deleted, unlinked} == set(second.gids("tasks"))
+    gone_stories = {r["gid"] for r in second.records("stories")}
+    assert gone_stories == set(stories_before[deleted] + stories_before[unlinked])
+    assert all(r["_sdc_deleted_at"] for r in second.records("stories"))
+    lookups = [r for r in sim.requests if r.route == "GET /tasks/{task_gid}"]
+    assert sorted(r.path.split("/")[-1] for r in lookups) == sorted([deleted, unlinked])
+    assert len(sim.requests) == pages(len(project_sizes(sim))) + index_pages(sim) + 2

@@ -21,6 +21,9 @@ if t.TYPE_CHECKING:
     from tap_asana.tap import TapAsana
 
 
+TOMBSTONE_PROPERTY = {"type": ["null", "string"], "format": "date-time"}
+
+
 @cache
 def _opt_fields() -> dict[str, list[str]]:
     return json.loads(resources.files("tap_asana.schemas").joinpath("opt_fields.json").read_text())
@@ -44,8 +47,17 @@ class AsanaStream(Stream):
     # used when a stream map or nested deselection needs the SDK's path.)
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
 
+    # Streams that may emit tombstones: a record of only the primary key (and
+    # for stories, the task) with `_sdc_deleted_at` set, for a row Asana no
+    # longer has. Targets with hard deletes (target-duckdb's `hard_delete`,
+    # omniload) remove the row; the property is declared so they see it.
+    emits_tombstones: t.ClassVar[bool] = False
+
     def __init__(self, tap: TapAsana) -> None:
-        super().__init__(tap, schema=load_schema(self.name), name=self.name)
+        schema = load_schema(self.name)
+        if self.emits_tombstones:
+            schema["properties"]["_sdc_deleted_at"] = TOMBSTONE_PROPERTY
+        super().__init__(tap, schema=schema, name=self.name)
         self._tap_asana = tap
 
     @property

@@ -1,41 +1,131 @@
 from __future__ import annotations
 
+import logging
 import typing as t
+from collections.abc import Iterator
+from datetime import datetime, timezone
 
+from tap_asana import timestamps
 from tap_asana.concurrency import merge_parallel
+from tap_asana.http.errors import NotFound
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.scoping import skip_if_deleted, workspace_scope
+from tap_asana.streams.scoping import workspace_scope
+from tap_asana.task_index import decode_snapshot, encode_snapshot, index_opt_fields
+
+logger = logging.getLogger("tap_asana")
 
 STATE_KEY = "tasks_modified_since"
+SNAPSHOT_KEY = "snapshot"  # {workspace gid: encoded {task gid: "modified_at|story,story,..."}}
 
 
 class StoriesStream(AsanaStream):
     """GET /tasks/{gid}/stories for each task, once, several at a time.
 
-    Stories have no server-side time filter, but a new story bumps its task's
-    `modified_at`. So with `stories_incremental` only the stories of tasks
-    modified since the previous run are fetched (load them with merge on gid);
-    the watermark is kept in this stream's state under `tasks_modified_since`.
+    Stories have no server-side time filter, but a new story, an edited one
+    and a deleted one all bump their task's `modified_at`. So with
+    `stories_incremental` only the stories of tasks whose `modified_at`
+    moved since the previous run (and of tasks new to the table) are
+    fetched, found in the compact task index (task_index.py); the state
+    keeps a snapshot of every task's `modified_at` and story gids (and,
+    under `tasks_modified_since`, the run's watermark). A story gone from a re-fetched task, and every story
+    of a task that no project lists any more (looked up once to be sure), is
+    emitted as a tombstone (`_sdc_deleted_at` set). Load with merge on gid.
     """
 
     name = "stories"
+    emits_tombstones = True
 
     def records(self) -> t.Iterable[dict]:
-        incremental = bool(self.config.get("stories_incremental"))
-        since = self.stream_state.get(STATE_KEY) if incremental else None
+        if not self.config.get("stories_incremental"):
+            for workspace_gid in self.directory.workspace_gids():
+                with workspace_scope(workspace_gid):
+                    tasks = self.directory.task_gids(workspace_gid)
+                    yield from merge_parallel(self._fetch, tasks, self.concurrency)
+            return
         # Same race-free watermark as tasks: Asana's clock before any listing.
-        watermark = self.directory.watermark(self._tap_asana.started_at) if incremental else None
+        watermark = self.directory.watermark(self._tap_asana.started_at)
+        snapshots = dict(self.stream_state.get(SNAPSHOT_KEY) or {})
+        for workspace_gid in self.directory.workspace_gids():
+            previous = _decode(snapshots.get(workspace_gid))
+            with workspace_scope(workspace_gid):
+                index = self.directory.task_index(
+                    workspace_gid, index_opt_fields(self._task_opt_fields())
+                )
+            # A task's stories are re-read when its modified_at moved (a new,
+            # edited or deleted story moves it) or it is new to the table.
+            current = {gid: previous[gid] for gid in index if gid in previous}
+            changed = [
+                gid
+                for gid, entry in index.items()
+                if gid not in previous or previous[gid][0] != (entry.modified_at or "")
+            ]
+            vanished = [gid for gid in previous if gid not in index]
+            with workspace_scope(workspace_gid):
+                yield from self._reconciled(workspace_gid, index, changed, vanished, previous, current)
+            snapshots[workspace_gid] = _encode(current)
+        self.stream_state[STATE_KEY] = watermark
+        self.stream_state[SNAPSHOT_KEY] = snapshots
 
-        def stories_of(task_gid: str) -> t.Iterator[dict]:
+    def _fetch(self, task_gid: str) -> Iterator[dict]:
+        try:
             for story in self.directory.listing(
                 f"/tasks/{task_gid}/stories", opt_fields=self.opt_fields
             ):
                 yield {**story, "task_gid": task_gid}
+        except NotFound:
+            logger.warning("task %s disappeared during the run; skipping its stories", task_gid)
 
-        fetch = skip_if_deleted("task", stories_of)
-        for workspace_gid in self.directory.workspace_gids():
-            with workspace_scope(workspace_gid):
-                task_gids = self.directory.task_gids(workspace_gid, modified_since=since)
-                yield from merge_parallel(fetch, task_gids, self.concurrency)
-        if incremental:
-            self.stream_state[STATE_KEY] = watermark
+    def _reconciled(
+        self,
+        workspace_gid: str,
+        index: dict,
+        changed: list[str],
+        vanished: list[str],
+        previous: dict[str, tuple[str, list[str]]],
+        current: dict[str, tuple[str, list[str]]],
+    ) -> Iterator[dict]:
+        def refresh(task_gid: str) -> Iterator[dict]:
+            fresh: list[str] = []
+            for story in self._fetch(task_gid):
+                fresh.append(story["gid"])
+                yield story
+            entry = index.get(task_gid)
+            current[task_gid] = (entry.modified_at or "" if entry else "", fresh)
+            before = set(previous.get(task_gid, ("", []))[1])
+            yield from _tombstones(task_gid, before - set(fresh))
+
+        def gone_or_listed(task_gid: str) -> Iterator[dict]:
+            task = self.directory.look_up_task(task_gid, ["projects"])
+            if self.directory.still_listed(task, workspace_gid):
+                yield from refresh(task_gid)  # the listing had missed it
+            else:
+                current.pop(task_gid, None)
+                yield from _tombstones(task_gid, previous[task_gid][1])
+
+        yield from merge_parallel(refresh, changed, self.concurrency)
+        yield from merge_parallel(gone_or_listed, vanished, self.concurrency)
+
+    def _task_opt_fields(self) -> list[str]:
+        tasks = self._tap_asana.streams.get("tasks")
+        return tasks.opt_fields if tasks is not None else []
+
+
+def _decode(encoded: str | None) -> dict[str, tuple[str, list[str]]]:
+    """{task gid: (its modified_at when its stories were read, story gids)}."""
+    out = {}
+    for gid, value in (decode_snapshot(encoded) or {}).items():
+        modified_at, _, stories = value.partition("|")
+        out[gid] = (modified_at, [story for story in stories.split(",") if story])
+    return out
+
+
+def _encode(snapshot: dict[str, tuple[str, list[str]]]) -> str:
+    return encode_snapshot(
+        {gid: f"{modified_at}|{','.join(stories)}" for gid, (modified_at, stories) in snapshot.items()}
+    )
+
+
+def _tombstones(task_gid: str, story_gids: t.Iterable[str]) -> Iterator[dict]:
+    deleted_at = timestamps.to_asana(datetime.now(timezone.utc))
+    for gid in sorted(story_gids):
+        yield {"gid": gid, "task_gid": task_gid, "_sdc_deleted_at": deleted_at}

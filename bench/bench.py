@@ -137,6 +137,22 @@ class Sim:
     def mutate(self, op, **args):
         return self._call("POST", "/mutate", {"op": op, "args": args})
 
+    def gids(self, resource, **filters):
+        query = "&".join(f"{k}={v}" for k, v in {"resource": resource, "workspace_gid": self.ws,
+                                                  **filters}.items())
+        return self._call("GET", "/gids", query=f"?{query}")["gids"]
+
+    def record(self, resource, gid):
+        return self._call("GET", "/record", query=f"?resource={resource}&gid={gid}")["record"]
+
+    def truth(self, table: str) -> set[str]:
+        """What the table should hold now: tasks in a project, the live
+        stories of live tasks (a lower bound of stale stories: the stories of
+        a task that left every project still count as wanted)."""
+        if table == "tasks":
+            return {g for p in self.gids("projects") for g in self.gids("tasks", project_gid=p)}
+        return set(self.gids(table))
+
     def stop(self):
         try:
             self.proc.send_signal(signal.SIGTERM)
@@ -155,6 +171,43 @@ def change_tasks(sim: Sim, fraction: float, seed: int) -> int:
         sim.mutate("edit_task", gid=gid, name=f"bench edit {i}")
         sim.mutate("add_story", task_gid=gid, text=f"bench comment {i}")
     return k
+
+
+def remove_things(sim: Sim, n: int, seed: int) -> int:
+    """What hourly Asana activity also does: delete n tasks, take n tasks out of
+    all their projects, delete n comments, rename one project."""
+    rng = random.Random(seed + 1)
+    projects = sim.gids("projects")
+    in_projects = sorted({g for p in projects for g in sim.gids("tasks", project_gid=p)})
+    chosen = rng.sample(in_projects, 3 * n)
+    for gid in chosen[:n]:
+        sim.mutate("delete_task", gid=gid)
+    for gid in chosen[n:2 * n]:
+        for project in sim.record("tasks", gid)["projects"]:
+            sim.mutate("remove_task_from_project", gid=gid, project_gid=project["gid"])
+    deleted = 0
+    for gid in chosen[2 * n:]:
+        stories = sim.gids("stories", task_gid=gid)
+        if stories:
+            sim.mutate("delete_story", gid=rng.choice(stories))
+            deleted += 1
+    sim.mutate("rename", resource="projects", gid=rng.choice(projects), name="Renamed by the bench")
+    return 2 * n + deleted
+
+
+def stale_rows(sim: Sim, py: Path, db: Path, table: str) -> int | None:
+    """Rows of public.<table> Asana no longer has (see Sim.truth)."""
+    if table not in ("tasks", "stories"):
+        return None
+    code = ("import duckdb,sys,json\n"
+            "c=duckdb.connect(sys.argv[1],read_only=True)\n"
+            f"print(json.dumps([g for (g,) in c.execute('select distinct gid from public.{table}').fetchall()]))\n")
+    out = subprocess.run([str(py), "-c", code, str(db)], capture_output=True, text=True)
+    try:
+        have = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    except Exception:
+        return None
+    return len(have - sim.truth(table))
 
 
 # --------------------------------------------------------------------------- processes
@@ -334,8 +387,12 @@ def run_tool_table(args, tool: str, table: str, workdir: Path) -> list[dict]:
         if args.change_fraction > 0 and not args.no_rerun:
             k = change_tasks(sim, args.change_fraction, args.seed)
             log(f"changed {k} tasks (edit + comment) in the {tool} simulator")
+            if args.removals:
+                log(f"removed {remove_things(sim, args.removals, args.seed)} tasks and comments")
             r = measure(tool, sim, table, db, workdir, "rerun")
             r["changed"] = k
+            if args.removals:
+                r["stale"] = stale_rows(sim, TOOLS[tool]["py"], db, table)
             out.append(r)
         return out
     finally:
@@ -344,9 +401,11 @@ def run_tool_table(args, tool: str, table: str, workdir: Path) -> list[dict]:
 
 # --------------------------------------------------------------------------- report
 def fmt_table(results: list[dict]) -> str:
+    stale = any("stale" in r for r in results)
     hdr = ("| table | run | tool | wall s | requests | 429 | rows [distinct] | rec/s | peak MB "
-           "| floor s (conc) | cpu s tool + sim | cpu floor s | wall/floor |")
-    lines = [hdr, "|" + "---|" * 13]
+           "| floor s (conc) | cpu s tool + sim | cpu floor s | wall/floor |"
+           + (" stale rows |" if stale else ""))
+    lines = [hdr, "|" + "---|" * (14 if stale else 13)]
     for r in results:
         rows = f"{r['rows']}" + (f" [{r['distinct']}]" if r['distinct'] != r['rows'] else "")
         floor = max(r["floor"], r.get("cpu_floor", 0.0))
@@ -357,7 +416,8 @@ def fmt_table(results: list[dict]) -> str:
         lines.append(
             f"| {r['table']} | {r['run']} | {r['tool']}{flag} | {r['wall']:.1f} | {r['requests']} "
             f"| {r['r429']} | {rows} | {r['rps']:.0f} | {r['peak_mb']:.0f} "
-            f"| {r['floor']:.1f} ({r['conc']}) | {cpu} | {cpu_floor} | {ratio} |")
+            f"| {r['floor']:.1f} ({r['conc']}) | {cpu} | {cpu_floor} | {ratio} |"
+            + (f" {r.get('stale', '-') if r.get('stale') is not None else '-'} |" if stale else ""))
     return "\n".join(lines)
 
 
@@ -519,6 +579,9 @@ def main():
     ap.add_argument("--change-fraction", type=float, default=0.01,
                     help="fraction of tasks changed before the rerun (0: no rerun)")
     ap.add_argument("--no-rerun", action="store_true")
+    ap.add_argument("--removals", type=int, default=0, metavar="N",
+                    help="before the rerun also delete N tasks, take N out of every project, "
+                         "delete N comments and rename a project; report rows left stale")
     ap.add_argument("--tables", default="tasks,stories",
                     help=f"comma-separated, from {','.join(ALL_TABLES)} (or 'all')")
     ap.add_argument("--tools", choices=("ours", "ingestr", "both"), default="both")
@@ -573,7 +636,10 @@ def main():
             q = args.quota_per_minute or "no"
             print(f"\n{args.projects} projects x {args.tasks_per_project} tasks, "
                   f"{args.latency_ms:g} ms latency, {q} quota/min, seed {args.seed}, "
-                  f"rerun after changing {args.change_fraction:.1%} of tasks\n")
+                  f"rerun after changing {args.change_fraction:.1%} of tasks"
+                  + (f", deleting {args.removals} tasks, unlinking {args.removals}, deleting "
+                     f"{args.removals} comments and renaming a project" if args.removals else "")
+                  + "\n")
             print(fmt_table(res))
             print()
             print(fmt_ratios(res))

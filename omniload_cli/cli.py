@@ -43,11 +43,14 @@ strategies (--incremental-strategy):
   replace  full extract into a staging table, then swapped in atomically
            (drop old + rename, one transaction). Deletions and renames at the
            source show up. Default for every table except tasks.
-  merge    upsert on gid. On tasks (the default there) it is incremental: only
-           tasks modified since the stored bookmark are fetched. On stories
-           too: only the stories of tasks modified since the last run are
-           fetched (a new story bumps its task's modified_at). On the other
-           tables it upserts a full extract, so rows deleted in Asana are kept.
+  merge    upsert on gid. On tasks (the default there) it is incremental and
+           exact: a compact index of every project names the tasks that
+           changed, moved or were renamed around since the last run (only those
+           are fetched) and the ones Asana no longer has (deleted from the
+           table). On stories too: only the stories of tasks whose modified_at
+           moved are fetched, and deleted comments and the stories of removed
+           tasks leave. On the other tables it upserts a full extract, so rows
+           deleted in Asana are kept.
   append   insert rows as they come (tasks only: a change log with one row per
            version seen; the table gets no primary key). Refused elsewhere,
            where every run would insert rows it already has again.

@@ -215,7 +215,8 @@ def _run_locked(plan: Plan, tap_exe: str, target_exe: str, tap_overrides: dict,
                 rebuild=plan.full_refresh, key=t.primary_key,
                 state_key=None if plan.windowed else state_key,
                 source=plan.source_id, state=result.last_state,
-                sent=publish.Sent(result.records, result.schema_sent))
+                sent=publish.Sent(result.records, result.schema_sent,
+                                 tuple(result.removed_keys)))
         except OmniloadError:
             raise
         except publish.StageMismatch as exc:
@@ -233,7 +234,7 @@ def _run_locked(plan: Plan, tap_exe: str, target_exe: str, tap_overrides: dict,
             source=f"{plan.source.display} / {t.name}",
             destination=f"{plan.dest.display} -> {dt.display}",
             strategy=_describe(plan, pub.created),
-            rows_loaded=result.records - pub.tombstones,
+            rows_loaded=result.records,
             rows_in_table=pub.rows_in_table,
             rows_removed=pub.rows_removed,
             duration_s=time.monotonic() - started,

@@ -5,7 +5,11 @@ stdout line by line so it can count RECORDs for progress and the summary,
 remember the LAST STATE message (which becomes the stored bookmark once the
 rows are published), and refuse anything not addressed to the staging stream
 (so nothing can ever be written outside the staging table).  Every line it
-accepts is forwarded unchanged to the loader's stdin.
+accepts is forwarded unchanged to the loader's stdin, but for tombstones: a
+RECORD with `_sdc_deleted_at` set (a row Asana no longer has) is kept back
+and its key handed to publish, which deletes the row in the same transaction
+as the upserts, and the SCHEMA reaches the loader without that property, so
+no stage (and no table) ever has the column.
 
 Children run in their own sessions: a Ctrl-C at the terminal reaches only
 omniload, which then stops both children (SIGTERM, then SIGKILL) before the
@@ -30,6 +34,8 @@ from omniload_cli.errors import LoadError, SourceError, with_disk_hint
 TAP_ERROR_PREFIX = "tap-asana: error:"
 _FAST = re.compile(rb'^\{\s*"type"\s*:\s*"(RECORD)"\s*,\s*"stream"\s*:\s*"([^"\\]+)"')
 _TERM_GRACE_S = 5.0
+TOMBSTONE = "_sdc_deleted_at"
+_TOMBSTONE_SET = b'"' + TOMBSTONE.encode() + b'":"'   # a non-null value, as the tap writes it
 
 
 @dataclass
@@ -38,6 +44,16 @@ class PipeResult:
     last_state: dict | None
     dropped_streams: set[str]
     schema_sent: bool        # the loader got a SCHEMA for the stage (so created it)
+    removed_keys: list[str]  # keys of the tombstones kept back from the loader
+
+
+def _tombstone_key(msg: dict, key: str, removed: list[str]) -> bool:
+    """A tombstone's key goes to removed; whether msg was one."""
+    record = msg.get("record") or {}
+    if not record.get(TOMBSTONE):
+        return False
+    removed.append(str(record[key]))
+    return True
 
 
 def _detach_and_tie_to_parent() -> None:
@@ -166,6 +182,8 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
     last_state = None
     schema_sent = False
     dropped: set[str] = set()
+    removed: list[str] = []
+    key = "gid"
     try:
         target = Child("target", target_argv, env, scrub, stdin=subprocess.PIPE,
                        stdout=subprocess.DEVNULL)
@@ -186,6 +204,8 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
                     if stream != stage_stream:
                         dropped.add(stream)
                         continue
+                    if _TOMBSTONE_SET in line and _tombstone_key(json.loads(line), key, removed):
+                        continue
                     records += 1
                     progress.record()
                 else:
@@ -200,10 +220,15 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
                         dropped.add(str(msg["stream"]))
                         continue
                     elif kind == "RECORD":
+                        if _tombstone_key(msg, key, removed):
+                            continue
                         records += 1
                         progress.record()
                     elif kind == "SCHEMA":
                         schema_sent = True
+                        key = (msg.get("key_properties") or [key])[0]
+                        if msg.get("schema", {}).get("properties", {}).pop(TOMBSTONE, None):
+                            line = json.dumps(msg).encode()
                 sink.write(line if line.endswith(b"\n") else line + b"\n")
         except BrokenPipeError:
             # The loader died; its own error says why (below).
@@ -229,7 +254,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
                 f"loading into DuckDB failed (target-duckdb-omniload exit {target_rc}): "
                 f"{shorten(target.last_error_line())}; nothing was changed"))
         tap.finish_reading()
-        return PipeResult(records, last_state, dropped, schema_sent)
+        return PipeResult(records, last_state, dropped, schema_sent, removed)
     finally:
         # Normal exit: both are already gone.  Error or Ctrl-C: stop them now.
         for child in (tap, target):

@@ -19,10 +19,9 @@ that is missing although the loader was told to create it, or that holds
 more rows than records were sent, or none although records were sent, fails
 the run with nothing changed -- never "published" as an empty copy.
 
-Rows Asana no longer has reach the stage as tombstones (the key with
-`_sdc_deleted_at` set, see the tap's streams): merge deletes those rows from
-the table in the same transaction; no `_sdc_deleted_at` column reaches the
-table.
+Rows Asana no longer has come as tombstones, kept out of the stage by the
+relay (pipeline.py): merge deletes those keys from the table in the same
+transaction as the upserts and the bookmark.
 
 Merge keeps the columns a user added to the table: the re-merged rows carry
 their old values over (replace swaps in omniload's table, columns and all).
@@ -56,6 +55,7 @@ class Sent:
     """What the run handed the loader for its stage."""
     records: int
     schema: bool      # a SCHEMA message went through: the loader created the stage
+    removed: tuple[str, ...] = ()   # keys of rows Asana no longer has (merge deletes them)
 
 
 def relation_kind(con, schema: str, name: str) -> str | None:
@@ -102,11 +102,7 @@ class PublishResult:
     rows_loaded: int       # rows in the stage (what this run brought)
     rows_in_table: int     # rows in the destination table afterwards
     created: bool          # the destination table did not exist before
-    rows_removed: int = 0  # rows a tombstone deleted
-    tombstones: int = 0    # tombstones in the stage
-
-
-TOMBSTONE_COLUMN = "_sdc_deleted_at"
+    rows_removed: int = 0  # rows deleted for the tombstones the tap sent
 
 
 def publish(con, *, schema: str, table: str, stage: str, strategy: str, key: str,
@@ -119,6 +115,9 @@ def publish(con, *, schema: str, table: str, stage: str, strategy: str, key: str
     try:
         check_stage(con, schema, stage, sent)
         result = _publish(con, schema, table, stage, strategy, key, rebuild)
+        if strategy == "merge" and not rebuild:
+            result.rows_removed = _remove(con, schema, table, key, list(sent.removed))
+            result.rows_in_table -= result.rows_removed
         testhooks.at("in-publish")
         if state_key is not None:
             state_mod.write_state(con, state_key, source, state)
@@ -154,7 +153,6 @@ def _publish(con, schema: str, table: str, stage: str, strategy: str, key: str,
     target = qualified(schema, table)
     staged = qualified(schema, stage)
     existed = table_exists(con, schema, table)
-    tombstones = _take_tombstones(con, schema, stage, key)
     if not table_exists(con, schema, stage):
         # The tap sent no SCHEMA for the stream, so the loader created nothing:
         # the source has no rows and no column list to offer.
@@ -188,31 +186,17 @@ def _publish(con, schema: str, table: str, stage: str, strategy: str, key: str,
         else:
             con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {staged}")
         con.execute(f"DROP TABLE {staged}")
-    removed = 0
-    if tombstones and strategy == "merge" and existed and not rebuild:
-        before = count_rows(con, schema, table)
-        con.execute(f"DELETE FROM {target} WHERE {q(key)} IN (SELECT {q(key)} FROM _omniload_gone)")
-        removed = before - count_rows(con, schema, table)
-    if tombstones is not None:
-        con.execute("DROP TABLE _omniload_gone")
-    return PublishResult(loaded, count_rows(con, schema, table), not existed, removed,
-                         tombstones or 0)
+    return PublishResult(loaded, count_rows(con, schema, table), not existed)
 
 
-def _take_tombstones(con, schema: str, stage: str, key: str) -> int | None:
-    """Move the stage's tombstones into the temp table _omniload_gone and
-    drop the marker column; how many there were (None: no such column)."""
-    if not table_exists(con, schema, stage):
-        return None
-    if TOMBSTONE_COLUMN not in {name for name, _ in columns(con, schema, stage)}:
-        return None
-    staged = qualified(schema, stage)
-    marker = q(TOMBSTONE_COLUMN)
-    con.execute(f"CREATE TEMP TABLE _omniload_gone AS SELECT {q(key)} FROM {staged} "
-                f"WHERE {marker} IS NOT NULL")
-    con.execute(f"DELETE FROM {staged} WHERE {marker} IS NOT NULL")
-    con.execute(f"ALTER TABLE {staged} DROP COLUMN {marker}")
-    return con.execute("SELECT count(*) FROM _omniload_gone").fetchone()[0]
+def _remove(con, schema: str, table: str, key: str, keys: list[str]) -> int:
+    """Delete the rows whose key is in keys; how many went."""
+    if not keys or not table_exists(con, schema, table):
+        return 0
+    before = count_rows(con, schema, table)
+    con.execute(f"DELETE FROM {qualified(schema, table)} WHERE {q(key)} IN "
+                f"(SELECT unnest(?::VARCHAR[]))", [keys])
+    return before - count_rows(con, schema, table)
 
 
 def _merge(con, schema: str, table: str, stage: str, key: str) -> None:

@@ -65,7 +65,8 @@ def resolve_strategy(table: Table, requested: str | None) -> str:
 
     - replace: full extract, the table is swapped atomically.  Always allowed.
     - merge: rows are upserted on gid.  On tasks and stories it is incremental
-      (only what changed since the stored bookmark is fetched).  On the other
+      and exact (only what changed since the last run is fetched; the tap's
+      tombstones delete what Asana no longer has).  On the other
       tables it is an upsert of a full extract: allowed, but rows deleted at
       the source are kept (document, do not refuse: it is a legitimate "never
       lose rows" choice).

@@ -199,7 +199,8 @@ def test_compact_fields(resources):
 
 def test_endpoints_file():
     endpoints = load(SIM_SPEC / "endpoints.json")
-    assert len(endpoints) == 12
+    assert len(endpoints) == 13
+    assert endpoints["GET /tasks/{task_gid}"]["paginated"] is False
     assert endpoints["GET /tasks"]["paginated"] is True
     assert "modified_since" in endpoints["GET /tasks"]["query_params"]
     assert endpoints["GET /workspaces/{workspace_gid}/users"]["paginated"] is False

@@ -55,7 +55,7 @@ def test_meltano_install_and_run(meltano, tmp_path):
     sim = make_sim(projects=2, tasks_per_project=4, seed=5)
     try:
         env.update(TAP_ASANA_ACCESS_TOKEN=TOKEN, TAP_ASANA_WORKSPACE_GID=sim.org_workspace_gid,
-                   TAP_ASANA_API_URL=sim.api_url)
+                   TAP_ASANA_API_URL=sim.api_url, TAP_ASANA_STORIES_INCREMENTAL="true")
         r = subprocess.run([str(meltano), "run", "tap-asana", "target-duckdb"], cwd=project,
                            env=env, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
@@ -71,6 +71,24 @@ def test_meltano_install_and_run(meltano, tmp_path):
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
         assert query(db, "SELECT name FROM public.tasks WHERE gid = ?", gid) == [("changed between meltano runs",)]
         assert query(db, "SELECT count(*) FROM public.tasks")[0][0] == len(expected_gids(sim, "tasks"))
+        # Removals reach the tables: tombstones, which hard_delete honours.
+        tasks = sorted(expected_gids(sim, "tasks"))
+        deleted, unlinked, commented = tasks[1], tasks[2], tasks[3]
+        sim.store.delete_task(deleted)
+        for home in sim.store.record("tasks", unlinked)["projects"]:
+            sim.store.remove_task_from_project(unlinked, home["gid"])
+        comment = sim.store.add_story(commented, "soon gone")
+        r = subprocess.run([str(meltano), "run", "tap-asana", "target-duckdb"], cwd=project,
+                           env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        assert comment in {g for (g,) in query(db, "SELECT gid FROM public.stories")}
+        sim.store.delete_story(comment)
+        r = subprocess.run([str(meltano), "run", "tap-asana", "target-duckdb"], cwd=project,
+                           env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        for table in ("tasks", "stories"):
+            got = {g for (g,) in query(db, f"SELECT gid FROM public.{table}")}
+            assert got == expected_gids(sim, table), table
         r = subprocess.run([str(meltano), "config", "list", "tap-asana"], cwd=project, env=env,
                            capture_output=True, text=True, timeout=120)
         assert SECRET_PART not in r.stdout + r.stderr        # sensitive: true redacts it

@@ -64,6 +64,29 @@ def test_merge_upserts_and_adds_new_columns(con):
     assert (r.rows_loaded, r.rows_in_table) == (2, 3)
 
 
+def test_merge_deletes_what_the_tap_sent_tombstones_for_in_the_same_transaction(con):
+    make_stage(con, [("1", "a"), ("2", "b"), ("3", "c")])
+    do(con, "merge")
+    make_stage(con, [("2", "b2")])
+    sent = publish.Sent(1, True, ("1", "9"))   # 9: never loaded, nothing to delete
+    r = do(con, "merge", sent=sent)
+    assert rows(con) == [("2", "b2"), ("3", "c")]
+    assert (r.rows_loaded, r.rows_removed, r.rows_in_table) == (1, 1, 2)
+    make_stage(con, [("3", "c2")])
+    with pytest.raises(TypeError):   # the state fails to store after the delete: all rolled back
+        do(con, "merge", {"not json": object()}, sent=publish.Sent(1, True, ("2",)))
+    assert rows(con) == [("2", "b2"), ("3", "c")]
+
+
+def test_only_tombstones_empty_the_rows_they_name(con):
+    make_stage(con, [("1", "a"), ("2", "b")])
+    do(con, "merge")
+    publish.drop_stage(con, "public", STAGE)
+    make_stage(con, [])
+    r = do(con, "merge", sent=publish.Sent(0, True, ("1",)))
+    assert rows(con) == [("2", "b")] and r.rows_removed == 1
+
+
 def test_merge_keeps_values_of_columns_the_stage_lacks(con):
     make_stage(con, [("1", "a", 1)], "gid VARCHAR PRIMARY KEY, name VARCHAR, n INTEGER")
     do(con, "merge")

@@ -1,0 +1,158 @@
+"""Merged tables stay exact over many recurring runs.
+
+Rounds of ordinary Asana activity (edits, new tasks and comments) mixed with
+every kind of removal (deleted tasks, tasks removed from one or from all of
+their projects, moves, renamed projects and sections, deleted projects,
+deleted comments); after each round a merge run of `tasks` and one of
+`stories`, and the tables must equal the simulator's own data.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from tests.omniload.support import expected_gids, ingest, make_sim, query, snapshot
+from tests.reliability.support import tap_settings
+
+pytestmark = pytest.mark.slow
+
+SPEC = dict(projects=12, tasks_per_project=25, multi_homed_fraction=0.2, stories_per_task=(0, 3))
+
+
+def mutate(sim, rng: random.Random, n: int) -> list[str]:
+    """n random changes of every kind; what was done, for failure messages."""
+    store, ws = sim.store, sim.org_workspace_gid
+    done = []
+    for _ in range(n):
+        projects = store.gids("projects", ws)
+        tasks = sorted(expected_gids(sim, "tasks"))
+        kind = rng.choice(["edit", "edit", "add_task", "add_story", "delete_task", "remove",
+                           "unlink", "move", "multi_home", "rename_project", "rename_section",
+                           "delete_story", "delete_project"])
+        task = rng.choice(tasks)
+        record = store.record("tasks", task)
+        if kind == "edit":
+            store.edit_task(task, name=f"edited {rng.random():.6f}", completed=rng.random() < 0.3)
+        elif kind == "add_task":
+            store.add_task(rng.choice(projects), name=f"new {rng.random():.6f}")
+        elif kind == "add_story":
+            store.add_story(task, f"comment {rng.random():.6f}")
+        elif kind == "delete_task":
+            store.delete_task(task)
+        elif kind == "remove":
+            store.remove_task_from_project(task, rng.choice(record["projects"])["gid"])
+        elif kind == "unlink":
+            for project in record["projects"]:
+                store.remove_task_from_project(task, project["gid"])
+        elif kind == "move":
+            store.move_task(task, rng.choice(projects))
+        elif kind == "multi_home":
+            store.add_task_to_project(task, rng.choice(projects))
+        elif kind == "rename_project":
+            store.rename("projects", rng.choice(projects), f"Project {rng.random():.6f}")
+        elif kind == "rename_section":
+            sections = store.gids("sections", ws)
+            store.rename("sections", rng.choice(sections), f"Section {rng.random():.6f}")
+        elif kind == "delete_story":
+            stories = store.stories_of(task)
+            if not stories:
+                continue
+            store.delete_story(rng.choice(stories)["gid"])
+        elif kind == "delete_project":
+            if len(projects) < 6:
+                continue
+            store.delete_project(rng.choice(projects))
+        done.append(f"{kind} {task}")
+    return done
+
+
+def live_fields(task: dict) -> tuple:
+    projects = sorted((p["gid"], p["name"]) for p in task["projects"])
+    memberships = sorted((m["project"]["gid"], m["project"]["name"], (m.get("section") or {}).get("name"))
+                         for m in task["memberships"])
+    return task["name"], task["completed"], projects, memberships
+
+
+def table_tasks(db) -> dict:
+    rows = query(db, "SELECT gid, name, completed, projects, memberships FROM public.tasks")
+    return {gid: live_fields({"name": name, "completed": completed, "projects": json.loads(projects),
+                              "memberships": json.loads(memberships)})
+            for gid, name, completed, projects, memberships in rows}
+
+
+def assert_exact(sim, db, history):
+    want_tasks = {g: live_fields(sim.store.record("tasks", g)) for g in expected_gids(sim, "tasks")}
+    got_tasks = table_tasks(db)
+    assert set(got_tasks) == set(want_tasks), (sorted(set(got_tasks) ^ set(want_tasks))[:10], history)
+    wrong = [g for g in want_tasks if got_tasks[g] != want_tasks[g]]
+    assert not wrong, (wrong[:5], [(want_tasks[g], got_tasks[g]) for g in wrong[:2]], history)
+    stories = {g for (g,) in query(db, "SELECT gid FROM public.stories")}
+    assert stories == expected_gids(sim, "stories"), (
+        sorted(stories ^ expected_gids(sim, "stories"))[:10], history)
+
+
+def sync(sim, db, env_extra=None):
+    for table, extra in (("tasks", ()), ("stories", ("--incremental-strategy", "merge"))):
+        r = ingest(sim, db, table, *extra, env_extra=env_extra)
+        assert r.returncode == 0, r.stderr
+        in_table = int(r.stdout.split("rows in table:")[1].split()[0].replace(",", ""))
+        assert in_table == query(db, f"SELECT count(*) FROM public.{table}")[0][0], r.stdout
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_merged_tables_stay_exact_round_after_round(tmp_path, omniload_ready, seed):
+    sim = make_sim(**SPEC, seed=seed)
+    try:
+        db = tmp_path / "w.db"
+        sync(sim, db)
+        rng, history = random.Random(seed), []
+        for _ in range(5):
+            history += mutate(sim, rng, 25)
+            sync(sim, db)
+            assert_exact(sim, db, history)
+    finally:
+        sim.stop()
+
+
+def test_exact_under_faults(tmp_path, omniload_ready):
+    sim = make_sim(**SPEC, seed=3)
+    try:
+        db = tmp_path / "w.db"
+        sync(sim, db)
+        rng, history = random.Random(3), []
+        sim.faults.configure(rate=0.1, seed=5)
+        for _ in range(3):
+            history += mutate(sim, rng, 20)
+            sync(sim, db, env_extra=tap_settings(max_tries=12, page_size=10))
+            assert_exact(sim, db, history)
+    finally:
+        sim.stop()
+
+
+@pytest.mark.parametrize("table", ["tasks", "stories"])
+def test_a_run_killed_inside_its_publish_of_removals_changes_nothing(tmp_path, omniload_ready, table):
+    """SIGKILL inside the publish transaction of a run that had removals to
+    publish (rows deleted, bookmark not yet written): the table and its
+    bookmark stay as they were, and the next run publishes the removals."""
+    sim = make_sim(**SPEC, seed=4)
+    try:
+        db = tmp_path / "w.db"
+        sync(sim, db)
+        history = mutate(sim, random.Random(4), 30)
+        before = published(snapshot(db))
+        extra = ("--incremental-strategy", "merge") if table == "stories" else ()
+        r = ingest(sim, db, table, *extra, env_extra={"OMNILOAD_TEST_HOOK": "in-publish:kill"})
+        assert r.returncode == -9, r.stderr
+        assert published(snapshot(db)) == before
+        sync(sim, db)
+        assert_exact(sim, db, history)
+    finally:
+        sim.stop()
+
+
+def published(tables: dict) -> dict:
+    """A snapshot without the stage a killed run leaves (the next run drops it)."""
+    return {name: rows for name, rows in tables.items() if "_omniload_stage_" not in name}

@@ -584,13 +584,20 @@ class Store:
             return t.gid
 
     def delete_task(self, gid: str) -> None:
-        """Trash a task: gone from every listing and 404 afterwards."""
+        """Trash a task and, as Asana does, its subtasks at every level: gone
+        from every listing and 404 afterwards (their stories with them)."""
         with self.lock:
-            t = self._task(gid)
-            t.deleted = True
-            t.modified_at = self.now_ms()
-            for p, _ in t.memberships:
-                p.tasks = [x for x in p.tasks if x is not t]
+            now = self.now_ms()
+            pending = [self._task(gid)]
+            while pending:
+                t = pending.pop()
+                if t.deleted:
+                    continue
+                t.deleted = True
+                t.modified_at = now
+                for p, _ in t.memberships:
+                    p.tasks = [x for x in p.tasks if x is not t]
+                pending.extend(t.children)
 
     def add_task_to_project(self, gid: str, project_gid: str, section_gid: str | None = None):
         """Multi-home a task. Association change only: modified_at is unchanged."""

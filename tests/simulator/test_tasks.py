@@ -202,6 +202,27 @@ def test_get_one_task_renders_it_live_and_404s_once_deleted(fresh):
     assert r.status_code == 404 and message(r) == f"task: Not a recognized ID: {t}"
 
 
+def test_deleting_a_task_deletes_its_subtasks_at_every_level(fresh):
+    sim, api = fresh
+    store = sim.store
+    parents = {t.parent for t in store.tasks if t.parent is not None and t.parent.parent is None
+               and any(c.children for c in t.parent.children)}
+    if not parents:
+        parent = next(t.parent for t in store.tasks if t.parent is not None)
+    else:
+        parent = sorted(parents, key=lambda t: t.gid)[0]
+    below, pending = [], list(parent.children)
+    while pending:
+        t = pending.pop()
+        below.append(t.gid)
+        pending.extend(t.children)
+    assert below
+    store.delete_task(parent.gid)
+    for gid in [parent.gid, *below]:
+        assert api.get(f"/tasks/{gid}").status_code == 404
+        assert api.get(f"/tasks/{gid}/stories").status_code == 404
+
+
 def test_delete_user_project_and_rename(fresh):
     sim, api = fresh
     store = sim.store

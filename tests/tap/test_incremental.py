@@ -8,7 +8,7 @@ import time
 import pytest
 
 from asana_simulator import Simulator, WorkspaceSpec
-from tests.tap.support import TOKEN, base_config, bookmark, run_tap
+from tests.tap.support import TOKEN, base_config, bookmark, catalog_for, run_tap
 
 
 @pytest.fixture
@@ -157,3 +157,18 @@ def test_incremental_stories_fetch_only_changed_tasks(fresh_sim, tmp_path):
         if t["modified_at"] == first.final_state["bookmarks"]["stories"]["tasks_modified_since"]
     }
     assert fetched - boundary == {task}
+
+
+def test_an_old_catalog_without_the_tombstone_marker_gets_no_tombstones(fresh_sim, tmp_path):
+    """A catalog from before tombstones would strip `_sdc_deleted_at` and make
+    a tombstone an upsert of an empty row: then removals are not sent."""
+    sim = fresh_sim
+    catalog = catalog_for(["tasks"])
+    for entry in catalog["streams"]:
+        entry["schema"]["properties"].pop("_sdc_deleted_at", None)
+    first = run_tap(tmp_path, base_config(sim), catalog=catalog)
+    sim.store.delete_task(sorted(tasks_of(sim, project_gids(sim)[0]))[0])
+    second = run_tap(tmp_path, base_config(sim), catalog=catalog, state=first.final_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert second.records("tasks") == []
+    assert "lacks _sdc_deleted_at" in second.stderr

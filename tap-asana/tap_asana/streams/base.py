@@ -101,8 +101,23 @@ class AsanaStream(Stream):
         progress = self._tap_asana.progress
         progress.start_stream(self.name)
         for record in self.records():
+            if record.get("_sdc_deleted_at") and not self._tombstones_declared:
+                continue
             progress.record()
             yield record
+
+    @cached_property
+    def _tombstones_declared(self) -> bool:
+        """A catalog from before tombstones (or one that deselects the marker)
+        would strip `_sdc_deleted_at` and turn a tombstone into an upsert of an
+        empty row: then removals are not sent at all."""
+        declared = "_sdc_deleted_at" in self.effective_schema.get("properties", {})
+        if not declared or not self.mask.get(("properties", "_sdc_deleted_at"), True):
+            self.logger.warning(
+                "the catalog of %s lacks _sdc_deleted_at: rows Asana no longer has are not "
+                "removed; run --discover for a current catalog", self.name)
+            return False
+        return True
 
     def records(self) -> t.Iterable[dict]:
         raise NotImplementedError

@@ -82,8 +82,19 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.BooleanType,
         default=False,
         description=(
-            "Fetch stories only for tasks modified since the previous run "
-            "(load with merge on gid); off: every task's stories, every run."
+            "Fetch stories only for tasks whose modified_at moved since the previous "
+            "run, with tombstones for removed stories (load with merge on gid and "
+            "hard deletes); off: every task's stories, every run."
+        ),
+    ),
+    th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Send ACTIVATE_VERSION before each full-table stream (every stream but "
+            "tasks, and stories when incremental), so a target that honours it "
+            "removes the rows Asana no longer has."
         ),
     ),
     th.Property(

@@ -24,6 +24,8 @@ class InsecureApiUrl(AsanaUserError):
 
 
 class TapAsana(Tap):
+    """Asana to Singer: every documented field, incremental tasks and stories with tombstones for what Asana removed."""  # noqa: E501 - `--about` prints it as its one-line description
+
     name = "tap-asana"
     package_name = "tap-asana-omniload"
     config_jsonschema = CONFIG_SCHEMA

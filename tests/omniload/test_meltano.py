@@ -6,6 +6,7 @@ Installs meltano 4.4.1 into a throwaway venv (cached under .omniload/envs,
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -89,8 +90,52 @@ def test_meltano_install_and_run(meltano, tmp_path):
         for table in ("tasks", "stories"):
             got = {g for (g,) in query(db, f"SELECT gid FROM public.{table}")}
             assert got == expected_gids(sim, table), table
+        # Full-table streams replace: deleted and renamed rows show up.
+        store, ws = sim.store, sim.org_workspace_gid
+        store.delete_user(store.gids("users")[0])
+        store.rename("tags", store.gids("tags", ws)[0], "renamed tag")
+        store.delete_project(store.gids("projects", ws)[0])
+        r = subprocess.run([str(meltano), "run", "tap-asana", "target-duckdb"], cwd=project,
+                           env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        for table in ("workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"):
+            got = {g for (g,) in query(db, f"SELECT gid FROM public.{table}")}
+            assert got == expected_gids(sim, table), table
+        assert ("renamed tag",) in query(db, "SELECT name FROM public.tags")
+        # stream_maps is an object setting: `meltano config set` stores it as one.
+        r = subprocess.run([str(meltano), "config", "set", "tap-asana", "stream_maps",
+                            '{"users": {"name": "name.upper()"}}'], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = subprocess.run([str(meltano), "run", "tap-asana", "target-duckdb"], cwd=project,
+                           env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        names = [n for (n,) in query(db, "SELECT name FROM public.users")]
+        assert names and names == [n.upper() for n in names] != [n.lower() for n in names]
+        assert query(db, "SELECT count(*) FROM public.users")[0][0] == len(expected_gids(sim, "users"))
         r = subprocess.run([str(meltano), "config", "list", "tap-asana"], cwd=project, env=env,
                            capture_output=True, text=True, timeout=120)
         assert SECRET_PART not in r.stdout + r.stderr        # sensitive: true redacts it
     finally:
         sim.stop()
+
+
+_KINDS = {"string": "string", "boolean": "boolean", "integer": "integer", "number": "decimal",
+          "object": "object", "array": "array"}
+
+
+def test_meltano_yml_declares_every_tap_setting():
+    import yaml
+
+    about = json.loads(subprocess.run(
+        [sys.executable, "-m", "tap_asana", "--about", "--format=json"],
+        capture_output=True, text=True, check=True).stdout)
+    want = {}
+    for name, prop in about["settings"]["properties"].items():
+        kind = _KINDS[next(t for t in prop["type"] if t != "null")]
+        if prop.get("format") == "date-time":
+            kind = "date_iso8601"
+        want[name] = (kind, bool(prop.get("secret")))
+    plugin = yaml.safe_load((REPO / "meltano.yml").read_text())["plugins"]["extractors"][0]
+    have = {s["name"]: (s["kind"], bool(s.get("sensitive"))) for s in plugin["settings"]}
+    assert have == want

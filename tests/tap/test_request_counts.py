@@ -134,3 +134,10 @@ def test_removals_cost_one_lookup_each(sim, tmp_path):
     lookups = [r for r in sim.requests if r.route == "GET /tasks/{task_gid}"]
     assert sorted(r.path.split("/")[-1] for r in lookups) == sorted([deleted, unlinked])
     assert len(sim.requests) == pages(len(project_sizes(sim))) + index_pages(sim) + 2
+
+
+def test_a_stream_mapped_away_costs_no_request(sim, tmp_path):
+    config = base_config(sim, stream_maps={"stories": None})
+    run = run_tap(tmp_path, config, streams=["stories"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.records("stories") == [] and len(sim.requests) == 0

@@ -10,6 +10,7 @@ from importlib import resources
 
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import RemoveRecordTransform
 
 from tap_asana.streams.record_messages import LeanRecordMessages, lean_path_applies
 
@@ -98,6 +99,11 @@ class AsanaStream(Stream):
         return LeanRecordMessages(self, self.logger) if lean_path_applies(self) else None
 
     def get_records(self, context: dict | None) -> t.Iterable[dict]:
+        if self.stream_maps and all(isinstance(m, RemoveRecordTransform) for m in self.stream_maps):
+            # Mapped away entirely (`"stories": null` or `__NULL__`): every
+            # record would be dropped, so spare Asana the requests.
+            self.logger.info("%s is mapped away by stream_maps: not extracted", self.name)
+            return
         progress = self._tap_asana.progress
         progress.start_stream(self.name)
         for record in self.records():

@@ -35,6 +35,12 @@ class StoriesStream(AsanaStream):
     name = "stories"
     emits_tombstones = True
 
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        # Incremental stories are a partial extract: a version would make the
+        # target remove every story not re-read this run.
+        return super().emit_activate_version_messages and not self.config.get("stories_incremental")
+
     def records(self) -> t.Iterable[dict]:
         if not self.config.get("stories_incremental"):
             for workspace_gid in self.directory.workspace_gids():

@@ -23,6 +23,7 @@ import hashlib
 import inspect
 import json
 import os
+import re
 import sys
 from datetime import datetime, timezone
 from importlib import metadata
@@ -335,14 +336,23 @@ def _add_metadata_values_to_record(record_message):
 
 
 def filter_lines(lines, seen):
-    """Drop repeated identical SCHEMA messages; remember the last STATE value in seen."""
-    last_schema = {}
+    """Drop repeated identical SCHEMA messages; remember the last STATE value in
+    seen, the last SCHEMA of each stream, and (see (g)) the keys of the records
+    of every stream that got an ACTIVATE_VERSION."""
+    last_schema = seen.setdefault("schemas", {})
+    versioned = seen.setdefault("versioned", {})
     for line in lines:
         # Nearly every line is a RECORD, and singer-sdk writes "type" first:
         # skip searching those (6 KB each for Asana tasks) for the two words.
         if line.startswith('{"type":"RECORD"'):
+            if versioned:
+                _remember_key(line, versioned, last_schema)
             yield line
             continue
+        if '"ACTIVATE_VERSION"' in line:
+            _activate(line, versioned)
+        elif versioned and '"RECORD"' in line:
+            _remember_key(line, versioned, last_schema)
         if '"SCHEMA"' in line or '"STATE"' in line:
             try:
                 message = json.loads(line)
@@ -372,6 +382,7 @@ def _persist_lines(connection, config, lines):
     seen = {}
     _last_emitted.clear()
     _orig_persist_lines(connection, config, filter_lines(lines, seen))
+    remove_unversioned_rows(connection, config, seen)
     final_state = seen.get("state")
     if final_state is not None and _last_emitted.get("state") != final_state:
         target_duckdb.LOGGER.info("Emitting the last STATE received (all records are flushed)")
@@ -439,6 +450,62 @@ def _duckdb_connect(config):
     for setting, value in config.get("settings", {}).items():
         db.execute(f"SET {setting} = '{value}'")
     return db
+
+
+
+# --- (g) ACTIVATE_VERSION -----------------------------------------------------------
+#
+# 0.8.0 ignores ACTIVATE_VERSION, so a full-table stream only ever upserts:
+# a row deleted at the source stays in the table forever.  A tap sends
+# ACTIVATE_VERSION before a stream's complete extract; once the whole input
+# has been read and flushed (persist_lines returned normally), we delete, in
+# one statement, the rows of that stream's table whose key the extract did not
+# send.  The table is never empty or half-replaced while the load runs, and a
+# run killed before the end deletes nothing.  Streams without the message
+# (incremental ones) are untouched.
+
+_RECORD_STREAM = re.compile(r'^\{"type":"RECORD","stream":"((?:[^"\\]|\\.)*)"')
+
+
+def _activate(line, versioned):
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return
+    if isinstance(message, dict) and message.get("type") == "ACTIVATE_VERSION":
+        versioned.setdefault(message.get("stream"), set())
+
+
+def _remember_key(line, versioned, schemas):
+    found = _RECORD_STREAM.match(line)   # singer-sdk's compact RECORD lines
+    if found is not None and json.loads(f'"{found.group(1)}"') not in versioned:
+        return
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return  # the target reports the bad line itself
+    if not isinstance(message, dict) or message.get("type") != "RECORD":
+        return
+    stream = message.get("stream")
+    keys = (schemas.get(stream) or {}).get("key_properties") or []
+    if stream in versioned and len(keys) == 1:
+        versioned[stream].add(str((message.get("record") or {}).get(keys[0])))
+
+
+def remove_unversioned_rows(connection, config, seen) -> None:
+    for stream, keys in seen.get("versioned", {}).items():
+        schema_message = seen.get("schemas", {}).get(stream)
+        key_properties = (schema_message or {}).get("key_properties") or []
+        if len(key_properties) != 1:
+            continue
+        table = db_sync.DbSync(connection, config, schema_message).table_name(stream)
+        key = db_sync.safe_column_name(key_properties[0])
+        before = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        connection.execute(f"DELETE FROM {table} WHERE CAST({key} AS VARCHAR) NOT IN "
+                           f"(SELECT unnest(?::VARCHAR[]))", [sorted(keys)])
+        after = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        target_duckdb.LOGGER.info("ACTIVATE_VERSION %s: removed %d rows the source no longer has",
+                                  stream, before - after)
 
 
 _applied = False

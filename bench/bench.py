@@ -94,7 +94,7 @@ class Sim:
         if quota:
             cmd += ["--quota-per-minute", str(quota)]
         env = dict(os.environ, PYTHONPATH=str(SIM_PATH))
-        self.errlog = open(logdir / f"sim-{name}.log", "wb")
+        self.errlog = open(logdir / f"sim-{name}.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.errlog, env=env,
                                      start_new_session=True)
         line = self.proc.stdout.readline()
@@ -157,7 +157,7 @@ class Sim:
         try:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=10)
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever went wrong, the simulator must go
             self.proc.kill()
         self.errlog.close()
 
@@ -205,7 +205,7 @@ def stale_rows(sim: Sim, py: Path, db: Path, table: str) -> int | None:
     out = subprocess.run([str(py), "-c", code, str(db)], capture_output=True, text=True)
     try:
         have = set(json.loads(out.stdout.strip().splitlines()[-1]))
-    except Exception:
+    except Exception:  # noqa: BLE001 - no table: nothing to report
         return None
     return len(have - sim.truth(table))
 
@@ -280,7 +280,7 @@ def count_rows(py: Path, db: Path, table: str) -> tuple[int, int]:
     out = subprocess.run([str(py), "-c", code, str(db)], capture_output=True, text=True)
     try:
         return tuple(json.loads(out.stdout.strip().splitlines()[-1]))
-    except Exception:
+    except Exception:  # noqa: BLE001 - no table: reported as -1
         return (-1, -1)
 
 
@@ -466,7 +466,7 @@ def mode_sync(args, workdir):
     for table in tables:
         if args.parallel and len(tools) == 2:
             outs = {}
-            ths = [threading.Thread(target=lambda t=t: outs.__setitem__(
+            ths = [threading.Thread(target=lambda t=t, outs=outs, table=table: outs.__setitem__(
                 t, run_tool_table(args, t, table, workdir))) for t in tools]
             for th in ths:
                 th.start()

@@ -21,8 +21,7 @@ import textwrap
 from omniload_cli import tables as tables_mod
 from omniload_cli.errors import Interrupted, OmniloadError, UsageError, with_disk_hint
 from omniload_cli.secrets import Scrubber
-from omniload_cli.uri import (parse_datetime, parse_dest_table, parse_dest_uri,
-                              parse_source_uri)
+from omniload_cli.uri import parse_datetime, parse_dest_table, parse_dest_uri, parse_source_uri
 
 PROG = "omniload"
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
@@ -90,7 +89,7 @@ example:
 class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one line and exit 2."""
 
-    def error(self, message):  # noqa: D401 - argparse API
+    def error(self, message):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
@@ -301,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         msg = with_disk_hint(f"a local file operation failed{where}: {exc.strerror or exc}")
         sys.stderr.write(f"{PROG}: error: {scrub(msg)}; the destination was left as it was\n")
         return 1
-    except Exception as exc:  # a bug: still one line, still scrubbed
+    except Exception as exc:  # noqa: BLE001 - a bug: still one line, still scrubbed
         if os.environ.get("OMNILOAD_DEBUG"):
             import traceback
             sys.stderr.write(scrub(traceback.format_exc()))

@@ -37,6 +37,7 @@ def start_simulator(projects: int, tasks_per_project: int, seed: int) -> tuple[s
         [sys.executable, "-m", "asana_simulator", "--port", "0", "--seed", str(seed),
          "--projects", str(projects), "--tasks-per-project", str(tasks_per_project)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    assert proc.stdout is not None and proc.stderr is not None  # both are pipes
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         ready, _, _ = select.select([proc.stdout], [], [], 0.5)
@@ -84,9 +85,9 @@ def run(dest: DuckDBDest, *, projects: int, tasks_per_project: int, seed: int, p
     try:
         print(f"\nrows per table in {dest.display}:")
         for name in tables.TABLES:
-            n = con.execute(f'SELECT count(*) FROM public."{name}"').fetchone()[0]
+            (n,) = con.execute(f'SELECT count(*) FROM public."{name}"').fetchall()[0]
             print(f"   public.{name:<11} {n:>6,}")
-        print("\nsample query:\n" + "\n".join("   " + l for l in SAMPLE_QUERY.splitlines()))
+        print("\nsample query:\n" + "\n".join("   " + line for line in SAMPLE_QUERY.splitlines()))
         try:
             cur = con.execute(SAMPLE_QUERY)
             cols = [d[0] for d in cur.description]
@@ -96,7 +97,7 @@ def run(dest: DuckDBDest, *, projects: int, tasks_per_project: int, seed: int, p
             print("   " + "  ".join(str(c).ljust(w) for c, w in zip(cols, widths)))
             for r in rows:
                 print("   " + "  ".join(str(v).ljust(w) for v, w in zip(r, widths)))
-        except Exception as exc:  # the query is illustration, not the product
+        except Exception as exc:  # noqa: BLE001 - the query is illustration, not the product
             print(f"   (sample query failed: {' '.join(str(exc).split())})")
     finally:
         con.close()

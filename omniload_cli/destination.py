@@ -23,7 +23,8 @@ import os
 import re
 from dataclasses import dataclass
 
-from omniload_cli import publish, state as state_mod
+from omniload_cli import publish
+from omniload_cli import state as state_mod
 from omniload_cli.errors import DestinationError, with_disk_hint
 from omniload_cli.uri import STAGE_PREFIX, DestTable, DuckDBDest
 
@@ -79,7 +80,7 @@ def connect(dest: DuckDBDest):
     import duckdb  # imported late: `--help` and usage errors need no duckdb
 
     check_paths(dest)
-    config = dict(NO_EXTENSION_DOWNLOADS)
+    config: dict[str, str | bool | int | float | list[str]] = dict(NO_EXTENSION_DOWNLOADS)
     if not os.path.exists(dest.path):
         config["storage_compatibility_version"] = dest.storage_version
     try:
@@ -123,7 +124,7 @@ def prepare(dest: DuckDBDest, table: DestTable, state_key: str) -> PreRun:
         con.close()
         _remove_created(dest, identity)
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any DuckDB or OS error: one line, file removed
         con.close()
         _remove_created(dest, identity)
         raise DestinationError(with_disk_hint(
@@ -144,12 +145,12 @@ def undo(dest: DuckDBDest, table: DestTable, stage: str, pre: PreRun | None) -> 
         con = connect(dest)
         try:
             publish.drop_stage(con, table.schema, stage)
-            if not pre.schema_existed and publish.schema_exists(con, table.schema):
-                if not publish.tables_with_prefix(con, table.schema, ""):
-                    con.execute(f"DROP SCHEMA {publish.q(table.schema)}")
+            if (not pre.schema_existed and publish.schema_exists(con, table.schema)
+                    and not publish.tables_with_prefix(con, table.schema, "")):
+                con.execute(f"DROP SCHEMA {publish.q(table.schema)}")
         finally:
             con.close()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - best effort: a warning, never a failure
         why = exc.message if isinstance(exc, DestinationError) else " ".join(str(exc).split())
         return (f"the staging table {table.schema}.{stage} could not be removed now "
                 f"({why}); it is not part of {table.display}, and the next run removes it")

@@ -20,10 +20,10 @@ from secrets import token_hex
 from omniload_cli import catalog_cache, destination, pipeline, publish, testhooks
 from omniload_cli.errors import LoadError, OmniloadError, SourceError, with_disk_hint
 from omniload_cli.progress import Progress
+from omniload_cli.run_lock import DEFAULT_TIMEOUT_S, RunLock
 from omniload_cli.secrets import PrivateDir, Scrubber
 from omniload_cli.state import bookmark_of
 from omniload_cli.summary import Summary
-from omniload_cli.run_lock import DEFAULT_TIMEOUT_S, RunLock
 from omniload_cli.tables import Table
 from omniload_cli.uri import AsanaSource, DestTable, DuckDBDest, to_iso
 
@@ -40,8 +40,8 @@ class Plan:
     dest_table: DestTable
     strategy: str
     full_refresh: bool = False
-    interval_start: object = None   # datetime | None
-    interval_end: object = None
+    interval_start: datetime | None = None
+    interval_end: datetime | None = None
     progress: str = "interactive"
     lock_timeout: float = DEFAULT_TIMEOUT_S
 
@@ -132,8 +132,8 @@ def _run_locked(plan: Plan, tap_exe: str, target_exe: str, tap_overrides: dict,
         tap_config = {
             "access_token": plan.source.access_token,
             "workspace_gid": plan.source.workspace_gid,
-            # Rename the stream to the staging table; target-duckdb names
-            # tables after streams (toolchain notes §3.1).
+            # Rename the stream to the staging table: target-duckdb names
+            # each table after its stream, so the alias is the table it fills.
             "stream_maps": {t.name: {"__alias__": stage}},
             "progress_interval_seconds": max(1, int(progress.interval)),
             **tap_overrides,
@@ -222,7 +222,7 @@ def _run_locked(plan: Plan, tap_exe: str, target_exe: str, tap_overrides: dict,
         except publish.StageMismatch as exc:
             raise LoadError(f"refusing to publish {dt.display}: {exc} (another process changed "
                             f"the database during the load); nothing was changed") from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any DuckDB error: one line, rolled back
             raise LoadError(with_disk_hint(f"publishing {dt.display} failed, nothing was changed: "
                                            f"{scrub(' '.join(str(exc).split()))}")) from None
         finally:

@@ -86,6 +86,7 @@ class Child:
 
     def _read_stderr(self) -> None:
         debug = bool(os.environ.get("OMNILOAD_DEBUG"))
+        assert self.proc.stderr is not None  # started with stderr=PIPE
         for raw in iter(self.proc.stderr.readline, b""):
             line = self.scrub(raw.decode("utf-8", "replace").rstrip("\r\n"))
             if self._on_line is not None and line.startswith("PROGRESS "):
@@ -142,7 +143,7 @@ def discover(tap_exe: str, config_path: str, env: dict, scrub, timeout: float = 
     except subprocess.TimeoutExpired:
         raise SourceError(f"tap-asana --discover did not answer within {timeout:.0f} s") from None
     if proc.returncode != 0:
-        lines = [scrub(l) for l in proc.stderr.decode("utf-8", "replace").splitlines() if l.strip()]
+        lines = [scrub(line) for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
         for line in reversed(lines):
             if line.startswith(TAP_ERROR_PREFIX):
                 raise SourceError(_for_omniload(line[len(TAP_ERROR_PREFIX):].strip()))
@@ -189,6 +190,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
                        stdout=subprocess.DEVNULL)
         tap = Child("tap", tap_argv, env, scrub, on_stderr_line=progress.tap_progress)
         sink = target.proc.stdin
+        assert sink is not None and tap.proc.stdout is not None  # both are pipes
         try:
             for line in iter(tap.proc.stdout.readline, b""):
                 if secret_files:
@@ -246,7 +248,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
         target.finish_reading()
         if target_rc != 0:
             tap.stop()
-            if any("Could not set lock" in l for l in target.tail):
+            if any("Could not set lock" in line for line in target.tail):
                 # Someone opened the file after our pre-flight check.
                 raise LoadError("the destination database was locked by another process while "
                                 "loading; close it and retry (nothing was changed)")
@@ -271,7 +273,7 @@ def shorten(line: str, limit: int = 300) -> str:
 
 def _tap_message(tap: Child, rc: int) -> str:
     line = shorten(tap.last_error_line())
-    if any(l.startswith(TAP_ERROR_PREFIX) for l in tap.tail):
+    if any(line.startswith(TAP_ERROR_PREFIX) for line in tap.tail):
         return _for_omniload(line)
     return f"extracting from Asana failed (tap-asana exit {rc}): {line}"
 

@@ -127,7 +127,7 @@ def publish(con, *, schema: str, table: str, stage: str, strategy: str, key: str
         # BaseException: a Ctrl-C in the middle must roll back too.
         try:
             con.execute("ROLLBACK")
-        except Exception:
+        except Exception:  # noqa: BLE001 - the first error is the one to report
             pass
         raise
     return result

@@ -78,7 +78,7 @@ class PrivateDir:
             os.close(self._alive)
             self._alive = None
 
-    def __enter__(self) -> "PrivateDir":
+    def __enter__(self) -> PrivateDir:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -149,7 +149,8 @@ def parse_dest_uri(uri: str | None, cwd: str | None = None) -> DuckDBDest:
     else:
         path = rest                      # duckdb://./x.db, duckdb://x.db
     if not path or path in (":memory:", "/:memory:") or path.startswith((":memory:", "md:", "motherduck:")):
-        raise UsageError("the destination must be a DuckDB file, e.g. duckdb://./work.db (in-memory and MotherDuck are not supported)")
+        raise UsageError("the destination must be a DuckDB file, e.g. duckdb://./work.db "
+                         "(in-memory and MotherDuck are not supported)")
     full = os.path.abspath(os.path.join(cwd or os.getcwd(), path))
     if path.endswith("/") or os.path.isdir(full):
         # The absolute form: duckdb:///dir/... would be read as relative.

@@ -28,7 +28,7 @@ def handle(sim, method: str, path: str, query: dict, body: bytes):
         return 404, {"error": f"not found: {e}"}
     except (ValueError, TypeError) as e:
         return 400, {"error": str(e)}
-    except Exception as e:  # keep the control channel answering JSON
+    except Exception as e:  # noqa: BLE001 - keep the control channel answering JSON
         return 500, {"error": f"{type(e).__name__}: {e}"}
 
 

@@ -1,6 +1,6 @@
 """opt_fields parsing, validation and projection.
 
-Projection rules (Asana notes §6, decisions documented in README):
+Projection rules (from Asana's docs on opt_fields; decisions in README):
 - with opt_fields: exactly the named fields plus gid; a field that does not
   apply to a record (conditional) stays absent even if named;
 - a bare nested name (`assignee`) gives the nested object in its compact form

@@ -179,7 +179,8 @@ class Task:
         self.created_at = 0
         self.modified_at = 0
         # Adding a task to a project makes it match modified_since without
-        # moving modified_at (Asana notes §7.1); tracked separately.
+        # moving modified_at (Asana's modified_since is documented to count
+        # association changes, while modified_at does not move); tracked separately.
         self.association_changed_at = 0
         self.completed = False
         self.completed_at = None

@@ -2,7 +2,7 @@
 
 Both reject with 429 + Retry-After (integer seconds), like Asana. Every
 request that reaches the limiter counts against the minute quota, including
-the ones it rejects (Asana notes §3.1), so a client that retries before
+the ones it rejects (as Asana's rate-limit docs say), so a client that retries before
 Retry-After elapses digs itself deeper.
 """
 from __future__ import annotations

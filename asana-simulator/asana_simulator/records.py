@@ -455,7 +455,8 @@ RESOURCE_TYPE = {
     "tags": "tag", "projects": "project", "tasks": "task", "stories": "story",
 }
 
-# Opt-in fields (Asana notes §6): never returned unless named in opt_fields.
+# Opt-in fields (Asana's docs mark them "opt in"): never returned unless
+# named in opt_fields.
 OPT_IN = {
     "workspaces": set(),
     "teams": {"description", "html_description"},

@@ -112,7 +112,7 @@ class Handler(BaseHTTPRequestHandler):
         # the client's delayed ACK adds ~40 ms to every keep-alive response.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
+    def log_message(self, format, *args):
         pass
 
     # every method funnels here; only GET exists in the API
@@ -207,7 +207,7 @@ class Handler(BaseHTTPRequestHandler):
                 status = 200
             except ApiError as e:
                 status, body = e.status, e.body()
-            except Exception:  # a simulator bug: answer like Asana would, keep serving
+            except Exception:  # noqa: BLE001 - a simulator bug: answer like Asana would, keep serving
                 traceback.print_exc()
                 status, body = 500, error_body(500, "Server Error")
             entry["route"] = ctx.route
@@ -319,7 +319,7 @@ class Simulator:
         self._thread: threading.Thread | None = None
 
     # --- lifecycle --------------------------------------------------------------
-    def start(self) -> "Simulator":
+    def start(self) -> Simulator:
         if self._server is not None:
             return self
         self._server = _Server((self.host, self.port), Handler, self)

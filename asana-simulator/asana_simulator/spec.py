@@ -8,7 +8,7 @@ resolved Response schemas with opt-in flags.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources as ilr
 
 RESPONSE_SCHEMA = {
@@ -26,12 +26,12 @@ def _load(name):
     return json.loads(ilr.files("asana_simulator").joinpath("spec", name).read_text("utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def endpoints() -> dict:
     return _load("endpoints.json")
 
 
-@lru_cache(maxsize=None)
+@cache
 def schemas() -> dict:
     data = _load("resources.json")
     return data.get("schemas", data)
@@ -56,7 +56,7 @@ def is_object_path(kind: str, path: tuple[str, ...]) -> bool:
     return bool(sch) and "gid" in sch.get("properties", {})
 
 
-@lru_cache(maxsize=None)
+@cache
 def allowed_opt_fields(route: str, kind: str) -> frozenset:
     """opt_fields values this endpoint accepts.
 

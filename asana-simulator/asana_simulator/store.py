@@ -1,8 +1,8 @@
 """The simulated Asana domain: objects, lazy derived data, queries, mutations.
 
 All access goes through one re-entrant lock so HTTP handler threads and test
-mutations see consistent state. Mutations follow Asana's modified_at rules
-(notes §7.1): property edits and new stories bump modified_at; adding a task
+mutations see consistent state. Mutations follow Asana's documented
+modified_at rules: property edits and new stories bump modified_at; adding a task
 to a project only bumps the internal association_changed_at, which makes the
 task match modified_since without moving its modified_at.
 """

@@ -17,8 +17,8 @@ sets it only for ingestr runs). Nothing in site-packages is modified.
      GET /organizations/W/teams      -> GET /workspaces/W/teams
    Set BENCH_ASANA_NO_ALIASES=1 to disable (e.g. once the simulator routes them).
 3. opt_fields: ingestr asks for a few names that are not in the API reference
-   (projects: is_template; tasks: project; stories: preview; see
-   shared/notes/peers.md 1.7). Real Asana apparently ignores them; the
+   (projects: is_template; tasks: project; stories: preview). Real Asana
+   apparently ignores them; the
    simulator answers 400. They are dropped from opt_fields (no effect on the
    request count or on the data Asana would return).
 """
@@ -52,7 +52,7 @@ if _url:
                 return _orig_request(self, method, path, **options)
 
             asana.Client.request = _request
-    except Exception as exc:  # never break the interpreter over this
+    except Exception as exc:  # noqa: BLE001 - never break the interpreter over this
         import sys
 
         print(f"bench sitecustomize: could not patch the asana client: {exc}", file=sys.stderr)

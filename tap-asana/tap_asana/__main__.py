@@ -15,7 +15,6 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_asana.http.errors import AsanaError
 from tap_asana.tap import TapAsana
 
-
 # Every page parses into thousands of dicts and strings, so with the default
 # thresholds the cyclic collector runs every few records and re-scans the
 # records waiting in the handover queue (~15 % of the main thread on big task

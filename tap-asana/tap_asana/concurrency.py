@@ -86,7 +86,7 @@ def merge_parallel(
             elif isinstance(message, _Failure):
                 raise message.exc
             else:
-                yield from message  # type: ignore[misc]
+                yield from message  # type: ignore[misc,unused-ignore]
     finally:
         stop.set()
         for thread in threads:

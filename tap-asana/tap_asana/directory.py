@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from tap_asana import timestamps
-
 from tap_asana.concurrency import merge_parallel
 from tap_asana.http.client import AsanaClient, Page
 from tap_asana.http.errors import NotFound
@@ -100,12 +99,16 @@ class Directory:
         of this run starts later, so anything changed after this instant is
         seen by the next run, whatever order projects were read in.
         """
-        listed_at = []
+        listed_at: list[datetime] = []
         for gid in self.workspace_gids():
             with workspace_scope(gid):
-                listed_at.append(self.projects_listed_at(gid))
-        if listed_at and None not in listed_at:
-            return timestamps.to_asana(min(listed_at))
+                moment = self.projects_listed_at(gid)
+            if moment is None:
+                break
+            listed_at.append(moment)
+        else:
+            if listed_at:
+                return timestamps.to_asana(min(listed_at))
         return timestamps.to_asana(run_started_at - CLOCK_SKEW_ALLOWANCE)
 
     def remember_projects(

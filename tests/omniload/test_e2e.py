@@ -4,7 +4,6 @@ the Asana simulator over HTTP.  Nothing is patched."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -12,8 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.omniload.support import (OMNILOAD, SECRET_PART, TOKEN, clean_env, expected_gids,
-                                    ingest, make_sim, query, run_omniload, snapshot, source_uri)
+from tests.omniload.support import (
+    OMNILOAD,
+    SECRET_PART,
+    clean_env,
+    expected_gids,
+    ingest,
+    make_sim,
+    query,
+    run_omniload,
+    snapshot,
+    source_uri,
+)
 
 pytestmark = pytest.mark.slow
 TABLES = ["workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"]

@@ -3,8 +3,7 @@ import os
 import pytest
 
 from omniload_cli.errors import UsageError
-from omniload_cli.uri import (to_iso, parse_datetime, parse_dest_table,
-                              parse_dest_uri, parse_source_uri)
+from omniload_cli.uri import parse_datetime, parse_dest_table, parse_dest_uri, parse_source_uri, to_iso
 
 TOKEN = "2/1204567890123:0a1b2c3d4e5f"
 

@@ -132,7 +132,7 @@ def omniload_python(proc: subprocess.Popen) -> int:
 
 
 def error_line(stderr: str) -> str:
-    lines = [l for l in stderr.strip().splitlines() if l.strip()]
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
 
@@ -142,7 +142,7 @@ def assert_clean_error(r_stderr: str, stdout: str, fragment: str):
     assert fragment in line, r_stderr
     assert "Traceback" not in r_stderr + stdout
     assert "internal error" not in line, r_stderr
-    assert [l for l in r_stderr.splitlines() if l.startswith("omniload: error:")] == [line]
+    assert [x for x in r_stderr.splitlines() if x.startswith("omniload: error:")] == [line]
 
 
 def no_leftovers(tmpdir: Path) -> list[str]:

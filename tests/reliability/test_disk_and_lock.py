@@ -14,8 +14,7 @@ import textwrap
 import pytest
 
 from tests.omniload.support import clean_env, expected_gids, ingest, make_sim, snapshot
-from tests.reliability.support import (assert_clean_error, ingest_args, omniload_python, start,
-                                       stopped, wait_for)
+from tests.reliability.support import assert_clean_error, ingest_args, omniload_python, start, stopped, wait_for
 
 pytestmark = pytest.mark.slow
 

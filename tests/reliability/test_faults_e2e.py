@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from asana_simulator import FAULT_KINDS
-from tests.omniload.support import clean_env, expected_gids, ingest, make_sim, query, snapshot
+from tests.omniload.support import expected_gids, ingest, make_sim, query, snapshot
 from tests.reliability.support import TABLES, assert_clean_error, table_rows, tap_settings
 
 pytestmark = pytest.mark.slow

@@ -19,9 +19,19 @@ import time
 import pytest
 
 from tests.omniload.support import expected_gids, ingest, make_sim, query, snapshot
-from tests.reliability.support import (cmdline, descendants, diff_rows, error_line, kill_tree,
-                                       omniload_python, start, stored_state, table_rows,
-                                       tap_settings, wait_for)
+from tests.reliability.support import (
+    cmdline,
+    descendants,
+    diff_rows,
+    error_line,
+    kill_tree,
+    omniload_python,
+    start,
+    stored_state,
+    table_rows,
+    tap_settings,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 SEED = 20240607

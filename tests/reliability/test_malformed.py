@@ -14,8 +14,8 @@ import pytest
 from asana_simulator import Simulator, WorkspaceSpec
 from tests.omniload.support import TOKEN as E2E_TOKEN
 from tests.omniload.support import ingest, query, snapshot
-from tests.tap.support import TOKEN, base_config, run_tap
 from tests.reliability.support import assert_clean_error, tap_settings
+from tests.tap.support import TOKEN, base_config, run_tap
 
 SPEC = WorkspaceSpec(projects=2, tasks_per_project=4, users=12, seed=5)
 STREAMS = ["workspaces", "projects", "tasks", "stories", "users"]

@@ -14,8 +14,15 @@ import time
 import pytest
 
 from tests.omniload.support import expected_gids, ingest, make_sim, query
-from tests.reliability.support import (assert_clean_error, omniload_python, start, stopped,
-                                       stored_state, table_rows, wait_for)
+from tests.reliability.support import (
+    assert_clean_error,
+    omniload_python,
+    start,
+    stopped,
+    stored_state,
+    table_rows,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -98,8 +105,8 @@ def test_two_runs_at_once_take_turns(sim, base, tmp_path, scenario, offset):
     (rc_a, out_a, err_a), (rc_b, out_b, err_b) = _pair(sim, db, first, second, offset)
     assert (rc_a, rc_b) == (0, 0), err_a + err_b
     for out in (out_a, out_b):
-        loaded = int(next(l for l in out.splitlines() if l.startswith("rows loaded:")).split()[-1].replace(",", ""))
-        in_table = int(next(l for l in out.splitlines() if l.startswith("rows in table:")).split()[-1].replace(",", ""))
+        loaded = summary_number(out, "rows loaded:")
+        in_table = summary_number(out, "rows in table:")
         assert in_table >= loaded > 0 or first == second == "tasks"
     _assert_exact(sim, db, {first, second}, edited, tag)
     if first == second == "tasks":
@@ -183,3 +190,8 @@ def test_lock_timeout_from_the_environment_and_bad_values(sim, base, tmp_path):
     assert r.returncode == 1 and "is using" in r.stderr
     os.kill(pid, signal.SIGCONT)
     assert _finish(a)[0] == 0
+
+
+def summary_number(out: str, label: str) -> int:
+    line = next(x for x in out.splitlines() if x.startswith(label))
+    return int(line.split()[-1].replace(",", ""))

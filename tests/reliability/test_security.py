@@ -15,9 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.omniload.support import SECRET_PART, TOKEN, clean_env, ingest, make_sim, source_uri
-from tests.reliability.support import (assert_clean_error, ingest_args, omniload_python, start,
-                                       stopped, tap_settings, wait_for)
+from tests.omniload.support import SECRET_PART, TOKEN, clean_env, ingest, make_sim
+from tests.reliability.support import (
+    assert_clean_error,
+    ingest_args,
+    omniload_python,
+    start,
+    stopped,
+    tap_settings,
+    wait_for,
+)
 from tests.tap.support import base_config, run_tap
 
 pytestmark = pytest.mark.slow

@@ -31,7 +31,7 @@ class FakeClock:
 def test_window_retry_after_is_exact_and_rejections_count():
     clock = FakeClock()
     q = QuotaLimiter(per_minute=3, max_concurrent=None, clock=clock)
-    for i in range(3):
+    for _ in range(3):
         q.acquire("t")
         q.release("t")
         clock.t += 10                # requests at 1000, 1010, 1020

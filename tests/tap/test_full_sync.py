@@ -81,7 +81,8 @@ def test_requests_use_full_pages_and_no_listing_twice(sim, full_run):
     requests = sim.requests
     listing = [r for r in requests if r.path.startswith("/api/1.0/")]
     assert listing
-    assert all(r.query.get("limit") == "100" for r in listing if r.path != f"/api/1.0/workspaces/{sim.org_workspace_gid}")
+    workspace = f"/api/1.0/workspaces/{sim.org_workspace_gid}"
+    assert all(r.query.get("limit") == "100" for r in listing if r.path != workspace)
     project_listings = [r for r in listing if r.path.endswith("/projects") and "offset" not in r.query]
     assert len(project_listings) == 1  # sections, tasks and stories reuse it
     story_fetches = Counter(r.path for r in listing if r.path.endswith("/stories") and "offset" not in r.query)

@@ -7,8 +7,8 @@ import atexit
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from asana_simulator import Simulator, WorkspaceSpec
-from tests.tap.support import TOKEN
 from tap_asana.tap import TapAsana
+from tests.tap.support import TOKEN
 
 # The generated test class needs its config at import time.
 _sim = Simulator(WorkspaceSpec(projects=2, tasks_per_project=4, seed=2), token=TOKEN)

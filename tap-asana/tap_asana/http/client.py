@@ -128,7 +128,7 @@ class AsanaClient:
         raise error_for_status(response.status_code, message, path)
 
     @staticmethod
-    def _log_retry(details: dict[str, Any]) -> None:
+    def _log_retry(details: Any) -> None:  # backoff.types.Details
         logger.warning(
             "retry %d for %s in %.1f s: %s",
             details["tries"],
@@ -138,7 +138,7 @@ class AsanaClient:
         )
 
     @staticmethod
-    def _log_giveup(details: dict[str, Any]) -> None:
+    def _log_giveup(details: Any) -> None:
         logger.error(
             "giving up on %s after %d tries: %s",
             details["args"][0],

@@ -51,7 +51,7 @@ class QuotaEstimate:
         self._settled = False
 
     def current(self, now: float) -> float | None:
-        if self._probe_due(now):
+        if self._probe_due(now) and self.limit is not None:
             self._held = self.limit
             doubled = self.limit * 2
             self.limit = doubled if self.configured is None else min(self.configured, doubled)

@@ -24,7 +24,7 @@ NETWORK_ERRORS: tuple[type[Exception], ...] = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
-RETRIED = (TransientError, *NETWORK_ERRORS)
+RETRIED: tuple[type[Exception], ...] = (TransientError, *NETWORK_ERRORS)
 
 _ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^)\"']+)")
 

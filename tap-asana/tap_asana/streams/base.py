@@ -88,7 +88,7 @@ class AsanaStream(Stream):
             return True
         return self.mask.get(("properties", top_level_property), True)
 
-    def _generate_record_messages(self, record: dict) -> t.Iterator[singer.RecordMessage]:
+    def _generate_record_messages(self, record: dict) -> t.Generator[singer.RecordMessage, None, None]:
         # See record_messages.py: same messages, a fraction of the CPU.
         if self._lean_messages is None:
             return super()._generate_record_messages(record)
@@ -98,7 +98,7 @@ class AsanaStream(Stream):
     def _lean_messages(self) -> LeanRecordMessages | None:
         return LeanRecordMessages(self, self.logger) if lean_path_applies(self) else None
 
-    def get_records(self, context: dict | None) -> t.Iterable[dict]:
+    def get_records(self, context: t.Mapping[str, t.Any] | None) -> t.Iterable[dict]:
         if self.stream_maps and all(isinstance(m, RemoveRecordTransform) for m in self.stream_maps):
             # Mapped away entirely (`"stories": null` or `__NULL__`): every
             # record would be dropped, so spare Asana the requests.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import typing as t
+from datetime import datetime
 
 from tap_asana.streams.base import AsanaStream
 from tap_asana.streams.scoping import workspace_scope
@@ -15,12 +16,12 @@ class ProjectsStream(AsanaStream):
     def records(self) -> t.Iterable[dict]:
         for workspace_gid in self.directory.workspace_gids():
             gids: list[str] = []
-            listed_at = []
+            listed_at: list[datetime | None] = []
             with workspace_scope(workspace_gid):
                 for project in self.directory.listing(
                     f"/workspaces/{workspace_gid}/projects",
                     opt_fields=self.opt_fields,
-                    on_page=lambda page: listed_at.append(page.server_time),
+                    on_page=lambda page, into=listed_at: into.append(page.server_time),
                 ):
                     gids.append(project["gid"])
                     yield project

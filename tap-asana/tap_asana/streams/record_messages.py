@@ -66,14 +66,14 @@ class LeanRecordMessages:
         self._logger = logger
         self._warned: set[frozenset[str]] = set()
 
-    def messages(self, record: dict) -> t.Iterator[singer.RecordMessage]:
+    def messages(self, record: dict) -> t.Generator[singer.RecordMessage, None, None]:
         extra = record.keys() - self._keep
         if extra:
             self._drop(record, extra)
         yield singer.RecordMessage(
             stream=self._stream_name,
             record=record,
-            version=self._stream._stream_version,  # noqa: SLF001 - as the SDK stamps it
+            version=self._stream._stream_version,
             time_extracted=utc_now(),
         )
 

@@ -113,7 +113,7 @@ class StoriesStream(AsanaStream):
 
     def _task_opt_fields(self) -> list[str]:
         tasks = self._tap_asana.streams.get("tasks")
-        return tasks.opt_fields if tasks is not None else []
+        return tasks.opt_fields if isinstance(tasks, AsanaStream) else []
 
 
 def _decode(encoded: str | None) -> dict[str, tuple[str, list[str]]]:

@@ -47,7 +47,7 @@ class TasksStream(AsanaStream):
     is_sorted = False  # per-project pages are not ordered by modified_at
     emits_tombstones = True
 
-    def get_replication_key_signpost(self, context: dict | None = None) -> str:
+    def get_replication_key_signpost(self, context: t.Mapping[str, t.Any] | None = None) -> str:
         return self.directory.watermark(self._tap_asana.started_at)
 
     def records(self) -> t.Iterable[dict]:
@@ -153,7 +153,7 @@ class TasksStream(AsanaStream):
 
         def confirm(gid: str) -> Iterator[dict]:
             task = self.directory.look_up_task(gid, self.opt_fields)
-            yield task if self.directory.still_listed(task, workspace_gid) else _tombstone(gid)
+            yield task if task and self.directory.still_listed(task, workspace_gid) else _tombstone(gid)
 
         vanished = [gid for gid in previous if gid not in index]
         for task in itertools.chain(
@@ -175,9 +175,9 @@ def _tombstone(gid: str) -> dict:
 
 
 def _modified_at_or_after(entry: IndexedTask, moment: datetime) -> bool:
-    return bool(entry.modified_at) and timestamps.parse(entry.modified_at) >= moment
+    return entry.modified_at is not None and timestamps.parse(entry.modified_at) >= moment
 
 
 def _modified_after(task: dict, moment: datetime) -> bool:
     modified = task.get("modified_at")
-    return bool(modified) and timestamps.parse(modified) > moment.astimezone(timezone.utc)
+    return isinstance(modified, str) and timestamps.parse(modified) > moment.astimezone(timezone.utc)

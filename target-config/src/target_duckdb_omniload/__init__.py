@@ -369,7 +369,7 @@ def filter_lines(lines, seen):
         yield line
 
 
-_last_emitted = {}
+_last_emitted: dict[str, object] = {}
 
 
 def _emit_state(state):
@@ -379,7 +379,7 @@ def _emit_state(state):
 
 
 def _persist_lines(connection, config, lines):
-    seen = {}
+    seen: dict = {}
     _last_emitted.clear()
     _orig_persist_lines(connection, config, filter_lines(lines, seen))
     remove_unversioned_rows(connection, config, seen)

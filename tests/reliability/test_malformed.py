@@ -17,6 +17,8 @@ from tests.omniload.support import ingest, query, snapshot
 from tests.reliability.support import assert_clean_error, tap_settings
 from tests.tap.support import TOKEN, base_config, run_tap
 
+pytestmark = pytest.mark.slow  # every test runs ./omniload or the tap end to end
+
 SPEC = WorkspaceSpec(projects=2, tasks_per_project=4, users=12, seed=5)
 STREAMS = ["workspaces", "projects", "tasks", "stories", "users"]
 

@@ -17,7 +17,8 @@ import pytest
 
 from tests.omniload.support import OMNILOAD, clean_env, make_sim, query, source_uri
 
-pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (run-tests installs it)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (run-tests installs it)")]
 
 _INET = re.compile(r'connect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), '
                    r'(?:sin6_flowinfo=[^,]*, )?(?:inet_pton\(AF_INET6?, |sin_addr=inet_addr\()"([^"]+)"')

@@ -270,6 +270,7 @@ def _assert_only_that_table(db, schema, table):
 
 @settings(max_examples=30, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
 @given(value=dest_tables)
 @example(value='x"; DROP TABLE main.canary; --')
 @example(value="main.canary")
@@ -290,6 +291,7 @@ def test_dest_table_is_refused_or_exactly_that_table(tmp_path_factory, value):
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(schema=st.text(alphabet=string.ascii_letters + "\"'; -()é`", min_size=1, max_size=12),
        table=st.text(alphabet=string.ascii_letters + "\"'; -()é`", min_size=1, max_size=12))
+@pytest.mark.slow
 @example(schema='s"; DROP TABLE main.canary; --', table="t")
 @example(schema="s", table="t'); DROP TABLE main.canary; --")
 def test_publish_quotes_any_identifier(tmp_path_factory, schema, table):

@@ -17,7 +17,8 @@ import pytest
 from tests.omniload.support import clean_env, expected_gids, make_sim, query, run_omniload, source_uri
 
 OLD_PYTHON = os.environ.get("OLD_DUCKDB_PYTHON")
-pytestmark = pytest.mark.skipif(not OLD_PYTHON, reason="run through ./run-tests (builds the old duckdb)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not OLD_PYTHON, reason="run through ./run-tests (builds the old duckdb)")]
 
 _READ = """
 import sys, duckdb

@@ -30,6 +30,7 @@ def assert_exact(run, clean_run):
         assert sorted(gids) == clean_run[stream], stream
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kinds", [("500", "502", "503", "504"), ("drop", "drop_mid_body"), ("429",)])
 def test_faults_are_retried_without_loss_or_duplicates(tmp_path, clean_run, kinds):
     with Simulator(SPEC, token=TOKEN) as sim:
@@ -40,6 +41,7 @@ def test_faults_are_retried_without_loss_or_duplicates(tmp_path, clean_run, kind
         assert injected > 0
 
 
+@pytest.mark.slow
 def test_quota_is_paced_not_stormed(tmp_path):
     """A free plan's 150/min under the default 1,500: the first 429 teaches the
     quota (Retry-After honoured, every thread paused), then the tap paces to it."""

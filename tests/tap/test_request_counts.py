@@ -73,6 +73,7 @@ def index_pages(sim) -> int:
     return sum(pages(n) for n in project_sizes(sim).values())
 
 
+@pytest.mark.slow
 def test_recurring_run_costs_what_changed(sim, tmp_path):
     """The compact index of every project (shared by tasks and stories), then
     per project with changes one GET (one change) or one modified_since
@@ -101,6 +102,7 @@ def test_recurring_run_costs_what_changed(sim, tmp_path):
         + len(homes) + len(changed)
 
 
+@pytest.mark.slow
 def test_a_run_without_changes_costs_the_index_alone(sim, tmp_path):
     config = base_config(sim, stories_incremental=True)
     first = run_tap(tmp_path, config, streams=["tasks", "stories"])
@@ -111,6 +113,7 @@ def test_a_run_without_changes_costs_the_index_alone(sim, tmp_path):
     assert len(sim.requests) == pages(len(project_sizes(sim))) + index_pages(sim)
 
 
+@pytest.mark.slow
 def test_removals_cost_one_lookup_each(sim, tmp_path):
     """A deleted task and one removed from its only project: one GET each to
     be sure, then tombstones for the task and its stories."""

@@ -91,14 +91,10 @@ def run(plan: Plan, *, err=None) -> Summary:
     tap_exe, target_exe = executables()
     tap_overrides = _tap_settings_override()
     destination.check_paths(plan.dest)      # before waiting for a lock on it
-    lock = RunLock(plan.dest.path, plan.dest.display, timeout_s=plan.lock_timeout,
-                   on_wait=lambda msg: err.write(f"omniload: {msg}\n"))
-    lock.acquire()
-    try:
+    with RunLock(plan.dest.path, plan.dest.display, timeout_s=plan.lock_timeout,
+                 on_wait=lambda msg: err.write(f"omniload: {msg}\n")):
         testhooks.at("locked")
         return _run_locked(plan, tap_exe, target_exe, tap_overrides, started, err)
-    finally:
-        lock.release()
 
 
 def _run_locked(plan: Plan, tap_exe: str, target_exe: str, tap_overrides: dict,

@@ -78,12 +78,6 @@ class PrivateDir:
             os.close(self._alive)
             self._alive = None
 
-    def __enter__(self) -> PrivateDir:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.cleanup()
-
 
 def _hold_lock(path: str) -> int | None:
     try:

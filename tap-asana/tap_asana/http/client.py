@@ -101,10 +101,6 @@ class AsanaClient:
                 f"gave up on GET {path} after {self._max_tries} tries: {what}"
             ) from None
 
-    @property
-    def limiter(self) -> RateLimiter:
-        return self._limiter
-
     def close(self) -> None:
         self._session.close()
 

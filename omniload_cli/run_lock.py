@@ -35,7 +35,8 @@ _POLL_S = 0.1
 class RunLock:
     def __init__(self, db_path: str, display: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
                  on_wait: Callable[[str], None] | None = None):
-        self.path = db_path + LOCK_SUFFIX
+        # The real path: one file reached through a symlink is one lock.
+        self.path = os.path.realpath(db_path) + LOCK_SUFFIX
         self.display = display
         self.timeout_s = timeout_s
         self._on_wait = on_wait

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from tap_asana import timestamps
 from tap_asana.concurrency import merge_parallel
 from tap_asana.http.client import AsanaClient, Page
-from tap_asana.http.errors import NotFound
+from tap_asana.http.errors import Forbidden, NotFound
 from tap_asana.http.pagination import paginate
 from tap_asana.streams.scoping import skip_if_deleted, workspace_scope
 from tap_asana.task_index import IndexedTask, fingerprint
@@ -166,7 +166,8 @@ class Directory:
         return self._index[key]
 
     def look_up_task(self, gid: str, opt_fields: list[str]) -> dict | None:
-        """GET /tasks/{gid}: the task now, or None when Asana no longer has it.
+        """GET /tasks/{gid}: the task now, or None when Asana no longer has it
+        (or the token may no longer see it).
         Asked once per run when an earlier lookup had the fields."""
         cached = self._looked_up.get(gid)
         if cached is not None and (cached[1] is None or set(opt_fields) <= cached[0]):
@@ -174,7 +175,9 @@ class Directory:
         try:
             page = self._client.get(f"/tasks/{gid}", {"opt_fields": ",".join(opt_fields)})
             task = page.data if isinstance(page.data, dict) else None
-        except NotFound:
+        except (NotFound, Forbidden):
+            # Deleted, or no longer visible to the token (e.g. its user left
+            # the private project): either way not in this workspace's copy.
             task = None
         self._looked_up[gid] = (set(opt_fields), task)
         return task

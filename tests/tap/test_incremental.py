@@ -172,3 +172,50 @@ def test_an_old_catalog_without_the_tombstone_marker_gets_no_tombstones(fresh_si
     assert second.returncode == 0, second.stderr[-2000:]
     assert second.records("tasks") == []
     assert "lacks _sdc_deleted_at" in second.stderr
+
+
+def test_a_changed_task_stays_when_projects_is_deselected(fresh_sim, tmp_path):
+    """The lookup that decides whether a task is gone asks for `projects`
+    even when the catalog deselects it."""
+    sim = fresh_sim
+    catalog = catalog_for(["tasks"])
+    for entry in catalog["streams"]:
+        if entry["tap_stream_id"] == "tasks":
+            entry["metadata"].append({"breadcrumb": ["properties", "projects"],
+                                      "metadata": {"selected": False}})
+    first = run_tap(tmp_path, base_config(sim), catalog=catalog)
+    assert first.returncode == 0, first.stderr[-2000:]
+    edited = tasks_of(sim, project_gids(sim)[0])[0]
+    sim.store.edit_task(edited, name="edited once")
+    second = run_tap(tmp_path, base_config(sim), catalog=catalog, state=first.final_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    (record,) = second.records("tasks")
+    assert record["gid"] == edited and record["name"] == "edited once"
+    assert "projects" not in record and not record.get("_sdc_deleted_at")
+
+
+def test_a_task_the_token_may_no_longer_see_is_removed_not_fatal(fresh_sim, tmp_path):
+    sim = fresh_sim
+    first = run_tap(tmp_path, base_config(sim), streams=["tasks"])
+    gone = tasks_of(sim, project_gids(sim)[0])[0]
+    for project in sim.store.record("tasks", gone)["projects"]:
+        sim.store.remove_task_from_project(gone, project["gid"])
+    sim.faults.forbidden(f"/tasks/{gone}")
+    second = run_tap(tmp_path, base_config(sim), streams=["tasks"], state=first.final_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert [(r["gid"], bool(r.get("_sdc_deleted_at"))) for r in second.records("tasks")] == [(gone, True)]
+
+
+def test_a_bookmark_without_a_snapshot_lists_everything_once(fresh_sim, tmp_path):
+    """A state written before snapshots: the next run lists every task, so the
+    snapshot covers every row the table may hold and later removals are seen."""
+    sim = fresh_sim
+    first = run_tap(tmp_path, base_config(sim), streams=["tasks"])
+    old_state = first.final_state
+    old_state["bookmarks"]["tasks"].pop("snapshot")
+    second = run_tap(tmp_path, base_config(sim), streams=["tasks"], state=old_state)
+    assert sorted(second.gids("tasks")) == sorted(first.gids("tasks"))
+    victim = sorted(first.gids("tasks"))[0]
+    sim.store.delete_task(victim)
+    third = run_tap(tmp_path, base_config(sim), streams=["tasks"], state=second.final_state)
+    assert victim in {r["gid"] for r in third.records("tasks") if r.get("_sdc_deleted_at")}

@@ -438,7 +438,8 @@ def activate(stream, version):
 def test_activate_version_removes_the_rows_the_extract_did_not_send(target):
     target.run([schema("tasks", TASK), *tasks([1, 2, 3, 4])])
     target.run([schema("tasks", TASK), activate("tasks", 2),
-                *[record("tasks", {"id": str(i), "name": f"v2 {i}"}, version=2) for i in (2, 4, 5)]])
+                *[record("tasks", {"id": str(i), "name": f"v2 {i}"}, version=2) for i in (2, 4, 5)],
+                activate("tasks", 2)])
     assert target.query("SELECT id::INT, name FROM public.tasks ORDER BY id::INT") == [
         (2, "v2 2"), (4, "v2 4"), (5, "v2 5"),
     ]
@@ -446,14 +447,14 @@ def test_activate_version_removes_the_rows_the_extract_did_not_send(target):
 
 def test_activate_version_without_records_empties_the_table(target):
     target.run([schema("tasks", TASK), *tasks([1, 2])])
-    target.run([schema("tasks", TASK), activate("tasks", 3)])
+    target.run([schema("tasks", TASK), activate("tasks", 3), activate("tasks", 3)])
     assert target.query("SELECT count(*) FROM public.tasks") == [(0,)]
 
 
 def test_streams_without_activate_version_only_upsert(target):
     target.run([schema("tasks", TASK), *tasks([1, 2]), schema("other", TASK),
                 record("other", {"id": "9", "name": "x"})])
-    target.run([schema("tasks", TASK), activate("tasks", 2), *tasks([2]),
+    target.run([schema("tasks", TASK), activate("tasks", 2), *tasks([2]), activate("tasks", 2),
                 schema("other", TASK), record("other", {"id": "8", "name": "y"})])
     assert target.query("SELECT id FROM public.tasks") == [("2",)]
     assert target.query("SELECT id FROM public.other ORDER BY id") == [("8",), ("9",)]
@@ -464,4 +465,11 @@ def test_a_load_that_fails_before_its_end_removes_nothing(target):
     result = target.run([schema("tasks", TASK), activate("tasks", 2), *tasks([1]), "not json"],
                         check=False)
     assert result.returncode != 0
+    assert target.query("SELECT count(*) FROM public.tasks") == [(3,)]
+
+
+def test_an_extract_that_stopped_before_its_closing_version_removes_nothing(target):
+    """The tap died half-way and the loader still saw a clean end of input."""
+    target.run([schema("tasks", TASK), *tasks([1, 2, 3])])
+    target.run([schema("tasks", TASK), activate("tasks", 2), *tasks([1])])
     assert target.query("SELECT count(*) FROM public.tasks") == [(3,)]

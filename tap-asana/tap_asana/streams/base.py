@@ -111,6 +111,14 @@ class AsanaStream(Stream):
                 continue
             progress.record()
             yield record
+        version = self._stream_version
+        if version is not None and self.replication_method == "FULL_TABLE" \
+                and self.emit_activate_version_messages:
+            # singer-sdk sends ACTIVATE_VERSION before a full-table extract
+            # only; the same version again after its last record tells a
+            # target the extract is complete (a tap that died half-way never
+            # sends it), so only then may it drop the rows not re-sent.
+            self._write_activate_version_message(version)
 
     @cached_property
     def _tombstones_declared(self) -> bool:

@@ -96,16 +96,21 @@ class StoriesStream(AsanaStream):
                 fresh.append(story["gid"])
                 yield story
             entry = index.get(task_gid)
-            current[task_gid] = (entry.modified_at or "" if entry else "", fresh)
-            before = set(previous.get(task_gid, ("", []))[1])
-            yield from _tombstones(task_gid, before - set(fresh))
+            before = previous.get(task_gid, ("", []))[1]
+            gone = [story for story in before if story not in set(fresh)]
+            # Without tombstones in the catalog the gone ones stay known, to be
+            # removed once the catalog allows.
+            kept = fresh if self._tombstones_declared else [*fresh, *gone]
+            current[task_gid] = (entry.modified_at or "" if entry else "", kept)
+            yield from _tombstones(task_gid, gone)
 
         def gone_or_listed(task_gid: str) -> Iterator[dict]:
             task = self.directory.look_up_task(task_gid, ["projects"])
             if self.directory.still_listed(task, workspace_gid):
                 yield from refresh(task_gid)  # the listing had missed it
             else:
-                current.pop(task_gid, None)
+                if self._tombstones_declared:
+                    current.pop(task_gid, None)
                 yield from _tombstones(task_gid, previous[task_gid][1])
 
         yield from merge_parallel(refresh, changed, self.concurrency)

@@ -61,6 +61,10 @@ class TasksStream(AsanaStream):
             current: dict[str, str] = {}
             if end_at is None and bookmarked and previous is not None:
                 records = self._reconciled(workspace_gid, start, previous, current)
+            elif end_at is None and bookmarked:
+                # A bookmark from before snapshots: list everything once, so
+                # the snapshot holds every task the table may hold.
+                records = self._listed(workspace_gid, None, None, current, None)
             else:
                 records = self._listed(workspace_gid, start, end_at, current, previous)
             yield from records
@@ -151,8 +155,11 @@ class TasksStream(AsanaStream):
             for gid in sorted(wanted):  # one changed task, or one that left the project meanwhile
                 yield from confirm(gid)
 
+        lookup_fields = self.opt_fields if "projects" in self.opt_fields else [*self.opt_fields, "projects"]
+
         def confirm(gid: str) -> Iterator[dict]:
-            task = self.directory.look_up_task(gid, self.opt_fields)
+            # `projects` even when deselected: it decides whether the task stays.
+            task = self.directory.look_up_task(gid, lookup_fields)
             yield task if task and self.directory.still_listed(task, workspace_gid) else _tombstone(gid)
 
         vanished = [gid for gid in previous if gid not in index]
@@ -162,7 +169,7 @@ class TasksStream(AsanaStream):
         ):
             if task.get("_sdc_deleted_at") is None:
                 current[task["gid"]] = fingerprint(task)
-            else:
+            elif self._tombstones_declared:  # else kept: removed once the catalog allows
                 current.pop(task["gid"], None)
             yield task
 

@@ -457,23 +457,41 @@ def _duckdb_connect(config):
 #
 # 0.8.0 ignores ACTIVATE_VERSION, so a full-table stream only ever upserts:
 # a row deleted at the source stays in the table forever.  A tap sends
-# ACTIVATE_VERSION before a stream's complete extract; once the whole input
-# has been read and flushed (persist_lines returned normally), we delete, in
-# one statement, the rows of that stream's table whose key the extract did not
-# send.  The table is never empty or half-replaced while the load runs, and a
-# run killed before the end deletes nothing.  Streams without the message
-# (incremental ones) are untouched.
+# ACTIVATE_VERSION before a stream's complete extract and, as singer-io's
+# taps do, the same version again after its last record.  Once the whole
+# input has been read and flushed (persist_lines returned normally), for each
+# stream whose version was sent twice, we delete in one statement the rows of
+# its table whose key the extract did not send.  The table is never empty or
+# half-replaced while the load runs; a load killed, or an extract that stopped
+# before its closing ACTIVATE_VERSION (a tap that died half-way), deletes
+# nothing.  Streams without the message (incremental ones) are untouched.
 
 _RECORD_STREAM = re.compile(r'^\{"type":"RECORD","stream":"((?:[^"\\]|\\.)*)"')
 
 
 def _activate(line, versioned):
+    """The first ACTIVATE_VERSION of a stream opens its key set; the same
+    version again closes it (the extract is complete)."""
     try:
         message = json.loads(line)
     except ValueError:
         return
-    if isinstance(message, dict) and message.get("type") == "ACTIVATE_VERSION":
-        versioned.setdefault(message.get("stream"), set())
+    if not isinstance(message, dict) or message.get("type") != "ACTIVATE_VERSION":
+        return
+    stream, version = message.get("stream"), message.get("version")
+    if stream in versioned and versioned[stream].version == version:
+        versioned[stream].complete = True
+    else:
+        versioned[stream] = _Extract(version)
+
+
+class _Extract:
+    """The keys one full-table extract of a stream sent."""
+
+    def __init__(self, version):
+        self.version = version
+        self.keys: set[str] = set()
+        self.complete = False
 
 
 def _remember_key(line, versioned, schemas):
@@ -489,11 +507,16 @@ def _remember_key(line, versioned, schemas):
     stream = message.get("stream")
     keys = (schemas.get(stream) or {}).get("key_properties") or []
     if stream in versioned and len(keys) == 1:
-        versioned[stream].add(str((message.get("record") or {}).get(keys[0])))
+        versioned[stream].keys.add(str((message.get("record") or {}).get(keys[0])))
 
 
 def remove_unversioned_rows(connection, config, seen) -> None:
-    for stream, keys in seen.get("versioned", {}).items():
+    for stream, extract in seen.get("versioned", {}).items():
+        if not extract.complete:
+            target_duckdb.LOGGER.warning("ACTIVATE_VERSION %s: the extract did not complete; "
+                                         "no rows removed", stream)
+            continue
+        keys = extract.keys
         schema_message = seen.get("schemas", {}).get(stream)
         key_properties = (schema_message or {}).get("key_properties") or []
         if len(key_properties) != 1:

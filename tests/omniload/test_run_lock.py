@@ -13,8 +13,8 @@ def test_a_symlink_to_the_file_shares_its_lock(tmp_path):
     real.write_bytes(b"")
     link = tmp_path / "alias.db"
     link.symlink_to(real)
-    with RunLock(str(real), "duckdb://./work.db"):
-        with pytest.raises(DestinationError, match="is using duckdb://./alias.db"):
-            RunLock(str(link), "duckdb://./alias.db", timeout_s=0).acquire()
+    with RunLock(str(real), "duckdb://./work.db"), \
+            pytest.raises(DestinationError, match="is using duckdb://./alias.db"):
+        RunLock(str(link), "duckdb://./alias.db", timeout_s=0).acquire()
     with RunLock(str(link), "duckdb://./alias.db", timeout_s=0):
         pass

@@ -193,10 +193,9 @@ def _remove(con, schema: str, table: str, key: str, keys: list[str]) -> int:
     """Delete the rows whose key is in keys; how many went."""
     if not keys or not table_exists(con, schema, table):
         return 0
-    before = count_rows(con, schema, table)
-    con.execute(f"DELETE FROM {qualified(schema, table)} WHERE {q(key)} IN "
-                f"(SELECT unnest(?::VARCHAR[]))", [keys])
-    return before - count_rows(con, schema, table)
+    (deleted,) = con.execute(f"DELETE FROM {qualified(schema, table)} WHERE {q(key)} IN "
+                             f"(SELECT unnest(?::VARCHAR[]))", [keys]).fetchall()[0]
+    return int(deleted)
 
 
 def _merge(con, schema: str, table: str, stage: str, key: str) -> None:

@@ -118,19 +118,14 @@ class Directory:
         self._projects_listed_at[workspace_gid] = listed_at
 
     # Tasks ------------------------------------------------------------
-    def task_gids(
-        self, workspace_gid: str, modified_since: str | None = None
-    ) -> Iterator[str]:
+    def task_gids(self, workspace_gid: str) -> Iterator[str]:
         """Each task reachable through the workspace's projects, once."""
-        if modified_since is None and workspace_gid in self._all_tasks:
+        if workspace_gid in self._all_tasks:
             yield from self._all_tasks[workspace_gid]
             return
-        params = {"modified_since": modified_since} if modified_since else {}
 
         def project_task_gids(project_gid: str) -> Iterator[str]:
-            for task in self.listing(
-                "/tasks", {"project": project_gid, **params}, opt_fields=("gid",)
-            ):
+            for task in self.listing("/tasks", {"project": project_gid}, opt_fields=("gid",)):
                 yield task["gid"]
 
         seen: set[str] = set()

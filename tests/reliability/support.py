@@ -8,7 +8,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.omniload.support import OMNILOAD, clean_env, source_uri
+import pytest
+
+from tests.omniload.support import OMNILOAD, clean_env, make_sim, source_uri
 
 TABLES = ["workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"]
 
@@ -182,3 +184,14 @@ def diff_rows(db_a, db_b, name: str, key: str = "gid", limit: int = 10) -> list:
             continue
         out += [(k, c, a[c], b.get(c)) for c in ca if a[c] != b.get(c)]
     return out[:limit]
+
+
+def module_sim(**spec):
+    """A module-scoped `sim` fixture: one simulator (make_sim(**spec)) per test module."""
+    @pytest.fixture(scope="module")
+    def sim():
+        simulator = make_sim(**spec)
+        yield simulator
+        simulator.stop()
+
+    return sim

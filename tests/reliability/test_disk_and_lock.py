@@ -13,17 +13,21 @@ import textwrap
 
 import pytest
 
-from tests.omniload.support import clean_env, expected_gids, ingest, make_sim, snapshot
-from tests.reliability.support import assert_clean_error, ingest_args, omniload_python, start, stopped, wait_for
+from tests.omniload.support import clean_env, expected_gids, ingest, snapshot
+from tests.reliability.support import (
+    assert_clean_error,
+    ingest_args,
+    module_sim,
+    omniload_python,
+    start,
+    stopped,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def sim():
-    s = make_sim(projects=4, tasks_per_project=10)
-    yield s
-    s.stop()
+sim = module_sim(projects=4, tasks_per_project=10)
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 
 from asana_simulator import FAULT_KINDS
-from tests.omniload.support import expected_gids, ingest, make_sim, query, snapshot
-from tests.reliability.support import TABLES, assert_clean_error, table_rows, tap_settings
+from tests.omniload.support import expected_gids, ingest, query, snapshot
+from tests.reliability.support import TABLES, assert_clean_error, module_sim, table_rows, tap_settings
 
 pytestmark = pytest.mark.slow
 
@@ -24,11 +24,7 @@ FAULT_SEED = 302
 SMALL_PAGES = tap_settings(page_size=2, max_tries=10)
 
 
-@pytest.fixture(scope="module")
-def sim():
-    s = make_sim()
-    yield s
-    s.stop()
+sim = module_sim()
 
 
 @pytest.fixture(scope="module")

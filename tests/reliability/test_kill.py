@@ -18,13 +18,14 @@ import time
 
 import pytest
 
-from tests.omniload.support import expected_gids, ingest, make_sim, query, snapshot
+from tests.omniload.support import expected_gids, ingest, query, snapshot
 from tests.reliability.support import (
     cmdline,
     descendants,
     diff_rows,
     error_line,
     kill_tree,
+    module_sim,
     omniload_python,
     start,
     stored_state,
@@ -38,11 +39,7 @@ SEED = 20240607
 SLOW_TAP = tap_settings(page_size=2, concurrency=1)
 
 
-@pytest.fixture(scope="module")
-def sim():
-    s = make_sim(seed=9)
-    yield s
-    s.stop()
+sim = module_sim(seed=9)
 
 
 @pytest.fixture(scope="module")

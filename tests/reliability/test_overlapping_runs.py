@@ -13,9 +13,10 @@ import time
 
 import pytest
 
-from tests.omniload.support import expected_gids, ingest, make_sim, query
+from tests.omniload.support import expected_gids, ingest, query
 from tests.reliability.support import (
     assert_clean_error,
+    module_sim,
     omniload_python,
     start,
     stopped,
@@ -27,11 +28,7 @@ from tests.reliability.support import (
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def sim():
-    s = make_sim(projects=4, tasks_per_project=12)
-    yield s
-    s.stop()
+sim = module_sim(projects=4, tasks_per_project=12)
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.omniload.support import SECRET_PART, TOKEN, clean_env, ingest, make_sim
+from tests.omniload.support import SECRET_PART, TOKEN, clean_env, ingest
 from tests.reliability.support import (
     assert_clean_error,
     ingest_args,
+    module_sim,
     omniload_python,
     start,
     stopped,
@@ -30,11 +31,7 @@ from tests.tap.support import base_config, run_tap
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def sim():
-    s = make_sim()
-    yield s
-    s.stop()
+sim = module_sim()
 
 
 def _files_containing(root: Path, needle: bytes) -> list[str]:

@@ -14,7 +14,8 @@ import subprocess
 
 import pytest
 
-from tests.omniload.support import clean_env, expected_gids, make_sim, query, run_omniload, source_uri
+from tests.omniload.support import clean_env, expected_gids, query, run_omniload, source_uri
+from tests.reliability.support import module_sim
 
 OLD_PYTHON = os.environ.get("OLD_DUCKDB_PYTHON")
 pytestmark = [pytest.mark.slow,
@@ -37,11 +38,7 @@ def old_duckdb_reads(db) -> str:
     return r.stdout.strip()
 
 
-@pytest.fixture(scope="module")
-def sim():
-    s = make_sim()
-    yield s
-    s.stop()
+sim = module_sim()
 
 
 def load_users(sim, dest_uri):

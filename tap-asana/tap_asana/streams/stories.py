@@ -1,18 +1,14 @@
 from __future__ import annotations
 
-import logging
 import typing as t
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from tap_asana import timestamps
 from tap_asana.concurrency import merge_parallel
-from tap_asana.http.errors import NotFound
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.scoping import workspace_scope
+from tap_asana.streams.scoping import skip_if_deleted, workspace_scope
 from tap_asana.task_index import decode_snapshot, encode_snapshot, index_opt_fields
-
-logger = logging.getLogger("tap_asana")
 
 STATE_KEY = "tasks_modified_since"
 SNAPSHOT_KEY = "snapshot"  # {workspace gid: encoded {task gid: "modified_at|story,story,..."}}
@@ -27,9 +23,10 @@ class StoriesStream(AsanaStream):
     moved since the previous run (and of tasks new to the table) are
     fetched, found in the compact task index (task_index.py); the state
     keeps a snapshot of every task's `modified_at` and story gids (and,
-    under `tasks_modified_since`, the run's watermark). A story gone from a re-fetched task, and every story
-    of a task that no project lists any more (looked up once to be sure), is
-    emitted as a tombstone (`_sdc_deleted_at` set). Load with merge on gid.
+    under `tasks_modified_since`, the run's watermark). A story gone from a
+    re-fetched task, and every story of a task that no project lists any
+    more (looked up once to be sure), is emitted as a tombstone
+    (`_sdc_deleted_at` set). Load with merge on gid.
     """
 
     name = "stories"
@@ -73,13 +70,11 @@ class StoriesStream(AsanaStream):
         self.stream_state[SNAPSHOT_KEY] = snapshots
 
     def _fetch(self, task_gid: str) -> Iterator[dict]:
-        try:
-            for story in self.directory.listing(
-                f"/tasks/{task_gid}/stories", opt_fields=self.opt_fields
-            ):
-                yield {**story, "task_gid": task_gid}
-        except NotFound:
-            logger.warning("task %s disappeared during the run; skipping its stories", task_gid)
+        return skip_if_deleted("task", self._stories_of)(task_gid)
+
+    def _stories_of(self, task_gid: str) -> Iterator[dict]:
+        for story in self.directory.listing(f"/tasks/{task_gid}/stories", opt_fields=self.opt_fields):
+            yield {**story, "task_gid": task_gid}
 
     def _reconciled(
         self,

@@ -64,9 +64,9 @@ class TasksStream(AsanaStream):
             elif end_at is None and bookmarked:
                 # A bookmark from before snapshots: list everything once, so
                 # the snapshot holds every task the table may hold.
-                records = self._listed(workspace_gid, None, None, current, None)
+                records = self._listed(workspace_gid, None, None, current)
             else:
-                records = self._listed(workspace_gid, start, end_at, current, previous)
+                records = self._listed(workspace_gid, start, end_at, current)
             yield from records
             if end_at is None:
                 snapshots[workspace_gid] = encode_snapshot(current)
@@ -80,7 +80,6 @@ class TasksStream(AsanaStream):
         start: datetime | None,
         end_at: datetime | None,
         current: dict[str, str],
-        previous: dict[str, str] | None,
     ) -> Iterator[dict]:
         modified_since = timestamps.to_asana(start) if start else None
         params = {"modified_since": modified_since} if modified_since else {}
@@ -90,8 +89,6 @@ class TasksStream(AsanaStream):
                 "/tasks", {"project": project_gid, **params}, opt_fields=self.opt_fields
             )
 
-        if previous:
-            current.update(previous)
         complete = modified_since is None and end_at is None
         fetch = skip_if_deleted("project", tasks_of)
         with workspace_scope(workspace_gid):

@@ -523,12 +523,11 @@ def remove_unversioned_rows(connection, config, seen) -> None:
             continue
         table = db_sync.DbSync(connection, config, schema_message).table_name(stream)
         key = db_sync.safe_column_name(key_properties[0])
-        before = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        connection.execute(f"DELETE FROM {table} WHERE CAST({key} AS VARCHAR) NOT IN "
-                           f"(SELECT unnest(?::VARCHAR[]))", [sorted(keys)])
-        after = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        (removed,) = connection.execute(
+            f"DELETE FROM {table} WHERE CAST({key} AS VARCHAR) NOT IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted(keys)]).fetchall()[0]
         target_duckdb.LOGGER.info("ACTIVATE_VERSION %s: removed %d rows the source no longer has",
-                                  stream, before - after)
+                                  stream, removed)
 
 
 _applied = False

@@ -345,7 +345,7 @@ def floor_s(requests: int, latency_ms: float, quota: int | None, conc: int) -> f
 
 
 def measure(tool: str, sim: Sim, table: str, db: Path, workdir: Path, label: str) -> dict:
-    if tool == "ours":   # an env rebuild (target-config changed) must not be timed
+    if tool == "ours":   # an env rebuild (target-duckdb-omniload changed) must not be timed
         subprocess.run([str(OMNILOAD), "setup"], cwd=ROOT, capture_output=True,
                        env=dict(os.environ, OMNILOAD_HOME=str(OMNILOAD_HOME)))
     sim.reset_log()

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk import Tap
 
-from tap_asana.directory import Directory
+from tap_asana.shared_listings import SharedListings
 from tap_asana.http.client import AsanaClient
 from tap_asana.http.errors import AsanaUserError
 from tap_asana.http.rate_limiter import RateLimiter
@@ -68,8 +68,8 @@ class TapAsana(Tap):
         )
 
     @cached_property
-    def directory(self) -> Directory:
-        return Directory(
+    def listings(self) -> SharedListings:
+        return SharedListings(
             self.client,
             workspace_gid=self.config.get("workspace_gid"),
             page_size=int(self.config["page_size"]),

@@ -46,7 +46,7 @@ def launcher_copy(omniload_ready, tmp_path):
     (root / "tap-asana").mkdir()
     for name in ("pyproject.toml", "requirements.lock"):
         shutil.copy2(REPO / "tap-asana" / name, root / "tap-asana" / name)
-    shutil.copytree(REPO / "target-config", root / "target-config",
+    shutil.copytree(REPO / "target-duckdb-omniload", root / "target-duckdb-omniload",
                     ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "*.pyc"))
     home = tmp_path / "home"
     ran = tmp_path / "env-python-ran"
@@ -75,7 +75,7 @@ def test_a_changed_input_goes_through_the_python_check(launcher_copy, tmp_path):
     nothing rebuilt."""
     root, home, ran = launcher_copy
     python3, marker = fake_old_python(tmp_path)
-    with open(root / "target-config" / "README.md", "a") as f:
+    with open(root / "target-duckdb-omniload" / "README.md", "a") as f:
         f.write("\nchanged\n")
     r = run_copy(root, home, python3)
     assert r.returncode == 1

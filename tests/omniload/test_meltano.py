@@ -39,7 +39,7 @@ def fresh_copy(dest: Path) -> Path:
     junk = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache")
     dest.mkdir()
     shutil.copy(REPO / "meltano.yml", dest)
-    for d in ("tap-asana", "target-config"):
+    for d in ("tap-asana", "target-duckdb-omniload"):
         shutil.copytree(REPO / d, dest / d, ignore=junk)
     return dest
 

@@ -42,7 +42,7 @@ def installed(env: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("env, lock", [
     ("tap", "tap-asana/requirements.lock"),
-    ("target", "target-config/requirements.lock"),
+    ("target", "target-duckdb-omniload/requirements.lock"),
     ("dev", "requirements-dev.lock"),
 ])
 def test_installed_environment_matches_its_lock(omniload_ready, env, lock):
@@ -59,5 +59,5 @@ def test_installed_environment_matches_its_lock(omniload_ready, env, lock):
 def test_setup_and_run_tests_install_with_the_locks():
     script = (REPO / "omniload").read_text()
     assert '-c "$ROOT/tap-asana/requirements.lock"' in script
-    assert '-c "$ROOT/target-config/requirements.lock"' in script
+    assert '-c "$ROOT/target-duckdb-omniload/requirements.lock"' in script
     assert "-c requirements-dev.lock" in (REPO / "run-tests").read_text()

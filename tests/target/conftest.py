@@ -3,7 +3,7 @@
 The tests run the real console script as a subprocess: $OMNILOAD_TARGET_BIN
 if set (./run-tests sets it), otherwise the one `./omniload setup` installs in
 .omniload/envs/target (a regular, non-editable install that setup rebuilds
-when anything under target-config/ changes, so it never tests stale code).
+when anything under target-duckdb-omniload/ changes, so it never tests stale code).
 
 The database files are checked in-process with the duckdb package (2.0.1 in
 the test environment, the same version the target venv pins).
@@ -73,7 +73,7 @@ class Target:
         return config
 
     def run(self, messages, config=None, env=None, timeout=120, check=True):
-        config_path = self.tmp_path / "target-config.json"
+        config_path = self.tmp_path / "target-duckdb-omniload.json"
         config_path.write_text(json.dumps(config if config is not None else self.config()))
         lines = [m if isinstance(m, str) else json.dumps(m) for m in messages]
         result = subprocess.run(

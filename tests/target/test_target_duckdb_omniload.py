@@ -78,7 +78,7 @@ def test_plain_target_duckdb_loses_the_single_record(plain_target):
     """jwills/target-duckdb 0.8.0 + duckdb >= 1.1: a 1-row batch vanishes, exit status 0.
 
     If this fails, the installed upstream keeps the row: a release with
-    PR #58 (HEADER false) is in use, so target-config's workaround can go.
+    PR #58 (HEADER false) is in use, so target-duckdb-omniload's workaround can go.
     """
     result = plain_target.run([schema("tasks", TASK), *tasks([1]), state(bookmark("tasks", 1))])
     assert result.returncode == 0

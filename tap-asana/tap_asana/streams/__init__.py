@@ -1,7 +1,7 @@
 """One module per Asana stream; `ALL_STREAMS` is the order they sync in.
 
 Projects come before sections and tasks, and tasks before stories, so each
-listing one of them makes is reused by the next (see directory.py).
+listing one of them makes is reused by the next (see shared_listings.py).
 """
 
 from tap_asana.streams.projects import ProjectsStream

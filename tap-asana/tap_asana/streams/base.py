@@ -1,5 +1,5 @@
 """What every Asana stream shares: its generated schema and field list, the
-run's client and directory, and the conversion of records to the schema."""
+run's client and shared listings, and the conversion of records to the schema."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tap_asana.streams.record_messages import LeanRecordMessages, lean_path_appl
 if t.TYPE_CHECKING:
     from singer_sdk import singerlib as singer
 
-    from tap_asana.directory import Directory
+    from tap_asana.shared_listings import SharedListings
     from tap_asana.http.client import AsanaClient
     from tap_asana.tap import TapAsana
 
@@ -62,8 +62,8 @@ class AsanaStream(Stream):
         self._tap_asana = tap
 
     @property
-    def directory(self) -> Directory:
-        return self._tap_asana.directory
+    def listings(self) -> SharedListings:
+        return self._tap_asana.listings
 
     @property
     def client(self) -> AsanaClient:

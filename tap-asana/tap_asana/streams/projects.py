@@ -4,7 +4,7 @@ import typing as t
 from datetime import datetime
 
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.scoping import workspace_scope
+from tap_asana.streams.not_found import workspace_scope
 
 
 class ProjectsStream(AsanaStream):
@@ -14,17 +14,17 @@ class ProjectsStream(AsanaStream):
     name = "projects"
 
     def records(self) -> t.Iterable[dict]:
-        for workspace_gid in self.directory.workspace_gids():
+        for workspace_gid in self.listings.workspace_gids():
             gids: list[str] = []
             listed_at: list[datetime | None] = []
             with workspace_scope(workspace_gid):
-                for project in self.directory.listing(
+                for project in self.listings.listing(
                     f"/workspaces/{workspace_gid}/projects",
                     opt_fields=self.opt_fields,
                     on_page=lambda page, into=listed_at: into.append(page.server_time),
                 ):
                     gids.append(project["gid"])
                     yield project
-            self.directory.remember_projects(
+            self.listings.remember_projects(
                 workspace_gid, gids, listed_at[0] if listed_at else None
             )

@@ -4,7 +4,7 @@ import typing as t
 
 from tap_asana.concurrency import merge_parallel
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.scoping import skip_if_deleted, workspace_scope
+from tap_asana.streams.not_found import skip_if_deleted, workspace_scope
 
 
 class SectionsStream(AsanaStream):
@@ -14,13 +14,13 @@ class SectionsStream(AsanaStream):
 
     def records(self) -> t.Iterable[dict]:
         def sections_of(project_gid: str) -> t.Iterator[dict]:
-            for section in self.directory.listing(
+            for section in self.listings.listing(
                 f"/projects/{project_gid}/sections", opt_fields=self.opt_fields
             ):
                 yield {**section, "project_gid": project_gid}
 
-        for workspace_gid in self.directory.workspace_gids():
+        for workspace_gid in self.listings.workspace_gids():
             with workspace_scope(workspace_gid):
-                projects = self.directory.project_gids(workspace_gid)
+                projects = self.listings.project_gids(workspace_gid)
             fetch = skip_if_deleted("project", sections_of)
             yield from merge_parallel(fetch, projects, self.concurrency)

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from tap_asana import timestamps
 from tap_asana.concurrency import merge_parallel
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.scoping import skip_if_deleted, workspace_scope
+from tap_asana.streams.not_found import skip_if_deleted, workspace_scope
 from tap_asana.task_index import decode_snapshot, encode_snapshot, index_opt_fields
 
 STATE_KEY = "tasks_modified_since"
@@ -40,18 +40,18 @@ class StoriesStream(AsanaStream):
 
     def records(self) -> t.Iterable[dict]:
         if not self.config.get("stories_incremental"):
-            for workspace_gid in self.directory.workspace_gids():
+            for workspace_gid in self.listings.workspace_gids():
                 with workspace_scope(workspace_gid):
-                    tasks = self.directory.task_gids(workspace_gid)
+                    tasks = self.listings.task_gids(workspace_gid)
                     yield from merge_parallel(self._fetch, tasks, self.concurrency)
             return
         # Same race-free watermark as tasks: Asana's clock before any listing.
-        watermark = self.directory.watermark(self._tap_asana.started_at)
+        watermark = self.listings.watermark(self._tap_asana.started_at)
         snapshots = dict(self.stream_state.get(SNAPSHOT_KEY) or {})
-        for workspace_gid in self.directory.workspace_gids():
+        for workspace_gid in self.listings.workspace_gids():
             previous = _decode(snapshots.get(workspace_gid))
             with workspace_scope(workspace_gid):
-                index = self.directory.task_index(
+                index = self.listings.task_index(
                     workspace_gid, index_opt_fields(self._task_opt_fields())
                 )
             # A task's stories are re-read when its modified_at moved (a new,
@@ -73,7 +73,7 @@ class StoriesStream(AsanaStream):
         return skip_if_deleted("task", self._stories_of)(task_gid)
 
     def _stories_of(self, task_gid: str) -> Iterator[dict]:
-        for story in self.directory.listing(f"/tasks/{task_gid}/stories", opt_fields=self.opt_fields):
+        for story in self.listings.listing(f"/tasks/{task_gid}/stories", opt_fields=self.opt_fields):
             yield {**story, "task_gid": task_gid}
 
     def _reconciled(
@@ -100,8 +100,8 @@ class StoriesStream(AsanaStream):
             yield from _tombstones(task_gid, gone)
 
         def gone_or_listed(task_gid: str) -> Iterator[dict]:
-            task = self.directory.look_up_task(task_gid, ["projects"])
-            if self.directory.still_listed(task, workspace_gid):
+            task = self.listings.look_up_task(task_gid, ["projects"])
+            if self.listings.still_listed(task, workspace_gid):
                 yield from refresh(task_gid)  # the listing had missed it
             else:
                 if self._tombstones_declared:

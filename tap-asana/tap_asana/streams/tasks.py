@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from tap_asana import timestamps
 from tap_asana.concurrency import merge_parallel
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.scoping import skip_if_deleted, workspace_scope
+from tap_asana.streams.not_found import skip_if_deleted, workspace_scope
 from tap_asana.task_index import (
     IndexedTask,
     decode_snapshot,
@@ -48,7 +48,7 @@ class TasksStream(AsanaStream):
     emits_tombstones = True
 
     def get_replication_key_signpost(self, context: t.Mapping[str, t.Any] | None = None) -> str:
-        return self.directory.watermark(self._tap_asana.started_at)
+        return self.listings.watermark(self._tap_asana.started_at)
 
     def records(self) -> t.Iterable[dict]:
         start = self.get_starting_timestamp(None)
@@ -56,7 +56,7 @@ class TasksStream(AsanaStream):
         end_at = timestamps.parse(end) if end else None
         bookmarked = bool(self.stream_state.get("replication_key_value"))
         snapshots = dict(self.stream_state.get(SNAPSHOT_KEY) or {})
-        for workspace_gid in self.directory.workspace_gids():
+        for workspace_gid in self.listings.workspace_gids():
             previous = decode_snapshot(snapshots.get(workspace_gid))
             current: dict[str, str] = {}
             if end_at is None and bookmarked and previous is not None:
@@ -85,14 +85,14 @@ class TasksStream(AsanaStream):
         params = {"modified_since": modified_since} if modified_since else {}
 
         def tasks_of(project_gid: str) -> t.Iterator[dict]:
-            return self.directory.listing(
+            return self.listings.listing(
                 "/tasks", {"project": project_gid, **params}, opt_fields=self.opt_fields
             )
 
         complete = modified_since is None and end_at is None
         fetch = skip_if_deleted("project", tasks_of)
         with workspace_scope(workspace_gid):
-            projects = self.directory.project_gids(workspace_gid)
+            projects = self.listings.project_gids(workspace_gid)
         seen: set[str] = set()  # a task in several projects is emitted once
         for task in merge_parallel(fetch, projects, self.concurrency):
             if task["gid"] in seen:
@@ -103,7 +103,7 @@ class TasksStream(AsanaStream):
             current[task["gid"]] = fingerprint(task)
             yield task
         if complete:
-            self.directory.remember_all_tasks(workspace_gid, list(seen))
+            self.listings.remember_all_tasks(workspace_gid, list(seen))
 
     # A recurring run: the index against the previous snapshot -------------
     def _reconciled(
@@ -114,15 +114,15 @@ class TasksStream(AsanaStream):
         current: dict[str, str],
     ) -> Iterator[dict]:
         with workspace_scope(workspace_gid):
-            index = self.directory.task_index(workspace_gid, index_opt_fields(self.opt_fields))
-        self.directory.remember_all_tasks(workspace_gid, list(index))
+            index = self.listings.task_index(workspace_gid, index_opt_fields(self.opt_fields))
+        self.listings.remember_all_tasks(workspace_gid, list(index))
         since = start.astimezone(timezone.utc) if start else None
         first_start = self.config.get("start_date")
         first_at = timestamps.parse(first_start) if first_start else None
 
         stale: dict[str, list[str]] = {}  # project -> tasks to re-fetch through it
         modified: set[str] = set()
-        order = {gid: i for i, gid in enumerate(self.directory.project_gids(workspace_gid))}
+        order = {gid: i for i, gid in enumerate(self.listings.project_gids(workspace_gid))}
         for gid, entry in index.items():
             known = previous.get(gid)
             changed = since is not None and _modified_at_or_after(entry, since)
@@ -145,7 +145,7 @@ class TasksStream(AsanaStream):
                 params = {"project": project_gid}
                 if wanted <= modified and since is not None:
                     params["modified_since"] = timestamps.to_asana(since)
-                for task in self.directory.listing("/tasks", params, opt_fields=self.opt_fields):
+                for task in self.listings.listing("/tasks", params, opt_fields=self.opt_fields):
                     if task["gid"] in wanted:
                         wanted.discard(task["gid"])
                         yield task
@@ -156,8 +156,8 @@ class TasksStream(AsanaStream):
 
         def confirm(gid: str) -> Iterator[dict]:
             # `projects` even when deselected: it decides whether the task stays.
-            task = self.directory.look_up_task(gid, lookup_fields)
-            yield task if task and self.directory.still_listed(task, workspace_gid) else _tombstone(gid)
+            task = self.listings.look_up_task(gid, lookup_fields)
+            yield task if task and self.listings.still_listed(task, workspace_gid) else _tombstone(gid)
 
         vanished = [gid for gid in previous if gid not in index]
         for task in itertools.chain(

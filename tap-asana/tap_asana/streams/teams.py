@@ -5,7 +5,7 @@ import typing as t
 
 from tap_asana.http.errors import BadRequest, Forbidden, NotFound
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.scoping import workspace_scope
+from tap_asana.streams.not_found import workspace_scope
 
 logger = logging.getLogger("tap_asana")
 
@@ -17,9 +17,9 @@ class TeamsStream(AsanaStream):
     name = "teams"
 
     def records(self) -> t.Iterable[dict]:
-        for workspace_gid in self.directory.workspace_gids():
+        for workspace_gid in self.listings.workspace_gids():
             try:
-                yield from self.directory.listing(
+                yield from self.listings.listing(
                     f"/workspaces/{workspace_gid}/teams", opt_fields=self.opt_fields
                 )
             except (BadRequest, Forbidden, NotFound):

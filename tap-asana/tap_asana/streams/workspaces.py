@@ -4,7 +4,7 @@ import typing as t
 
 from tap_asana.http.pagination import require_gid
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.scoping import workspace_scope
+from tap_asana.streams.not_found import workspace_scope
 
 
 class WorkspacesStream(AsanaStream):
@@ -21,7 +21,7 @@ class WorkspacesStream(AsanaStream):
             yield require_gid(page.data, path)
             return
         gids = []
-        for workspace in self.directory.listing("/workspaces", opt_fields=self.opt_fields):
+        for workspace in self.listings.listing("/workspaces", opt_fields=self.opt_fields):
             gids.append(workspace["gid"])
             yield workspace
-        self.directory.remember_workspaces(gids)
+        self.listings.remember_workspaces(gids)

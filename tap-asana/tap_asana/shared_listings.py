@@ -16,14 +16,14 @@ from tap_asana.concurrency import merge_parallel
 from tap_asana.http.client import AsanaClient, Page
 from tap_asana.http.errors import Forbidden, NotFound
 from tap_asana.http.pagination import paginate
-from tap_asana.streams.scoping import skip_if_deleted, workspace_scope
+from tap_asana.streams.not_found import skip_if_deleted, workspace_scope
 from tap_asana.task_index import IndexedTask, fingerprint
 
 # Without Asana's clock (no Date header) assume ours may be this far ahead.
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 
 
-class Directory:
+class SharedListings:
     def __init__(
         self,
         client: AsanaClient,

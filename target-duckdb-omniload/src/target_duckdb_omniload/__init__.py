@@ -3,7 +3,7 @@
 Entry point: the ``target-duckdb-omniload`` console script (``main`` below).
 It patches a handful of target-duckdb internals and then runs the target's
 own ``main()`` unchanged, so config keys, messages and output are exactly
-target-duckdb's.  See target-config/README.md for the why.
+target-duckdb's.  See target-duckdb-omniload/README.md for the why.
 
 Every patched object is pinned by the SHA-256 of its source code.  If the
 installed target-duckdb is not the exact 0.8.0 code these patches were

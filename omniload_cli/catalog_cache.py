@@ -2,8 +2,9 @@
 
 `tap-asana --discover` costs ~0.4 s of every run's fixed cost, and its answer
 depends only on the tap's code and schemas (Asana's catalog is static). The
-tap is installed editable from ./tap-asana, so the cache key is a hash of
-those files: a changed schema or stream is rediscovered, nothing else is.
+cache key is a hash of the tap's sources (installed editable in a clone, so
+they are what runs): a changed schema or stream is rediscovered, nothing else
+is.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-TAP_PACKAGE = Path(__file__).resolve().parent.parent / "tap-asana" / "tap_asana"
+from omniload_cli import sources
+
+TAP_PACKAGE = sources.tap_dir() / "tap_asana"
 
 
 def _tap_fingerprint(tap_exe: str) -> str:

@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                          commands:
                            ingest  copy one Asana table into DuckDB (see: omniload ingest --help)
                            demo    run against a bundled Asana simulator, no token needed
-                           setup   only create the tap/target environments under .omniload/
+                           setup   only create the tap's and the loader's environments
                          """))
     sub = parser.add_subparsers(dest="command", metavar="{ingest,demo,setup}", parser_class=_Parser)
 
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--progress", default=_env("PROGRESS") or "interactive",
                       metavar="{interactive,log}", help="progress display")
 
-    sub.add_parser("setup", help="create .omniload/envs/{tap,target} and exit",
+    sub.add_parser("setup", help="create the tap's and the loader's environments and exit",
                    description="Create the tap and target environments (done automatically on first use).")
     return parser
 
@@ -198,7 +198,7 @@ def plan_from_args(args):
 
 
 def parse_lock_timeout(value: str | None) -> float:
-    from omniload_cli.run_lock import DEFAULT_TIMEOUT_S
+    from omniload_cli.destinations.duckdb.run_lock import DEFAULT_TIMEOUT_S
 
     if value is None or not str(value).strip():
         return DEFAULT_TIMEOUT_S
@@ -270,8 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         if args.command == "setup":
-            home = os.environ.get("OMNILOAD_HOME", ".omniload")
-            sys.stderr.write(f"omniload: environments are ready in {home}/envs\n")
+            from omniload_cli import environments, sources
+            environments.executables()
+            sys.stderr.write(f"omniload: environments are ready in {sources.home() / 'envs'}\n")
             return 0
         if args.command == "demo":
             from omniload_cli import demo

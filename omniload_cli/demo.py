@@ -1,7 +1,7 @@
 """`omniload demo`: see it work without an Asana account.
 
-Starts the bundled simulator (asana-simulator/, stdlib only, run with this
-same interpreter) on a free local port, ingests all eight tables through the
+Starts the bundled simulator (asana-simulator/, stdlib only, run with
+omniload's own interpreter) on a free local port, ingests all eight tables through the
 real tap and target exactly as `ingest` would, prints each run's summary, the
 row counts and a sample query, and stops the simulator.  Each table is loaded
 with --full-refresh so re-running the demo always gives a clean copy.
@@ -16,11 +16,10 @@ import subprocess
 import sys
 import time
 
-from omniload_cli import ingest, tables
+from omniload_cli import ingest, sources, tables
 from omniload_cli.errors import OmniloadError
 from omniload_cli.uri import AsanaSource, DuckDBDest, parse_dest_table
 
-SIM_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "asana-simulator")
 SAMPLE_QUERY = """\
 SELECT p.name AS project, count(DISTINCT t.gid) AS tasks,
        count(DISTINCT t.gid) FILTER (WHERE t.completed) AS completed
@@ -30,9 +29,8 @@ GROUP BY 1 ORDER BY tasks DESC, project LIMIT 5"""
 
 
 def start_simulator(projects: int, tasks_per_project: int, seed: int) -> tuple[subprocess.Popen, dict]:
-    if not os.path.isdir(os.path.join(SIM_DIR, "asana_simulator")):
-        raise OmniloadError(f"the bundled simulator is missing ({SIM_DIR})")
-    env = dict(os.environ, PYTHONPATH=SIM_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    sim_dir = str(sources.simulator_dir())
+    env = dict(os.environ, PYTHONPATH=sim_dir + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
         [sys.executable, "-m", "asana_simulator", "--port", "0", "--seed", str(seed),
          "--projects", str(projects), "--tasks-per-project", str(tasks_per_project)],

@@ -28,10 +28,6 @@ class Table:
     primary_key: str = "gid"
     description: str = ""
 
-    @property
-    def incremental(self) -> bool:
-        return bool(self.incremental_strategies)
-
     def is_incremental(self, strategy: str) -> bool:
         return strategy in self.incremental_strategies
 

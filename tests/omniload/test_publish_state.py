@@ -1,11 +1,14 @@
-"""publish.py and state.py against a real DuckDB file (no loader involved)."""
+"""The DuckDB destination's publish and state table against a real DuckDB file (no loader involved)."""
 
 import duckdb
 import pytest
 
-from omniload_cli import publish, state
+from omniload_cli.bookmarks import bookmark_of
+from omniload_cli.destinations import PublishRequest, Sent, StageMismatch
+from omniload_cli.destinations.duckdb import catalog, publish, state
 from omniload_cli.errors import UsageError
 from omniload_cli.tables import TABLES, get_table, resolve_strategy
+from omniload_cli.uri import DestTable
 
 STAGE = "_omniload_stage_tasks"
 
@@ -31,16 +34,17 @@ def rows(con, table="tasks"):
 
 def sent_for(con, stage=STAGE, schema="public"):
     """What a loader that wrote this stage was sent: its rows, and a SCHEMA."""
-    if not publish.table_exists(con, schema, stage):
-        return publish.Sent(0, False)
-    return publish.Sent(publish.count_rows(con, schema, stage), True)
+    if not catalog.table_exists(con, schema, stage):
+        return Sent(0, False)
+    return Sent(catalog.count_rows(con, schema, stage), True)
 
 
 def do(con, strategy, st=None, **kw):
     sent = kw.pop("sent", None) or sent_for(con)
-    return publish.publish(con, schema="public", table="tasks", stage=STAGE, strategy=strategy,
-                           key="gid", state_key=kw.pop("state_key", "public.tasks"),
-                           source="asana://1/tasks", state=st, sent=sent, **kw)
+    return publish.publish(con, PublishRequest(
+        table=DestTable("public", "tasks"), stage=STAGE, strategy=strategy, key="gid",
+        rebuild=kw.pop("rebuild", False), state_key=kw.pop("state_key", "public.tasks"),
+        source="asana://1/tasks", state=st, sent=sent, **kw))
 
 
 def test_replace_creates_then_swaps(con):
@@ -50,9 +54,9 @@ def test_replace_creates_then_swaps(con):
     make_stage(con, [("2", "B")])
     r = do(con, "replace", {"bookmarks": {"tasks": {"replication_key_value": "t2"}}})
     assert rows(con) == [("2", "B")] and not r.created
-    assert not publish.table_exists(con, "public", STAGE)
+    assert not catalog.table_exists(con, "public", STAGE)
     src, st = state.read_state(con, "public.tasks")
-    assert src == "asana://1/tasks" and state.bookmark_of(st, "tasks") == "t2"
+    assert src == "asana://1/tasks" and bookmark_of(st, "tasks") == "t2"
 
 
 def test_merge_upserts_and_adds_new_columns(con):
@@ -68,22 +72,22 @@ def test_merge_deletes_what_the_tap_sent_tombstones_for_in_the_same_transaction(
     make_stage(con, [("1", "a"), ("2", "b"), ("3", "c")])
     do(con, "merge")
     make_stage(con, [("2", "b2")])
-    sent = publish.Sent(1, True, ("1", "9"))   # 9: never loaded, nothing to delete
+    sent = Sent(1, True, ("1", "9"))   # 9: never loaded, nothing to delete
     r = do(con, "merge", sent=sent)
     assert rows(con) == [("2", "b2"), ("3", "c")]
     assert (r.rows_loaded, r.rows_removed, r.rows_in_table) == (1, 1, 2)
     make_stage(con, [("3", "c2")])
     with pytest.raises(TypeError):   # the state fails to store after the delete: all rolled back
-        do(con, "merge", {"not json": object()}, sent=publish.Sent(1, True, ("2",)))
+        do(con, "merge", {"not json": object()}, sent=Sent(1, True, ("2",)))
     assert rows(con) == [("2", "b2"), ("3", "c")]
 
 
 def test_only_tombstones_empty_the_rows_they_name(con):
     make_stage(con, [("1", "a"), ("2", "b")])
     do(con, "merge")
-    publish.drop_stage(con, "public", STAGE)
+    catalog.drop_table(con, "public", STAGE)
     make_stage(con, [])
-    r = do(con, "merge", sent=publish.Sent(0, True, ("1",)))
+    r = do(con, "merge", sent=Sent(0, True, ("1",)))
     assert rows(con) == [("2", "b")] and r.rows_removed == 1
 
 
@@ -131,26 +135,26 @@ def test_missing_stage_means_empty_source(con):
 
 
 @pytest.mark.parametrize("sent, why", [
-    (publish.Sent(5, True), "is gone although the loader created it"),
+    (Sent(5, True), "is gone although the loader created it"),
 ])
 def test_a_missing_stage_the_loader_created_is_refused(con, sent, why):
     make_stage(con, [("1", "a")])
     do(con, "replace", {"v": 1})
-    with pytest.raises(publish.StageMismatch, match=why):
+    with pytest.raises(StageMismatch, match=why):
         do(con, "replace", {"v": 2}, sent=sent)
     assert rows(con) == [("1", "a")]
     assert state.read_state(con, "public.tasks")[1] == {"v": 1}
 
 
 @pytest.mark.parametrize("stage_rows, sent, why", [
-    ([("1", "a"), ("2", "b")], publish.Sent(1, True), "holds 2 rows, more than the 1 records"),
-    ([], publish.Sent(3, True), "is empty although this run loaded 3 records"),
+    ([("1", "a"), ("2", "b")], Sent(1, True), "holds 2 rows, more than the 1 records"),
+    ([], Sent(3, True), "is empty although this run loaded 3 records"),
 ])
 def test_an_altered_stage_is_refused(con, stage_rows, sent, why):
     make_stage(con, [("9", "old")])
     do(con, "merge", {"v": 1})
     make_stage(con, stage_rows)
-    with pytest.raises(publish.StageMismatch, match=why):
+    with pytest.raises(StageMismatch, match=why):
         do(con, "merge", {"v": 2}, sent=sent)
     assert rows(con) == [("9", "old")]
     assert state.read_state(con, "public.tasks")[1] == {"v": 1}
@@ -164,7 +168,7 @@ def test_merge_keeps_the_columns_a_user_added(con):
     make_stage(con, [("2", "b2"), ("3", "c")])
     do(con, "merge")
     assert rows(con) == [("1", "a", "urgent-1"), ("2", "b2", "urgent-2"), ("3", "c", None)]
-    assert not publish.table_exists(con, "temp", "_omniload_kept")
+    assert not catalog.table_exists(con, "temp", "_omniload_kept")
 
 
 def test_failure_rolls_back_rows_columns_and_state(con):
@@ -178,7 +182,7 @@ def test_failure_rolls_back_rows_columns_and_state(con):
         do(con, "merge", {"v": 2})
     assert rows(con) == [("1", "a", 1)]                       # no new column, old row
     assert state.read_state(con, "public.tasks")[1] == {"v": 1}
-    assert publish.table_exists(con, "public", STAGE)          # caller drops it
+    assert catalog.table_exists(con, "public", STAGE)          # caller drops it
 
 
 def test_failed_replace_keeps_old_table(con):
@@ -195,15 +199,15 @@ def test_identifiers_are_quoted(con):
     con.execute('CREATE SCHEMA "select"')
     con.execute('CREATE TABLE "select"."_omniload_stage_from" (gid VARCHAR PRIMARY KEY)')
     con.execute("""INSERT INTO "select"."_omniload_stage_from" VALUES ('1')""")
-    publish.publish(con, schema="select", table="from", stage="_omniload_stage_from",
-                    strategy="replace", key="gid", state_key="select.from", source="s", state={},
-                    sent=publish.Sent(1, True))
+    publish.publish(con, PublishRequest(
+        table=DestTable("select", "from"), stage="_omniload_stage_from", strategy="replace",
+        key="gid", rebuild=False, state_key="select.from", source="s", state={}, sent=Sent(1, True)))
     assert con.execute('SELECT * FROM "select"."from"').fetchall() == [("1",)]
 
 
 def test_state_absent_and_per_table(con):
     assert state.read_state(con, "public.tasks") is None
-    assert not state.state_table_exists(con)   # reading does not create it
+    assert not catalog.table_exists(con, state.STATE_SCHEMA, state.STATE_TABLE)   # reading does not create it
     state.write_state(con, "a.x", "s1", {"k": 1})
     state.write_state(con, "a.y", "s2", {"k": 2})
     state.write_state(con, "a.x", "s1", {"k": 3})
@@ -212,13 +216,13 @@ def test_state_absent_and_per_table(con):
 
 
 def test_bookmark_of():
-    assert state.bookmark_of({"bookmarks": {"tasks": {"replication_key": "modified_at",
+    assert bookmark_of({"bookmarks": {"tasks": {"replication_key": "modified_at",
                                                       "replication_key_value": "2026-01-01"}}},
                              "tasks") == "2026-01-01"
-    assert state.bookmark_of({"bookmarks": {"tasks": {"partitions": [
+    assert bookmark_of({"bookmarks": {"tasks": {"partitions": [
         {"replication_key_value": "a"}, {"replication_key_value": "c"}]}}}, "tasks") == "c"
-    assert state.bookmark_of(None, "tasks") is None
-    assert state.bookmark_of({"bookmarks": []}, "tasks") is None
+    assert bookmark_of(None, "tasks") is None
+    assert bookmark_of({"bookmarks": []}, "tasks") is None
 
 
 def test_strategies():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from omniload_cli.destinations.duckdb.run_lock import RunLock
 from omniload_cli.errors import DestinationError
-from omniload_cli.run_lock import RunLock
 
 
 def test_a_symlink_to_the_file_shares_its_lock(tmp_path):

@@ -14,7 +14,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 ENVS = REPO / ".omniload" / "envs"
 # The projects of this repository, and the installers themselves.
-LOCAL = {"tap-asana", "tap-asana-omniload", "target-duckdb-omniload", "asana-simulator", "pip", "setuptools", "wheel"}
+LOCAL = {"omniload", "tap-asana", "tap-asana-omniload", "target-duckdb-omniload", "asana-simulator",
+         "pip", "setuptools", "wheel"}
 
 
 def _norm(name: str) -> str:
@@ -41,6 +42,7 @@ def installed(env: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("env, lock", [
+    ("omniload", "requirements.lock"),
     ("tap", "tap-asana/requirements.lock"),
     ("target", "target-duckdb-omniload/requirements.lock"),
     ("dev", "requirements-dev.lock"),
@@ -57,7 +59,17 @@ def test_installed_environment_matches_its_lock(omniload_ready, env, lock):
 
 
 def test_setup_and_run_tests_install_with_the_locks():
-    script = (REPO / "omniload").read_text()
-    assert '-c "$ROOT/tap-asana/requirements.lock"' in script
-    assert '-c "$ROOT/target-duckdb-omniload/requirements.lock"' in script
+    from omniload_cli import environments
+
+    assert [str(p.lock.relative_to(REPO)) for p in environments.programs()] == [
+        "tap-asana/requirements.lock", "target-duckdb-omniload/requirements.lock"]
+    assert '-c "$ROOT/requirements.lock"' in (REPO / "omniload").read_text()
     assert "-c requirements-dev.lock" in (REPO / "run-tests").read_text()
+
+
+def test_omniload_reads_with_the_duckdb_the_loader_writes_with():
+    """Files the loader writes must open in omniload's own duckdb (and back)."""
+    ours = read_lock(REPO / "requirements.lock")["duckdb"]
+    assert ours == read_lock(REPO / "target-duckdb-omniload" / "requirements.lock")["duckdb"]
+    assert f'"duckdb=={ours}"' in (REPO / "pyproject.toml").read_text()
+    assert f'"duckdb=={ours}"' in (REPO / "target-duckdb-omniload" / "pyproject.toml").read_text()

@@ -25,9 +25,11 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from omniload_cli import cli, destination, publish
+from omniload_cli import cli
+from omniload_cli.destinations import PublishRequest, Sent
+from omniload_cli.destinations.duckdb import DuckDBDestination, catalog, publish
 from omniload_cli.errors import OmniloadError, UsageError
-from omniload_cli.ingest import _tap_settings_override
+from omniload_cli.ingest import tap_settings_override
 from omniload_cli.uri import DestTable, DuckDBDest, parse_dest_table
 from tests.omniload.support import clean_env, run_omniload
 
@@ -224,7 +226,7 @@ def test_any_argv_never_crashes(tmp_path, argv):
 def test_tap_settings_env(raw):
     with environment({"OMNILOAD_TAP_SETTINGS": raw}, os.getcwd()):
         try:
-            out = _tap_settings_override()
+            out = tap_settings_override()
         except OmniloadError as exc:
             assert exc.exit_code == 2 and "OMNILOAD_TAP_SETTINGS" in exc.message
         else:
@@ -244,15 +246,15 @@ def _publish_into(db, schema, table):
     dest = DuckDBDest(str(db), f"duckdb:///{db}")
     dt = DestTable(schema, table)
     stage = dt.stage("feed")
-    destination.prepare(dest, dt, dt.display)
+    DuckDBDestination(dest).prepare(dt, dt.display)
     con = duckdb.connect(str(db))
     try:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {publish.q(schema)}")
-        con.execute(f"CREATE TABLE {publish.qualified(schema, stage)} (gid VARCHAR PRIMARY KEY, name VARCHAR)")
-        con.execute(f"INSERT INTO {publish.qualified(schema, stage)} VALUES ('1', 'a')")
-        publish.publish(con, schema=schema, table=table, stage=stage, strategy="merge", key="gid",
-                        state_key=dt.display, source="asana://1/tasks", state={"x": table},
-                        sent=publish.Sent(1, True))
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {catalog.q(schema)}")
+        con.execute(f"CREATE TABLE {catalog.qualified(schema, stage)} (gid VARCHAR PRIMARY KEY, name VARCHAR)")
+        con.execute(f"INSERT INTO {catalog.qualified(schema, stage)} VALUES ('1', 'a')")
+        publish.publish(con, PublishRequest(
+            table=dt, stage=stage, strategy="merge", key="gid", rebuild=False, state_key=dt.display,
+            source="asana://1/tasks", state={"x": table}, sent=Sent(1, True)))
     finally:
         con.close()
 
@@ -263,7 +265,7 @@ def _assert_only_that_table(db, schema, table):
         assert con.execute("SELECT x FROM main.canary").fetchall() == [(42,)]
         got = set(con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall())
         assert got == {("main", "canary"), (schema, table), ("_omniload", "_state")}, got
-        assert con.execute(f"SELECT gid, name FROM {publish.qualified(schema, table)}").fetchall() == [("1", "a")]
+        assert con.execute(f"SELECT gid, name FROM {catalog.qualified(schema, table)}").fetchall() == [("1", "a")]
     finally:
         con.close()
 
@@ -296,7 +298,7 @@ def test_dest_table_is_refused_or_exactly_that_table(tmp_path_factory, value):
 @example(schema="s", table="t'); DROP TABLE main.canary; --")
 def test_publish_quotes_any_identifier(tmp_path_factory, schema, table):
     """Defence in depth: even names the CLI would refuse are used verbatim
-    as identifiers by destination.py/publish.py, never as SQL."""
+    as identifiers by the DuckDB destination, never as SQL."""
     assume(schema.lower() not in ("main", "_omniload", "information_schema", "pg_catalog", "temp"))
     db = tmp_path_factory.mktemp("quoted") / "w.db"
     _fresh_db(db)

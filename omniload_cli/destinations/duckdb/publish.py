@@ -1,6 +1,6 @@
 """Making a finished load visible: one transaction per run.
 
-target-duckdb-omniload writes into ``<schema>._omniload_stage_<table>``.  Only
+target-duckdb-omniload writes into ``<schema>._omniload_stage_<table>_<run id>``.  Only
 after it exited 0 do we open the database and, in ONE transaction:
 
 - replace: drop the old table, rename the stage to it;
@@ -31,96 +31,26 @@ Identifiers come from uri.DestTable (validated) and are quoted regardless.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from omniload_cli import state as state_mod
 from omniload_cli import testhooks
+from omniload_cli.destinations import PublishRequest, PublishResult, Sent, StageMismatch
+from omniload_cli.destinations.duckdb import state as state_table
+from omniload_cli.destinations.duckdb.catalog import columns, count_rows, q, qualified, table_exists
 
 
-def q(ident: str) -> str:
-    """Quote an SQL identifier (double quotes doubled)."""
-    return '"' + ident.replace('"', '""') + '"'
-
-
-def qualified(schema: str, table: str) -> str:
-    return f"{q(schema)}.{q(table)}"
-
-
-class StageMismatch(Exception):
-    """The stage is not what this run's loader wrote: publishing would lose data."""
-
-
-@dataclass(frozen=True)
-class Sent:
-    """What the run handed the loader for its stage."""
-    records: int
-    schema: bool      # a SCHEMA message went through: the loader created the stage
-    removed: tuple[str, ...] = ()   # keys of rows Asana no longer has (merge deletes them)
-
-
-def relation_kind(con, schema: str, name: str) -> str | None:
-    """'table', 'view' or None for schema.name."""
-    if table_exists(con, schema, name):
-        return "table"
-    views = con.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database()"
-        " AND schema_name = ? AND view_name = ?", [schema, name]).fetchone()[0]
-    return "view" if views else None
-
-
-def tables_with_prefix(con, schema: str, prefix: str) -> list[str]:
-    rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
-        " AND schema_name = ? AND starts_with(table_name, ?)", [schema, prefix]).fetchall()
-    return [r[0] for r in rows]
-
-
-def table_exists(con, schema: str, table: str) -> bool:
-    return con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
-        " AND schema_name = ? AND table_name = ?", [schema, table]).fetchone()[0] > 0
-
-
-def schema_exists(con, schema: str) -> bool:
-    return con.execute(
-        "SELECT count(*) FROM duckdb_schemas() WHERE database_name = current_database()"
-        " AND schema_name = ?", [schema]).fetchone()[0] > 0
-
-
-def columns(con, schema: str, table: str) -> list[tuple[str, str]]:
-    return con.execute(
-        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database()"
-        " AND schema_name = ? AND table_name = ? ORDER BY column_index", [schema, table]).fetchall()
-
-
-def count_rows(con, schema: str, table: str) -> int:
-    return con.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchone()[0]
-
-
-@dataclass
-class PublishResult:
-    rows_loaded: int       # rows in the stage (what this run brought)
-    rows_in_table: int     # rows in the destination table afterwards
-    created: bool          # the destination table did not exist before
-    rows_removed: int = 0  # rows deleted for the tombstones the tap sent
-
-
-def publish(con, *, schema: str, table: str, stage: str, strategy: str, key: str,
-            state_key: str | None, source: str, state: dict | None, sent: Sent,
-            rebuild: bool = False) -> PublishResult:
-    """Publish stage into schema.table with strategy; store state under
-    state_key unless it is None (windowed runs leave the bookmark alone).
-    rebuild (--full-refresh) discards the old table whatever the strategy."""
+def publish(con, r: PublishRequest) -> PublishResult:
+    """Publish r.stage into r.table; store r.state under r.state_key unless
+    it is None (windowed runs leave the bookmark alone)."""
+    schema, table = r.table.schema, r.table.table
     con.execute("BEGIN TRANSACTION")
     try:
-        check_stage(con, schema, stage, sent)
-        result = _publish(con, schema, table, stage, strategy, key, rebuild)
-        if strategy == "merge" and not rebuild:
-            result.rows_removed = _remove(con, schema, table, key, list(sent.removed))
+        check_stage(con, schema, r.stage, r.sent)
+        result = _publish(con, schema, table, r.stage, r.strategy, r.key, r.rebuild)
+        if r.strategy == "merge" and not r.rebuild:
+            result.rows_removed = _remove(con, schema, table, r.key, list(r.sent.removed))
             result.rows_in_table -= result.rows_removed
         testhooks.at("in-publish")
-        if state_key is not None:
-            state_mod.write_state(con, state_key, source, state)
+        if r.state_key is not None:
+            state_table.write_state(con, r.state_key, r.source, r.state)
         testhooks.at("before-commit")
         con.execute("COMMIT")
     except BaseException:
@@ -216,7 +146,3 @@ def _merge(con, schema: str, table: str, stage: str, key: str) -> None:
         con.execute("DROP TABLE _omniload_kept")
     else:
         con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {staged}")
-
-
-def drop_stage(con, schema: str, stage: str) -> None:
-    con.execute(f"DROP TABLE IF EXISTS {qualified(schema, stage)}")

@@ -1,0 +1,106 @@
+"""Destinations: where a run's rows and bookmark go, and how they get there.
+
+Every destination keeps the same promises, whatever the database:
+
+- one run at a time per destination table set (`run_lock`), held from
+  before the first look at the destination until after the last clean-up;
+- nothing the user can see changes while the loader runs: the loader fills
+  a stage of this run's own (`prepare` clears stages killed runs left);
+- `publish` makes the stage visible and stores the bookmark in ONE
+  transaction, after checking the stage is what this run sent;
+- after a failure, `undo` puts back what the run created.
+
+A destination also says how its loader (a Singer target in an environment of
+its own) must be configured to fill the stage.  `for_uri` picks the
+implementation for a parsed --dest-uri.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from omniload_cli.uri import DestTable, DuckDBDest
+
+
+class StageMismatch(Exception):
+    """The stage is not what this run's loader wrote: publishing would lose data."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the run handed the loader for its stage."""
+    records: int
+    schema: bool      # a SCHEMA message went through: the loader created the stage
+    removed: tuple[str, ...] = ()   # keys of rows Asana no longer has (merge deletes them)
+
+
+@dataclass
+class PreRun:
+    """What the destination looked like before the load (see `prepare`)."""
+    table_existed: bool
+    stored: tuple[str, dict] | None   # (source, state) stored for the table
+    schema_existed: bool = True
+    catalog_name: str = ""            # the database's own name, for loaders that need it
+    created_file: tuple[int, int] | None = None   # a file this run created: (st_dev, st_ino)
+
+
+@dataclass
+class PublishResult:
+    rows_loaded: int       # rows in the stage (what this run brought)
+    rows_in_table: int     # rows in the destination table afterwards
+    created: bool          # the destination table did not exist before
+    rows_removed: int = 0  # rows deleted for the tombstones the tap sent
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    table: DestTable
+    stage: str
+    strategy: str               # replace | merge | append
+    key: str                    # primary key column
+    rebuild: bool               # --full-refresh: the old table goes whatever the strategy
+    state_key: str | None       # None: leave the bookmark alone (windowed runs)
+    source: str                 # what the state belongs to (token-free)
+    state: dict | None
+    sent: Sent
+
+
+class Destination(ABC):
+    display: str
+
+    @abstractmethod
+    def check_local(self) -> None:
+        """Checks that need no connection (a path, a file's kind): before the lock."""
+
+    @abstractmethod
+    def run_lock(self, timeout_s: float, on_wait: Callable[[str], None]) -> AbstractContextManager:
+        """Held for the whole run: a second run waits, or fails after timeout_s."""
+
+    @abstractmethod
+    def prepare(self, table: DestTable, state_key: str) -> PreRun:
+        """Open the destination once before the load: it is usable, the name
+        is free for a table, the stored state, abandoned stages dropped."""
+
+    @abstractmethod
+    def loader_config(self, table: DestTable, pre: PreRun, scratch: Path) -> dict:
+        """The loader's config for filling stages in table's schema; scratch
+        is a private directory that dies with the run."""
+
+    @abstractmethod
+    def publish(self, request: PublishRequest) -> PublishResult:
+        """Stage + bookmark into the table, in one transaction.  Raises
+        StageMismatch (nothing changed) when the stage is not this run's."""
+
+    @abstractmethod
+    def undo(self, table: DestTable, stage: str, pre: PreRun | None) -> str | None:
+        """Best effort after a failed run; a warning to show, or None."""
+
+
+def for_uri(dest: DuckDBDest) -> Destination:
+    from omniload_cli.destinations.duckdb import DuckDBDestination
+
+    return DuckDBDestination(dest)

@@ -78,7 +78,7 @@ def run(dest: DuckDBDest, *, projects: int, tasks_per_project: int, seed: int, p
             proc.kill()
     import duckdb
 
-    from omniload_cli.destination import NO_EXTENSION_DOWNLOADS
+    from omniload_cli.destinations.duckdb.files import NO_EXTENSION_DOWNLOADS
     con = duckdb.connect(dest.path, read_only=True, config=dict(NO_EXTENSION_DOWNLOADS))
     try:
         print(f"\nrows per table in {dest.display}:")

@@ -78,8 +78,8 @@ def test_a_changed_pyproject_goes_through_the_python_check(shim_copy, tmp_path):
 
 def test_the_shim_installs_with_omniload_s_lock():
     shim = (REPO / "omniload").read_text()
-    assert shim.count('-c "$ROOT/requirements.lock" -e "$ROOT"') >= 1
-    assert shim.count('-c "$ROOT/requirements.lock"') == 3   # uv, pip --python, plain pip
+    assert 'lock=(-c "$ROOT/requirements.lock")' in shim
+    assert shim.count('"${lock[@]}"') == 4   # uv; pip for uv, then uv; plain pip
 
 
 # --- the environments --------------------------------------------------------

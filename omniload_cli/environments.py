@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,15 +109,17 @@ class Environments:
                 and (env / "bin" / "python").exists() and stamp == self.stamp(program))
 
     def ensure(self, *wanted: Program) -> None:
-        """Build whichever of wanted is not ready; one builder at a time."""
+        """Build whichever of wanted is not ready: side by side (each build
+        mostly waits on downloads and disk), one omniload process at a time."""
         if all(self.ready(p) for p in wanted):
             return
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.home / ".setup.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)   # parallel first runs would race on the venvs
-            for program in wanted:
-                if not self.ready(program):    # maybe built while we waited
-                    self._build(program)
+            stale = [p for p in wanted if not self.ready(p)]   # maybe built while we waited
+            with ThreadPoolExecutor(max_workers=max(1, len(stale))) as pool:
+                for build in [pool.submit(self._build, p) for p in stale]:
+                    build.result()
 
     def _build(self, program: Program) -> None:
         env = self.path(program)
@@ -159,16 +162,15 @@ def executables(home: Path | None = None) -> tuple[str, str]:
 
     OMNILOAD_TAP_EXECUTABLE / OMNILOAD_TARGET_EXECUTABLE name other builds
     (a development checkout of either, a benchmark's variant)."""
-    tap, target = programs()
     envs = Environments(home or sources.home())
-    chosen = []
-    for program, variable in ((tap, "OMNILOAD_TAP_EXECUTABLE"), (target, "OMNILOAD_TARGET_EXECUTABLE")):
+    chosen: list[str] = []
+    to_build = []
+    for program, variable in zip(programs(), ("OMNILOAD_TAP_EXECUTABLE", "OMNILOAD_TARGET_EXECUTABLE")):
         override = os.environ.get(variable)
-        if override:
-            if not os.access(override, os.X_OK):
-                raise OmniloadError(f"{variable}={override} is not an executable")
-            chosen.append(override)
-        else:
-            envs.ensure(program)
-            chosen.append(str(envs.executable(program)))
+        if override and not os.access(override, os.X_OK):
+            raise OmniloadError(f"{variable}={override} is not an executable")
+        if not override:
+            to_build.append(program)
+        chosen.append(override or str(envs.executable(program)))
+    envs.ensure(*to_build)
     return chosen[0], chosen[1]

@@ -27,9 +27,9 @@ PROG = "omniload"
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 
 DESCRIPTION = """\
-omniload copies an Asana workspace into a DuckDB file, one table per command,
-and re-runs fetch only what changed (tasks; stories with merge) or swap in a
-fresh copy (the rest).
+omniload copies an Asana workspace into a DuckDB file, one table or all of
+them per command, and re-runs fetch only what changed (tasks; stories with
+merge) or swap in a fresh copy (the rest).
 """
 
 TABLES_HELP = "tables (--source-table):\n" + "\n".join(
@@ -72,17 +72,26 @@ URIs:
   duckdb://./work.db  (relative)   duckdb:////abs/path/work.db  (absolute)
   --dest-table schema.table, or a bare name for schema main (default:
   main.<source table>). Letters, digits and '_' only; case-insensitive.
+  Several tables (--source-table all, or tasks,stories,users) go to
+  --dest-schema, each named after its source table; a requested strategy
+  applies where it means something (replace: every table; merge: tasks and
+  stories; append: tasks), the others keep their defaults. One tap lists
+  everything once for all of them, and all the tables and their bookmarks
+  are published in one transaction.
 
 environment:
-  SOURCE_URI SOURCE_TABLE DESTINATION_URI DESTINATION_TABLE INCREMENTAL_STRATEGY
-  INTERVAL_START INTERVAL_END FULL_REFRESH LOCK_TIMEOUT SKIP_CONFIRMATION PROGRESS, each
+  SOURCE_URI SOURCE_TABLE DESTINATION_URI DESTINATION_TABLE DESTINATION_SCHEMA
+  INCREMENTAL_STRATEGY INTERVAL_START INTERVAL_END FULL_REFRESH LOCK_TIMEOUT
+  SKIP_CONFIRMATION PROGRESS, each
   also as OMNILOAD_<NAME> (which wins). OMNILOAD_TAP_SETTINGS='{"page_size":
   100, "requests_per_minute": 1500, "concurrency": 8}' tunes the tap.
 
-example:
+examples:
   export SOURCE_URI='asana://1204567890123?access_token=2/1204...:abc...'
   ./omniload ingest --source-table tasks \\
       --dest-uri duckdb://./work.db --dest-table public.tasks
+  ./omniload ingest --source-table all --incremental-strategy merge \\
+      --dest-uri duckdb://./work.db --dest-schema public
 """
 
 
@@ -111,23 +120,29 @@ def build_parser() -> argparse.ArgumentParser:
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog=textwrap.dedent("""\
                          commands:
-                           ingest  copy one Asana table into DuckDB (see: omniload ingest --help)
+                           ingest  copy Asana tables into DuckDB (see: omniload ingest --help)
                            demo    run against a bundled Asana simulator, no token needed
                            setup   only create the tap's and the loader's environments
                          """))
     sub = parser.add_subparsers(dest="command", metavar="{ingest,demo,setup}", parser_class=_Parser)
 
-    ing = sub.add_parser("ingest", help="copy one Asana table into a DuckDB table",
-                         description="Copy one Asana table into a DuckDB table.",
+    ing = sub.add_parser("ingest", help="copy Asana tables into DuckDB tables",
+                         description="Copy one Asana table, several or all into DuckDB tables, "
+                                     "in one run and one transaction.",
                          epilog=INGEST_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     ing.add_argument("--source-uri", default=_env("SOURCE_URI"), metavar="URI",
                      help="asana://<workspace_gid>?access_token=<token> [env SOURCE_URI]")
-    ing.add_argument("--source-table", default=_env("SOURCE_TABLE"), metavar="TABLE",
-                     help=f"one of: {', '.join(tables_mod.TABLES)} [env SOURCE_TABLE]")
+    ing.add_argument("--source-table", default=_env("SOURCE_TABLE"), metavar="TABLE[,TABLE...]",
+                     help=f"one of: {', '.join(tables_mod.TABLES)}; several, comma-separated; or all "
+                          f"(one run, one consistent publish) [env SOURCE_TABLE]")
     ing.add_argument("--dest-uri", default=_env("DESTINATION_URI"), metavar="URI",
                      help="duckdb://./work.db or duckdb:////abs/path.db [env DESTINATION_URI]")
     ing.add_argument("--dest-table", default=_env("DESTINATION_TABLE"), metavar="SCHEMA.TABLE",
-                     help="target table (default main.<source table>) [env DESTINATION_TABLE]")
+                     help="target table of a single source table (default main.<source table>) "
+                          "[env DESTINATION_TABLE]")
+    ing.add_argument("--dest-schema", default=_env("DESTINATION_SCHEMA"), metavar="SCHEMA",
+                     help="schema for every table, each named after its source table (default main) "
+                          "[env DESTINATION_SCHEMA]")
     ing.add_argument("--incremental-strategy", default=_env("INCREMENTAL_STRATEGY"),
                      metavar="{replace,merge,append}",
                      help="override the table's default strategy (see below) [env INCREMENTAL_STRATEGY]")
@@ -173,28 +188,49 @@ def _choice(value: str, choices: tuple[str, ...], flag: str) -> str:
 
 def plan_from_args(args):
     """All local validation; returns an ingest.Plan.  No I/O, no network."""
-    from omniload_cli.ingest import Plan
+    from omniload_cli.ingest import Plan, TablePlan
 
     if not args.source_table:
-        raise UsageError(f"missing --source-table; valid tables: {', '.join(tables_mod.TABLES)}")
-    table = tables_mod.get_table(args.source_table.strip().lower())
+        raise UsageError(f"missing --source-table; valid tables: all, {', '.join(tables_mod.TABLES)}")
+    tables = tables_mod.parse_table_list(args.source_table)
     source = parse_source_uri(args.source_uri)
     dest = parse_dest_uri(args.dest_uri)
-    dest_table = parse_dest_table(args.dest_table, table.name)
+    dest_tables = _dest_tables(tables, args.dest_table, args.dest_schema)
     requested = (_choice(args.incremental_strategy, tables_mod.STRATEGIES, "--incremental-strategy")
                  if args.incremental_strategy else None)
-    strategy = tables_mod.resolve_strategy(table, requested)
+    strategies = tables_mod.resolve_strategies(tables, requested)
     progress = _choice(args.progress, ("interactive", "log"), "--progress")
     start = parse_datetime(args.interval_start, "--interval-start") if args.interval_start else None
     end = parse_datetime(args.interval_end, "--interval-end") if args.interval_end else None
-    if (start or end) and not table.windowable:
+    unwindowed = [t.name for t in tables if not t.windowable]
+    if (start or end) and unwindowed:
         raise UsageError(f"--interval-start/--interval-end apply only to tasks (filtered on modified_at); "
-                         f"{table.name!r} is always extracted in full")
+                         f"{', '.join(repr(n) for n in unwindowed)} "
+                         f"{'is' if len(unwindowed) == 1 else 'are'} always extracted in full")
     if start and end and start >= end:
         raise UsageError("--interval-start must be before --interval-end")
-    return Plan(source=source, table=table, dest=dest, dest_table=dest_table, strategy=strategy,
+    return Plan(source=source, dest=dest,
+                tables=tuple(TablePlan(t, dt, s) for t, dt, s in zip(tables, dest_tables, strategies)),
                 full_refresh=bool(args.full_refresh), interval_start=start, interval_end=end,
                 progress=progress, lock_timeout=parse_lock_timeout(args.lock_timeout))
+
+
+def _dest_tables(tables, dest_table: str | None, dest_schema: str | None):
+    """--dest-table names one table's destination; --dest-schema the schema
+    of every table, each named after its source table."""
+    if dest_table and dest_schema:
+        raise UsageError("give --dest-table (one table) or --dest-schema (tables named after the "
+                         "source tables), not both")
+    if dest_table:
+        if len(tables) > 1:
+            raise UsageError(f"--dest-table names one table, and {len(tables)} are loaded; use "
+                             f"--dest-schema (each table named after its source table)")
+        return [parse_dest_table(dest_table, tables[0].name)]
+    if dest_schema:
+        if "." in dest_schema:
+            raise UsageError(f"invalid --dest-schema {dest_schema[:40]!r}: a schema name, without a table")
+        return [parse_dest_table(f"{dest_schema}.{t.name}", t.name) for t in tables]
+    return [parse_dest_table(None, t.name) for t in tables]
 
 
 def parse_lock_timeout(value: str | None) -> float:

@@ -2,9 +2,10 @@
 
 Starts the bundled simulator (asana-simulator/, stdlib only, run with
 omniload's own interpreter) on a free local port, ingests all eight tables through the
-real tap and target exactly as `ingest` would, prints each run's summary, the
-row counts and a sample query, and stops the simulator.  Each table is loaded
-with --full-refresh so re-running the demo always gives a clean copy.
+real tap and target in one run, exactly as `ingest --source-table all` would,
+prints what each table got, the row counts and a sample query, and stops the
+simulator.  The run is a --full-refresh, so re-running the demo always gives
+a clean copy.
 """
 
 from __future__ import annotations
@@ -62,14 +63,13 @@ def run(dest: DuckDBDest, *, projects: int, tasks_per_project: int, seed: int, p
           f"{info['workspace_gid']} into {dest.display}:", flush=True)
     try:
         source = AsanaSource(str(info["workspace_gid"]), info["token"], api_url=info["api_url"])
-        for name, table in tables.TABLES.items():
-            plan = ingest.Plan(source=source, table=table, dest=dest,
-                               dest_table=parse_dest_table(f"public.{name}", name),
-                               strategy=table.default_strategy, full_refresh=True,
-                               progress=progress)
-            summary = ingest.run(plan)
-            print(f"   loaded public.{name:<11} {summary.rows_loaded:>6,} rows "
-                  f"({plan.strategy}, {summary.duration_s:.1f} s)", flush=True)
+        plan = ingest.Plan(source=source, dest=dest, full_refresh=True, progress=progress, tables=tuple(
+            ingest.TablePlan(table, parse_dest_table(f"public.{name}", name), table.default_strategy)
+            for name, table in tables.TABLES.items()))
+        summary = ingest.run(plan)
+        for table, tp in zip(summary.tables, plan.tables):
+            print(f"   loaded public.{tp.table.name:<11} {table.rows_loaded:>6,} rows ({tp.strategy})")
+        print(f"   one run, one transaction: {summary.duration_s:.1f} s", flush=True)
     finally:
         proc.terminate()
         try:

@@ -1,19 +1,21 @@
-"""One `ingest`, step by step (`run` reads as this list):
+"""One `ingest` of one or more tables, step by step (`run` reads as this list):
 
 1. check the destination locally, then take its run lock;
-2. look at the destination: stored bookmark, abandoned stages (`prepare`);
-3. decide whether the bookmark applies (`choose_bookmark`);
+2. look at the destination: stored bookmarks, abandoned stages (`prepare`);
+3. decide, table by table, whether its bookmark applies (`choose_bookmark`);
 4. write the tap's and the loader's configs into a private directory;
-5. the catalog, with only this table's stream selected;
-6. extract: tap | relay | loader, filling this run's stage (`extract`);
-7. publish the stage and the new bookmark in one transaction (`publish`);
+5. the catalog, with exactly the requested tables' streams selected;
+6. extract: ONE tap | relay | loader, filling this run's stage of every
+   table (`extract`); the tap lists each thing once for all the tables;
+7. publish every stage and its new bookmark in one transaction (`publish`);
 8. the summary.
 
 The order matters: everything that can be checked locally (URIs, names,
-dates, strategy, the database file and its lock) is checked before the first
-network call, and nothing in the destination changes until the loader has
-exited 0.  On any failure or interrupt the children are stopped, the private
-directory is removed and the destination is put back as it was.
+dates, strategies, the database file and its lock) is checked before the
+first network call, and nothing in the destination changes until the loader
+has exited 0.  On any failure or interrupt the children are stopped, the
+private directory is removed and the destination is put back as it was:
+after a run, either every table and bookmark is new or none is.
 """
 
 from __future__ import annotations
@@ -27,14 +29,14 @@ from pathlib import Path
 from secrets import token_hex
 
 from omniload_cli import catalog_cache, destinations, environments, pipeline, sources, testhooks
-from omniload_cli.bookmarks import bookmark_of
+from omniload_cli.bookmarks import bookmark_of, merged_state, stream_state
 from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult, Sent, StageMismatch
 from omniload_cli.destinations.duckdb.run_lock import DEFAULT_TIMEOUT_S
 from omniload_cli.errors import LoadError, OmniloadError, SourceError, with_disk_hint
 from omniload_cli.pipeline import PipeResult
 from omniload_cli.progress import Progress
 from omniload_cli.secrets import PrivateDir, Scrubber
-from omniload_cli.summary import Summary
+from omniload_cli.summary import Summary, TableSummary
 from omniload_cli.tables import Table
 from omniload_cli.uri import AsanaSource, DestTable, DuckDBDest, to_iso
 
@@ -43,13 +45,18 @@ from omniload_cli.uri import AsanaSource, DestTable, DuckDBDest, to_iso
 _OWNED = {"access_token", "workspace_gid", "stream_maps", "start_date", "end_date", "api_url"}
 
 
+@dataclass(frozen=True)
+class TablePlan:
+    table: Table
+    dest_table: DestTable
+    strategy: str
+
+
 @dataclass
 class Plan:
     source: AsanaSource
-    table: Table
+    tables: tuple[TablePlan, ...]
     dest: DuckDBDest
-    dest_table: DestTable
-    strategy: str
     full_refresh: bool = False
     interval_start: datetime | None = None
     interval_end: datetime | None = None
@@ -60,10 +67,13 @@ class Plan:
     def windowed(self) -> bool:
         return self.interval_start is not None or self.interval_end is not None
 
+    def source_id(self, table: Table) -> str:
+        """What a table's stored state belongs to (token-free)."""
+        return f"{self.source.display}/{table.name}"
+
     @property
-    def source_id(self) -> str:
-        """What the stored state belongs to (token-free)."""
-        return f"{self.source.display}/{self.table.name}"
+    def label(self) -> str:
+        return ",".join(tp.table.name for tp in self.tables)
 
 
 def tap_settings_override() -> dict:
@@ -95,83 +105,91 @@ def run(plan: Plan, *, err=None) -> Summary:
 
 def _run_locked(plan: Plan, dest: Destination, tap_exe: str, target_exe: str, tap_overrides: dict,
                 started: float, err) -> Summary:
-    t, dt = plan.table, plan.dest_table
-    stage = dt.stage(token_hex(4))   # this run's own
-    pre = dest.prepare(dt, state_key=dt.display)
-    stored_state, notes = choose_bookmark(plan, pre)
+    run_id = token_hex(4)
+    stages = {tp.table.name: tp.dest_table.stage(run_id) for tp in plan.tables}   # this run's own
+    pre = dest.prepare([tp.dest_table for tp in plan.tables])
+    stored: dict[str, dict] = {}
+    notes: list[str] = []
+    for tp in plan.tables:
+        state, why = choose_bookmark(plan, tp, pre)
+        notes += why
+        if state is not None:
+            stored[tp.table.name] = state
 
     scrub = Scrubber(plan.source.access_token)
     private = PrivateDir()
-    progress = Progress(plan.progress, t.name, err)
+    progress = Progress(plan.progress, plan.label, err)
     ok = False
     try:
-        tap_config_path = private.write_json("tap-config.json", tap_config(plan, stage, progress, tap_overrides))
+        tap_config_path = private.write_json("tap-config.json", tap_config(plan, stages, progress, tap_overrides))
+        schema = plan.tables[0].dest_table.schema     # one schema per run (the CLI makes sure)
         target_config_path = private.write_json(
-            "target-config.json", dest.loader_config(dt, pre, Path(private.subdir("target-tmp"))))
+            "target-config.json", dest.loader_config(schema, pre, Path(private.subdir("target-tmp"))))
         env = pipeline.child_env(plan.source.access_token)
         for n in notes:
             progress.note(f"omniload: {n}")
-        progress.header = header(plan, stored_state)
+        progress.header = header(plan, stored)
 
-        catalog = pipeline.select_only(catalog_cache.cached_discover(
+        catalog = pipeline.select_streams(catalog_cache.cached_discover(
             tap_exe, str(sources.home()),
-            lambda: pipeline.discover(tap_exe, tap_config_path, env, scrub)), t.name)
+            lambda: pipeline.discover(tap_exe, tap_config_path, env, scrub)), list(stages))
         tap_argv = [tap_exe, "--config", tap_config_path,
                     "--catalog", private.write_json("catalog.json", catalog)]
-        if stored_state is not None:
-            tap_argv += ["--state", private.write_json("state.json", stored_state)]
+        if stored:
+            tap_argv += ["--state", private.write_json("state.json", merged_state(stored.values()))]
 
         result = extract(plan, tap_argv, [target_exe, "--config", target_config_path], env,
-                         stage=stage, scrub=scrub, progress=progress, secret_files=(tap_config_path,))
+                         stages=stages, scrub=scrub, progress=progress, secret_files=(tap_config_path,))
         testhooks.at("before-publish")
-        published = publish(plan, dest, stage, result, scrub)
+        published = publish(plan, dest, stages, result, scrub)
         ok = True
         testhooks.at("after-commit")
-        return summarize(plan, result, published, time.monotonic() - started)
+        return summarize(plan, stages, result, published, time.monotonic() - started)
     finally:
         private.cleanup()
         if not ok:
-            warning = dest.undo(dt, stage, pre)
+            warning = dest.undo([(tp.dest_table, stages[tp.table.name]) for tp in plan.tables], pre)
             if warning:
                 err.write(f"omniload: warning: {warning}\n")
 
 
-def choose_bookmark(plan: Plan, pre: PreRun) -> tuple[dict | None, list[str]]:
-    """The stored state this run starts from (None: a full extract), and
+def choose_bookmark(plan: Plan, tp: TablePlan, pre: PreRun) -> tuple[dict | None, list[str]]:
+    """The stored state a table starts from (None: a full extract), and
     notes saying why a stored one is not used."""
-    t, dt = plan.table, plan.dest_table
+    t, dt = tp.table, tp.dest_table
     notes = []
     if plan.interval_start is not None and plan.interval_start > datetime.now(timezone.utc):
         notes.append(f"warning: --interval-start {to_iso(plan.interval_start)} is in the future: "
                      f"no task can have been modified since then, so nothing will be loaded")
-    incremental = t.is_incremental(plan.strategy) and not plan.full_refresh and not plan.windowed
-    if not incremental or pre.stored is None:
+    before = pre.tables[dt]
+    incremental = t.is_incremental(tp.strategy) and not plan.full_refresh and not plan.windowed
+    if not incremental or before.stored is None:
         return None, notes
-    stored_source, stored = pre.stored
-    if not pre.table_existed:
+    stored_source, stored = before.stored
+    if not before.existed:
         notes.append(f"{dt.display} no longer exists; ignoring its stored bookmark (full extract)")
         return None, notes
-    if stored_source != plan.source_id:
+    if stored_source != plan.source_id(t):
         notes.append(f"the stored bookmark of {dt.display} belongs to {stored_source}; full extract")
         return None, notes
-    return stored, notes
+    return stream_state(stored, t.name), notes
 
 
-def tap_config(plan: Plan, stage: str, progress: Progress, overrides: dict) -> dict:
-    t = plan.table
+def tap_config(plan: Plan, stages: dict[str, str], progress: Progress, overrides: dict) -> dict:
     config = {
         "access_token": plan.source.access_token,
         "workspace_gid": plan.source.workspace_gid,
-        # Rename the stream to the staging table: target-duckdb names each
+        # Rename each stream to its staging table: target-duckdb names each
         # table after its stream, so the alias is the table it fills.
-        "stream_maps": {t.name: {"__alias__": stage}},
+        "stream_maps": {name: {"__alias__": stage} for name, stage in stages.items()},
         "progress_interval_seconds": max(1, int(progress.interval)),
         **overrides,
     }
-    if t.tap_setting and t.is_incremental(plan.strategy):
-        # Also on a full refresh: that run then records the watermark the
-        # next (incremental) run starts from.
-        config[t.tap_setting] = True
+    for tp in plan.tables:
+        if tp.table.tap_setting and tp.table.is_incremental(tp.strategy):
+            # Also on a full refresh: that run then records the watermark the
+            # next (incremental) run starts from.
+            config[tp.table.tap_setting] = True
     if plan.source.api_url:
         config["api_url"] = plan.source.api_url
     start = to_iso(plan.interval_start) if plan.interval_start else plan.source.start_date
@@ -182,78 +200,94 @@ def tap_config(plan: Plan, stage: str, progress: Progress, overrides: dict) -> d
     return config
 
 
-def header(plan: Plan, stored_state: dict | None) -> str:
+def header(plan: Plan, stored: dict[str, dict]) -> str:
     """The progress display's first line: what this run is about to do."""
-    how = f"{plan.strategy}" + (" (full refresh)" if plan.full_refresh else "")
-    bookmark = bookmark_of(stored_state, plan.table.name)
-    if plan.windowed:
-        how += f", modified_at window {to_iso(plan.interval_start) if plan.interval_start else '-'}" \
-               f" .. {to_iso(plan.interval_end) if plan.interval_end else 'now'}"
-    elif bookmark:
-        how += f", changes since {bookmark}"
-    return (f"omniload: {plan.source.display} / {plan.table.name} -> {plan.dest.display} "
-            f"{plan.dest_table.display} ({how})")
+    hows = []
+    for tp in plan.tables:
+        how = tp.strategy + (" (full refresh)" if plan.full_refresh else "")
+        bookmark = bookmark_of(stored.get(tp.table.name), tp.table.name)
+        if plan.windowed:
+            how += f", modified_at window {to_iso(plan.interval_start) if plan.interval_start else '-'}" \
+                   f" .. {to_iso(plan.interval_end) if plan.interval_end else 'now'}"
+        elif bookmark:
+            how += f", changes since {bookmark}"
+        hows.append(f"{tp.dest_table.display} ({how})" if len(plan.tables) == 1
+                    else f"{tp.table.name} -> {tp.dest_table.display} ({how})")
+    if len(plan.tables) == 1:
+        return f"omniload: {plan.source.display} / {plan.label} -> {plan.dest.display} {hows[0]}"
+    return f"omniload: {plan.source.display} -> {plan.dest.display}: " + "; ".join(hows)
 
 
-def extract(plan: Plan, tap_argv: list[str], target_argv: list[str], env: dict, *, stage: str,
+def extract(plan: Plan, tap_argv: list[str], target_argv: list[str], env: dict, *, stages: dict[str, str],
             scrub: Scrubber, progress: Progress, secret_files: tuple[str, ...]) -> PipeResult:
     testhooks.at("before-load")
     progress.start()
     try:
-        result = pipeline.run(tap_argv, target_argv, env, stage_stream=stage, scrub=scrub,
+        result = pipeline.run(tap_argv, target_argv, env, stage_streams=set(stages.values()), scrub=scrub,
                               progress=progress, secret_files=secret_files)
     finally:
         progress.stop()
-    if plan.table.name in result.dropped_streams:
-        raise SourceError("tap-asana ignored the stream alias (stream_maps); "
-                          "refusing to publish an empty copy")
+    ignored = set(stages) & result.dropped_streams
+    if ignored:
+        raise SourceError("tap-asana ignored the stream alias (stream_maps) of "
+                          f"{', '.join(sorted(ignored))}; refusing to publish an empty copy")
     return result
 
 
-def publish(plan: Plan, dest: Destination, stage: str, result: PipeResult, scrub: Scrubber) -> PublishResult:
-    """The loader exited 0: rows and bookmark into the destination, in one transaction."""
-    dt = plan.dest_table
-    request = PublishRequest(
-        table=dt, stage=stage,
-        # --full-refresh rebuilds the table; a change log (append) stays one.
-        strategy="replace" if plan.full_refresh and plan.strategy != "append" else plan.strategy,
-        key=plan.table.primary_key, rebuild=plan.full_refresh,
-        state_key=None if plan.windowed else dt.display,
-        source=plan.source_id, state=result.last_state,
-        sent=Sent(result.records, result.schema_sent, tuple(result.removed_keys)))
+def publish(plan: Plan, dest: Destination, stages: dict[str, str], result: PipeResult,
+            scrub: Scrubber) -> list[PublishResult]:
+    """The loader exited 0: every table's rows and bookmark into the
+    destination, in one transaction."""
+    requests = []
+    for tp in plan.tables:
+        stage = stages[tp.table.name]
+        sent = result.streams.get(stage) or pipeline.StreamResult()
+        requests.append(PublishRequest(
+            table=tp.dest_table, stage=stage,
+            # --full-refresh rebuilds the table; a change log (append) stays one.
+            strategy="replace" if plan.full_refresh and tp.strategy != "append" else tp.strategy,
+            key=tp.table.primary_key, rebuild=plan.full_refresh,
+            state_key=None if plan.windowed else tp.dest_table.display,
+            source=plan.source_id(tp.table), state=stream_state(result.last_state, tp.table.name),
+            sent=Sent(sent.records, sent.schema_sent, tuple(sent.removed_keys))))
+    names = ", ".join(tp.dest_table.display for tp in plan.tables)
     try:
-        return dest.publish(request)
+        return dest.publish(requests)
     except OmniloadError:
         raise
     except StageMismatch as exc:
-        raise LoadError(f"refusing to publish {dt.display}: {exc} (another process changed "
+        raise LoadError(f"refusing to publish {names}: {exc} (another process changed "
                         f"the database during the load); nothing was changed") from None
     except Exception as exc:  # noqa: BLE001 - any database error: one line, rolled back
-        raise LoadError(with_disk_hint(f"publishing {dt.display} failed, nothing was changed: "
+        raise LoadError(with_disk_hint(f"publishing {names} failed, nothing was changed: "
                                        f"{scrub(' '.join(str(exc).split()))}")) from None
 
 
-def summarize(plan: Plan, result: PipeResult, published: PublishResult, duration_s: float) -> Summary:
-    return Summary(
-        source=f"{plan.source.display} / {plan.table.name}",
-        destination=f"{plan.dest.display} -> {plan.dest_table.display}",
-        strategy=_describe(plan, published.created),
-        rows_loaded=result.records,
-        rows_in_table=published.rows_in_table,
-        rows_removed=published.rows_removed,
-        duration_s=duration_s,
-        bookmark=None if plan.windowed else bookmark_of(result.last_state, plan.table.name),
-    )
+def summarize(plan: Plan, stages: dict[str, str], result: PipeResult, published: list[PublishResult],
+              duration_s: float) -> Summary:
+    tables = []
+    for tp, pub in zip(plan.tables, published):
+        sent = result.streams.get(stages[tp.table.name]) or pipeline.StreamResult()
+        tables.append(TableSummary(
+            source=f"{plan.source.display} / {tp.table.name}",
+            destination=f"{plan.dest.display} -> {tp.dest_table.display}",
+            strategy=_describe(plan, tp, pub.created),
+            rows_loaded=sent.records,
+            rows_in_table=pub.rows_in_table,
+            rows_removed=pub.rows_removed,
+            bookmark=None if plan.windowed else bookmark_of(result.last_state, tp.table.name),
+        ))
+    return Summary(tables, duration_s)
 
 
-def _describe(plan: Plan, created: bool) -> str:
-    s = plan.strategy
+def _describe(plan: Plan, tp: TablePlan, created: bool) -> str:
+    s = tp.strategy
     if plan.full_refresh:
         s += " (full refresh: stored state ignored, table rebuilt)"
     elif plan.windowed:
         s += " (windowed run: bookmark unchanged)"
-    elif plan.table.is_incremental(s):
-        s += f" (incremental on {plan.table.incremental_key})"
+    elif tp.table.is_incremental(s):
+        s += f" (incremental on {tp.table.incremental_key})"
     if created:
         s += ", table created"
     return s

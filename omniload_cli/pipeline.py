@@ -2,9 +2,9 @@
 
 omniload does not let the shell connect the two programs: it reads the tap's
 stdout line by line so it can count RECORDs for progress and the summary,
-remember the LAST STATE message (which becomes the stored bookmark once the
-rows are published), and refuse anything not addressed to the staging stream
-(so nothing can ever be written outside the staging table).  Every line it
+remember the LAST STATE message (which becomes the stored bookmarks once the
+rows are published), and refuse anything not addressed to one of this run's
+staging streams (so nothing can ever be written outside a staging table).  Every line it
 accepts is forwarded unchanged to the loader's stdin, but for tombstones: a
 RECORD with `_sdc_deleted_at` set (a row Asana no longer has) is kept back
 and its key handed to publish, which deletes the row in the same transaction
@@ -27,7 +27,7 @@ import signal
 import subprocess
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from omniload_cli.errors import LoadError, SourceError, with_disk_hint
 
@@ -39,20 +39,31 @@ _TOMBSTONE_SET = b'"' + TOMBSTONE.encode() + b'":"'   # a non-null value, as the
 
 
 @dataclass
+class StreamResult:
+    """What went to the loader for one staging stream."""
+    records: int = 0
+    schema_sent: bool = False   # the loader got a SCHEMA for the stage (so created it)
+    removed_keys: list[str] = field(default_factory=list)   # tombstones kept back from the loader
+    key: str = "gid"
+
+
+@dataclass
 class PipeResult:
-    records: int
+    streams: dict[str, StreamResult]   # per staging stream that had any message
     last_state: dict | None
     dropped_streams: set[str]
-    schema_sent: bool        # the loader got a SCHEMA for the stage (so created it)
-    removed_keys: list[str]  # keys of the tombstones kept back from the loader
+
+    @property
+    def records(self) -> int:
+        return sum(s.records for s in self.streams.values())
 
 
-def _tombstone_key(msg: dict, key: str, removed: list[str]) -> bool:
-    """A tombstone's key goes to removed; whether msg was one."""
+def _is_tombstone(msg: dict, sent: StreamResult) -> bool:
+    """A tombstone's key goes to sent.removed_keys; whether msg was one."""
     record = msg.get("record") or {}
     if not record.get(TOMBSTONE):
         return False
-    removed.append(str(record[key]))
+    sent.removed_keys.append(str(record[sent.key]))
     return True
 
 
@@ -155,36 +166,36 @@ def discover(tap_exe: str, config_path: str, env: dict, scrub, timeout: float = 
         raise SourceError("tap-asana --discover printed no valid catalog") from None
 
 
-def select_only(catalog: dict, stream: str) -> dict:
-    """Mark exactly one stream selected.  (A stream map `null` would hide the
-    others' output but the tap would still fetch them.)"""
-    found = False
+def select_streams(catalog: dict, streams: list[str]) -> dict:
+    """Mark exactly these streams selected.  (A stream map `null` would hide
+    the others' output but the tap would still fetch them.)"""
+    found = set()
     for entry in catalog.get("streams", []):
-        selected = entry.get("tap_stream_id", entry.get("stream")) == stream
-        found |= selected
+        name = entry.get("tap_stream_id", entry.get("stream"))
+        selected = name in streams
+        if selected:
+            found.add(name)
         metadata = entry.setdefault("metadata", [])
         top = next((m for m in metadata if m.get("breadcrumb") in ([], None)), None)
         if top is None:
             top = {"breadcrumb": [], "metadata": {}}
             metadata.append(top)
         top.setdefault("metadata", {})["selected"] = selected
-    if not found:
-        raise SourceError(f"tap-asana does not offer a stream named {stream!r}")
+    missing = [name for name in streams if name not in found]
+    if missing:
+        raise SourceError(f"tap-asana does not offer a stream named {missing[0]!r}")
     return catalog
 
 
-def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream: str,
+def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams: set[str],
         scrub, progress, secret_files: tuple[str, ...] = ()) -> PipeResult:
     """secret_files (the tap's config) are deleted as soon as the tap has
     written its first line, i.e. has read its config: even a SIGKILL of
     omniload, which skips all cleanup, then leaves no token on disk."""
     tap = target = None
-    records = 0
     last_state = None
-    schema_sent = False
     dropped: set[str] = set()
-    removed: list[str] = []
-    key = "gid"
+    streams: dict[str, StreamResult] = {}
     try:
         target = Child("target", target_argv, env, scrub, stdin=subprocess.PIPE,
                        stdout=subprocess.DEVNULL)
@@ -203,13 +214,14 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
                 m = _FAST.match(line)
                 if m is not None:            # the common case, without a JSON parse
                     stream = m.group(2).decode()
-                    if stream != stage_stream:
+                    if stream not in stage_streams:
                         dropped.add(stream)
                         continue
-                    if _TOMBSTONE_SET in line and _tombstone_key(json.loads(line), key, removed):
+                    sent = streams.setdefault(stream, StreamResult())
+                    if _TOMBSTONE_SET in line and _is_tombstone(json.loads(line), sent):
                         continue
-                    records += 1
-                    progress.record()
+                    sent.records += 1
+                    progress.record(stream)
                 else:
                     try:
                         msg = json.loads(line)
@@ -218,17 +230,19 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
                     kind = msg.get("type")
                     if kind == "STATE":
                         last_state = msg.get("value")
-                    elif "stream" in msg and msg["stream"] != stage_stream:
+                    elif "stream" in msg and msg["stream"] not in stage_streams:
                         dropped.add(str(msg["stream"]))
                         continue
                     elif kind == "RECORD":
-                        if _tombstone_key(msg, key, removed):
+                        sent = streams.setdefault(msg["stream"], StreamResult())
+                        if _is_tombstone(msg, sent):
                             continue
-                        records += 1
-                        progress.record()
+                        sent.records += 1
+                        progress.record(msg["stream"])
                     elif kind == "SCHEMA":
-                        schema_sent = True
-                        key = (msg.get("key_properties") or [key])[0]
+                        sent = streams.setdefault(msg["stream"], StreamResult())
+                        sent.schema_sent = True
+                        sent.key = (msg.get("key_properties") or [sent.key])[0]
                         if msg.get("schema", {}).get("properties", {}).pop(TOMBSTONE, None):
                             line = json.dumps(msg).encode()
                 sink.write(line if line.endswith(b"\n") else line + b"\n")
@@ -256,7 +270,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_stream:
                 f"loading into DuckDB failed (target-duckdb-omniload exit {target_rc}): "
                 f"{shorten(target.last_error_line())}; nothing was changed"))
         tap.finish_reading()
-        return PipeResult(records, last_state, dropped, schema_sent, removed)
+        return PipeResult(streams, last_state, dropped)
     finally:
         # Normal exit: both are already gone.  Error or Ctrl-C: stop them now.
         for child in (tap, target):

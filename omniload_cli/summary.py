@@ -6,13 +6,12 @@ from dataclasses import dataclass
 
 
 @dataclass
-class Summary:
+class TableSummary:
     source: str            # token-free, e.g. asana://123 / tasks
     destination: str       # e.g. duckdb://./work.db -> public.tasks
     strategy: str          # human description of what was done
     rows_loaded: int
     rows_in_table: int
-    duration_s: float
     bookmark: str | None = None
     rows_removed: int = 0  # by merge: rows Asana no longer has
 
@@ -28,6 +27,20 @@ class Summary:
         out.append(f"rows in table: {self.rows_in_table:,}")
         if self.bookmark:
             out.append(f"bookmark:      {self.bookmark}")
+        return out
+
+
+@dataclass
+class Summary:
+    tables: list[TableSummary]
+    duration_s: float
+
+    def lines(self) -> list[str]:
+        out: list[str] = []
+        for table in self.tables:
+            if out:
+                out.append("")
+            out += table.lines()
         out.append(f"duration:      {self.duration_s:.1f} s")
         return out
 

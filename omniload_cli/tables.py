@@ -80,3 +80,41 @@ def resolve_strategy(table: Table, requested: str | None) -> str:
             f"--incremental-strategy append makes no sense for {table.name!r}: every run "
             f"would insert rows it already has again; use replace or merge")
     return strategy
+
+
+def parse_table_list(value: str) -> list[Table]:
+    """`all`, one table, or a comma-separated list; in the tap's sync order
+    (each table's listings are reused by the ones after it), duplicates once."""
+    names = [n.strip().lower() for n in value.split(",") if n.strip()]
+    if not names:
+        raise UsageError(f"missing --source-table; valid tables: all, {', '.join(TABLES)}")
+    if "all" in names:
+        if len(names) > 1:
+            raise UsageError("--source-table all already names every table; list tables or say all")
+        return list(TABLES.values())
+    wanted = {get_table(n).name for n in names}
+    return [t for t in TABLES.values() if t.name in wanted]
+
+
+def resolve_strategies(tables: list[Table], requested: str | None) -> list[str]:
+    """Each table's strategy.  One table: as resolve_strategy.  Several: a
+    requested strategy applies where it means something -- replace to every
+    table, merge where merge is incremental (tasks, stories), append where
+    it makes a change log (tasks) -- and the other tables keep their
+    defaults; one that applies to none of them is refused."""
+    if len(tables) == 1:
+        return [resolve_strategy(tables[0], requested)]
+    if requested is None:
+        return [t.default_strategy for t in tables]
+    if requested not in STRATEGIES:
+        raise UsageError(
+            f"unknown incremental strategy {requested!r}; choose one of {', '.join(STRATEGIES)}")
+
+    def applies(t: Table) -> bool:
+        return requested == "replace" or t.is_incremental(requested)
+
+    if not any(applies(t) for t in tables):
+        where = ", ".join(t.name for t in TABLES.values() if t.is_incremental(requested))
+        raise UsageError(f"--incremental-strategy {requested} applies to none of "
+                         f"{', '.join(t.name for t in tables)} (only to {where})")
+    return [requested if applies(t) else t.default_strategy for t in tables]

@@ -6,8 +6,9 @@ Every destination keeps the same promises, whatever the database:
   before the first look at the destination until after the last clean-up;
 - nothing the user can see changes while the loader runs: the loader fills
   a stage of this run's own (`prepare` clears stages killed runs left);
-- `publish` makes the stage visible and stores the bookmark in ONE
-  transaction, after checking the stage is what this run sent;
+- `publish` makes the stages visible and stores the bookmarks in ONE
+  transaction, after checking each stage is what this run sent, so the
+  tables of one run are one consistent copy;
 - after a failure, `undo` puts back what the run created.
 
 A destination also says how its loader (a Singer target in an environment of
@@ -18,7 +19,7 @@ implementation for a parsed --dest-uri.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,11 +40,17 @@ class Sent:
 
 
 @dataclass
+class TableBefore:
+    """One destination table before the load."""
+    existed: bool
+    stored: tuple[str, dict] | None   # (source, state) stored for it
+    schema_existed: bool = True
+
+
+@dataclass
 class PreRun:
     """What the destination looked like before the load (see `prepare`)."""
-    table_existed: bool
-    stored: tuple[str, dict] | None   # (source, state) stored for the table
-    schema_existed: bool = True
+    tables: dict[DestTable, TableBefore]
     catalog_name: str = ""            # the database's own name, for loaders that need it
     created_file: tuple[int, int] | None = None   # a file this run created: (st_dev, st_ino)
 
@@ -81,23 +88,25 @@ class Destination(ABC):
         """Held for the whole run: a second run waits, or fails after timeout_s."""
 
     @abstractmethod
-    def prepare(self, table: DestTable, state_key: str) -> PreRun:
-        """Open the destination once before the load: it is usable, the name
-        is free for a table, the stored state, abandoned stages dropped."""
+    def prepare(self, tables: Sequence[DestTable]) -> PreRun:
+        """Open the destination once before the load: it is usable, each name
+        is free for a table, the stored states (each under its table's
+        display name), abandoned stages dropped."""
 
     @abstractmethod
-    def loader_config(self, table: DestTable, pre: PreRun, scratch: Path) -> dict:
-        """The loader's config for filling stages in table's schema; scratch
-        is a private directory that dies with the run."""
+    def loader_config(self, schema: str, pre: PreRun, scratch: Path) -> dict:
+        """The loader's config for filling stages in schema; scratch is a
+        private directory that dies with the run."""
 
     @abstractmethod
-    def publish(self, request: PublishRequest) -> PublishResult:
-        """Stage + bookmark into the table, in one transaction.  Raises
-        StageMismatch (nothing changed) when the stage is not this run's."""
+    def publish(self, requests: Sequence[PublishRequest]) -> list[PublishResult]:
+        """Every stage + bookmark into its table, all in ONE transaction.
+        Raises StageMismatch (nothing changed) when a stage is not this run's."""
 
     @abstractmethod
-    def undo(self, table: DestTable, stage: str, pre: PreRun | None) -> str | None:
-        """Best effort after a failed run; a warning to show, or None."""
+    def undo(self, stages: Sequence[tuple[DestTable, str]], pre: PreRun | None) -> str | None:
+        """Best effort after a failed run: (table, its stage) for each table
+        the run was loading; a warning to show, or None."""
 
 
 def for_uri(dest: DuckDBDest) -> Destination:

@@ -41,10 +41,10 @@ def sent_for(con, stage=STAGE, schema="public"):
 
 def do(con, strategy, st=None, **kw):
     sent = kw.pop("sent", None) or sent_for(con)
-    return publish.publish(con, PublishRequest(
+    return publish.publish(con, [PublishRequest(
         table=DestTable("public", "tasks"), stage=STAGE, strategy=strategy, key="gid",
         rebuild=kw.pop("rebuild", False), state_key=kw.pop("state_key", "public.tasks"),
-        source="asana://1/tasks", state=st, sent=sent, **kw))
+        source="asana://1/tasks", state=st, sent=sent, **kw)])[0]
 
 
 def test_replace_creates_then_swaps(con):
@@ -199,9 +199,9 @@ def test_identifiers_are_quoted(con):
     con.execute('CREATE SCHEMA "select"')
     con.execute('CREATE TABLE "select"."_omniload_stage_from" (gid VARCHAR PRIMARY KEY)')
     con.execute("""INSERT INTO "select"."_omniload_stage_from" VALUES ('1')""")
-    publish.publish(con, PublishRequest(
+    publish.publish(con, [PublishRequest(
         table=DestTable("select", "from"), stage="_omniload_stage_from", strategy="replace",
-        key="gid", rebuild=False, state_key="select.from", source="s", state={}, sent=Sent(1, True)))
+        key="gid", rebuild=False, state_key="select.from", source="s", state={}, sent=Sent(1, True))])
     assert con.execute('SELECT * FROM "select"."from"').fetchall() == [("1",)]
 
 

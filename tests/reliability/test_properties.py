@@ -168,8 +168,9 @@ def check_outcome(rc, out, err, plans):
     if rc == 0:
         assert len(plans) == 1 and err == ""
         plan = plans[0]
-        for name in (plan.dest_table.schema, plan.dest_table.table):
-            assert re.fullmatch(r"[a-z_][a-z0-9_]*", name), name
+        for tp in plan.tables:
+            for name in (tp.dest_table.schema, tp.dest_table.table):
+                assert re.fullmatch(r"[a-z_][a-z0-9_]*", name), name
         assert plan.source.access_token.strip() and plan.dest.path.startswith("/")
         return
     assert not plans, "a rejected input still reached the run"
@@ -246,15 +247,15 @@ def _publish_into(db, schema, table):
     dest = DuckDBDest(str(db), f"duckdb:///{db}")
     dt = DestTable(schema, table)
     stage = dt.stage("feed")
-    DuckDBDestination(dest).prepare(dt, dt.display)
+    DuckDBDestination(dest).prepare([dt])
     con = duckdb.connect(str(db))
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {catalog.q(schema)}")
         con.execute(f"CREATE TABLE {catalog.qualified(schema, stage)} (gid VARCHAR PRIMARY KEY, name VARCHAR)")
         con.execute(f"INSERT INTO {catalog.qualified(schema, stage)} VALUES ('1', 'a')")
-        publish.publish(con, PublishRequest(
+        publish.publish(con, [PublishRequest(
             table=dt, stage=stage, strategy="merge", key="gid", rebuild=False, state_key=dt.display,
-            source="asana://1/tasks", state={"x": table}, sent=Sent(1, True)))
+            source="asana://1/tasks", state={"x": table}, sent=Sent(1, True))])
     finally:
         con.close()
 

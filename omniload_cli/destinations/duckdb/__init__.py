@@ -14,10 +14,10 @@ file this run created is this run's to remove.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult
+from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult, TableBefore
 from omniload_cli.destinations.duckdb import catalog, files, publish, state
 from omniload_cli.destinations.duckdb.run_lock import RunLock
 from omniload_cli.errors import DestinationError, with_disk_hint
@@ -46,7 +46,7 @@ class DuckDBDestination(Destination):
     def run_lock(self, timeout_s: float, on_wait: Callable[[str], None]) -> RunLock:
         return RunLock(self.dest.path, self.dest.display, timeout_s=timeout_s, on_wait=on_wait)
 
-    def prepare(self, table: DestTable, state_key: str) -> PreRun:
+    def prepare(self, tables: Sequence[DestTable]) -> PreRun:
         dest = self.dest
         created = not os.path.exists(dest.path)
         con = files.connect(dest)
@@ -56,18 +56,12 @@ class DuckDBDestination(Destination):
                 st = os.stat(dest.path)
                 identity = (st.st_dev, st.st_ino)
             dbname = con.execute("SELECT current_database()").fetchone()[0]
-            kind = catalog.relation_kind(con, table.schema, table.table)
-            if kind not in (None, "table"):
-                raise DestinationError(
-                    f"{table.display} is a {kind} in {dest.display}; omniload loads into tables: "
-                    f"choose another --dest-table, or drop the {kind}", exit_code=2)
-            pre = PreRun(table_existed=kind == "table", stored=state.read_state(con, state_key),
-                         schema_existed=catalog.schema_exists(con, table.schema),
-                         catalog_name=dbname, created_file=identity)
+            before = {table: self._before(con, table) for table in tables}
             # Under the run lock, any stage is a killed run's: its rows must not
             # reach a table, and its space is freed.
-            for stage in catalog.tables_with_prefix(con, table.schema, STAGE_PREFIX):
-                catalog.drop_table(con, table.schema, stage)
+            for schema in sorted({table.schema for table in tables}):
+                for stage in catalog.tables_with_prefix(con, schema, STAGE_PREFIX):
+                    catalog.drop_table(con, schema, stage)
         except DestinationError:
             con.close()
             files.remove_created(dest, identity)
@@ -78,13 +72,22 @@ class DuckDBDestination(Destination):
             raise DestinationError(with_disk_hint(
                 f"cannot read the destination {dest.display}: {' '.join(str(exc).split())}")) from None
         con.close()
-        return pre
+        return PreRun(before, catalog_name=dbname, created_file=identity)
 
-    def loader_config(self, table: DestTable, pre: PreRun, scratch: Path) -> dict:
+    def _before(self, con, table: DestTable) -> TableBefore:
+        kind = catalog.relation_kind(con, table.schema, table.table)
+        if kind not in (None, "table"):
+            raise DestinationError(
+                f"{table.display} is a {kind} in {self.dest.display}; omniload loads into tables: "
+                f"choose another --dest-table, or drop the {kind}", exit_code=2)
+        return TableBefore(existed=kind == "table", stored=state.read_state(con, table.display),
+                           schema_existed=catalog.schema_exists(con, table.schema))
+
+    def loader_config(self, schema: str, pre: PreRun, scratch: Path) -> dict:
         return {
             "path": self.dest.path,
             "dbname": pre.catalog_name,           # file stems with dots need it
-            "default_target_schema": table.schema,
+            "default_target_schema": schema,
             "add_metadata_columns": False,        # an exact copy: Asana's columns only
             "batch_size_rows": BATCH_SIZE_ROWS,
             "settings": {"memory_limit": MEMORY_LIMIT, "checkpoint_threshold": CHECKPOINT_THRESHOLD},
@@ -92,31 +95,38 @@ class DuckDBDestination(Destination):
             "storage_compatibility_version": self.dest.storage_version,
         }
 
-    def publish(self, request: PublishRequest) -> PublishResult:
+    def publish(self, requests: Sequence[PublishRequest]) -> list[PublishResult]:
         con = files.connect(self.dest)
         try:
-            return publish.publish(con, request)
+            return publish.publish(con, requests)
         finally:
             con.close()
 
-    def undo(self, table: DestTable, stage: str, pre: PreRun | None) -> str | None:
+    def undo(self, stages: Sequence[tuple[DestTable, str]], pre: PreRun | None) -> str | None:
         if pre is None:
             return None
-        try:
-            if pre.created_file is not None:
-                # This run created the file and failed: remove every trace.
+        if pre.created_file is not None:
+            # This run created the file and failed: remove every trace.
+            try:
                 files.remove_created(self.dest, pre.created_file)
-                return None
+            except OSError as exc:
+                return f"the database file {self.dest.display} this run created could not be removed: {exc}"
+            return None
+        try:
             con = files.connect(self.dest)
             try:
-                catalog.drop_table(con, table.schema, stage)
-                if (not pre.schema_existed and catalog.schema_exists(con, table.schema)
-                        and not catalog.tables_with_prefix(con, table.schema, "")):
-                    con.execute(f"DROP SCHEMA {catalog.q(table.schema)}")
+                for table, stage in stages:
+                    catalog.drop_table(con, table.schema, stage)
+                for schema in sorted({table.schema for table, _ in stages}):
+                    created = not any(b.schema_existed for t, b in pre.tables.items() if t.schema == schema)
+                    if (created and catalog.schema_exists(con, schema)
+                            and not catalog.tables_with_prefix(con, schema, "")):
+                        con.execute(f"DROP SCHEMA {catalog.q(schema)}")
             finally:
                 con.close()
         except Exception as exc:  # noqa: BLE001 - best effort: a warning, never a failure
             why = exc.message if isinstance(exc, DestinationError) else " ".join(str(exc).split())
-            return (f"the staging table {table.schema}.{stage} could not be removed now "
-                    f"({why}); it is not part of {table.display}, and the next run removes it")
+            names = ", ".join(f"{table.schema}.{stage}" for table, stage in stages)
+            return (f"the staging tables ({names}) could not be removed now ({why}); they are not "
+                    f"part of any table, and the next run removes them")
         return None

@@ -1,17 +1,19 @@
-"""Making a finished load visible: one transaction per run.
+"""Making a finished load visible: one transaction per run, whatever the tables.
 
-target-duckdb-omniload writes into ``<schema>._omniload_stage_<table>_<run id>``.  Only
-after it exited 0 do we open the database and, in ONE transaction:
+target-duckdb-omniload writes each table into its stage,
+``<schema>._omniload_stage_<table>_<run id>``.  Only after it exited 0 do we
+open the database and, in ONE transaction, for every table:
 
 - replace: drop the old table, rename the stage to it;
 - merge:   add columns the stage has and the table lacks, delete the rows whose
            key is in the stage, insert the stage (by column name);
 - append:  add new columns, insert the stage;
 
-then write the run's state (same transaction) and drop the stage.  So a reader
-sees either the old table and old bookmark or the new table and new bookmark,
-never a half-loaded table, and never a bookmark ahead of its rows.  Any error
-rolls everything back.
+then write the table's state (same transaction) and drop the stage.  So a
+reader sees either the old tables and old bookmarks or the new tables and
+new bookmarks, never a half-loaded table, never one table of a run without
+the others, and never a bookmark ahead of its rows.  Any error rolls
+everything back.
 
 The stage is the run's own (its name carries the run's id) and is checked
 against what the run sent the loader before anything is published: a stage
@@ -31,26 +33,26 @@ Identifiers come from uri.DestTable (validated) and are quoted regardless.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from omniload_cli import testhooks
 from omniload_cli.destinations import PublishRequest, PublishResult, Sent, StageMismatch
 from omniload_cli.destinations.duckdb import state as state_table
 from omniload_cli.destinations.duckdb.catalog import columns, count_rows, q, qualified, table_exists
 
 
-def publish(con, r: PublishRequest) -> PublishResult:
-    """Publish r.stage into r.table; store r.state under r.state_key unless
-    it is None (windowed runs leave the bookmark alone)."""
-    schema, table = r.table.schema, r.table.table
+def publish(con, requests: Sequence[PublishRequest]) -> list[PublishResult]:
+    """Publish each request's stage into its table and store its state under
+    its state_key (None: windowed runs leave the bookmark alone), all in one
+    transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
-        check_stage(con, schema, r.stage, r.sent)
-        result = _publish(con, schema, table, r.stage, r.strategy, r.key, r.rebuild)
-        if r.strategy == "merge" and not r.rebuild:
-            result.rows_removed = _remove(con, schema, table, r.key, list(r.sent.removed))
-            result.rows_in_table -= result.rows_removed
-        testhooks.at("in-publish")
-        if r.state_key is not None:
-            state_table.write_state(con, r.state_key, r.source, r.state)
+        for r in requests:            # every stage checked before anything changes
+            check_stage(con, r.table.schema, r.stage, r.sent)
+        results = []
+        for r in requests:
+            results.append(_publish_one(con, r))
+            testhooks.at("in-publish")
         testhooks.at("before-commit")
         con.execute("COMMIT")
     except BaseException:
@@ -60,6 +62,17 @@ def publish(con, r: PublishRequest) -> PublishResult:
         except Exception:  # noqa: BLE001 - the first error is the one to report
             pass
         raise
+    return results
+
+
+def _publish_one(con, r: PublishRequest) -> PublishResult:
+    schema, table = r.table.schema, r.table.table
+    result = _publish(con, schema, table, r.stage, r.strategy, r.key, r.rebuild)
+    if r.strategy == "merge" and not r.rebuild:
+        result.rows_removed = _remove(con, schema, table, r.key, list(r.sent.removed))
+        result.rows_in_table -= result.rows_removed
+    if r.state_key is not None:
+        state_table.write_state(con, r.state_key, r.source, r.state)
     return result
 
 

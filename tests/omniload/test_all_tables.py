@@ -1,0 +1,180 @@
+"""Several tables in one run: `--source-table all` (or a list) and `--dest-schema`.
+
+One tap extracts every table, listing each thing once; one transaction
+publishes every table and its bookmark.  Real ./omniload, real simulator
+over HTTP, real DuckDB files.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from omniload_cli.tables import TABLES
+from tests.omniload.support import clean_env, expected_gids, make_sim, run_omniload, snapshot, source_uri
+
+pytestmark = pytest.mark.slow
+
+SPEC = dict(projects=4, tasks_per_project=6, seed=11, multi_homed_fraction=0.25, stories_per_task=(0, 3))
+
+
+@pytest.fixture
+def sim():
+    simulator = make_sim(**SPEC)
+    yield simulator
+    simulator.stop()
+
+
+def ingest_many(sim, db, tables: str, *extra, env_extra=None):
+    return run_omniload("ingest", "--source-uri", source_uri(sim), "--source-table", tables,
+                        "--dest-uri", f"duckdb:///{db}", "--dest-schema", "public", "--progress", "log",
+                        *extra, env=clean_env(**(env_extra or {})), timeout=300)
+
+
+def ingest_one(sim, db, table: str, *extra):
+    return run_omniload("ingest", "--source-uri", source_uri(sim), "--source-table", table,
+                        "--dest-uri", f"duckdb:///{db}", "--dest-table", f"public.{table}",
+                        "--progress", "log", *extra, timeout=300)
+
+
+def visible(db) -> dict:
+    return {k: v for k, v in snapshot(db).items() if "._omniload_stage_" not in k}
+
+
+def tables_only(snap: dict) -> dict:
+    return {name: rows for name, rows in snap.items() if not name.startswith("_omniload.")}
+
+
+def mutate(sim, n: int, seed: int) -> None:
+    """Edits, new tasks, comments, a deletion and a rename: something for every table."""
+    rng = random.Random(seed)
+    store, ws = sim.store, sim.org_workspace_gid
+    for _ in range(n):
+        tasks = store.gids("tasks", ws)
+        task = rng.choice(tasks)
+        store.edit_task(task, name=f"edited {rng.random():.6f}")
+        store.add_story(task, f"comment {rng.random():.6f}")
+    store.add_task(rng.choice(store.gids("projects", ws)), name=f"brand new {seed}")
+    store.delete_task(rng.choice(store.gids("tasks", ws)))
+    store.rename("projects", rng.choice(store.gids("projects", ws)), "Renamed project")
+
+
+@pytest.mark.parametrize("strategy", [None, "merge"])
+def test_one_run_equals_the_eight_single_table_runs(sim, tmp_path, strategy):
+    """Row for row, first load and a recurring run after changes."""
+    extra = ["--incremental-strategy", strategy] if strategy else []
+    one, eight = tmp_path / "one.db", tmp_path / "eight.db"
+    for round_no in range(2):
+        r = ingest_many(sim, one, "all", *extra)
+        assert r.returncode == 0, r.stderr
+        for table in TABLES.values():
+            own = extra if table.is_incremental(strategy or "") else []
+            r1 = ingest_one(sim, eight, table.name, *own)
+            assert r1.returncode == 0, r1.stderr
+        a, b = tables_only(snapshot(one)), tables_only(snapshot(eight))
+        assert set(a) == {f"public.{t}" for t in TABLES}
+        for name in sorted(a):
+            assert a[name] == b[name], f"round {round_no}: {name} differs"
+        mutate(sim, 3, seed=round_no)
+
+
+def test_the_summary_shows_every_table(sim, tmp_path):
+    r = ingest_many(sim, tmp_path / "w.db", "tasks,users,projects")
+    assert r.returncode == 0, r.stderr
+    sources = [line.split("/ ")[-1] for line in r.stdout.splitlines() if line.startswith("source:")]
+    assert sources == ["projects", "tasks", "users"]          # the tap's order
+    assert r.stdout.count("rows in table:") == 3 and r.stdout.count("duration:") == 1
+
+
+def by_route(sim) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for request in sim.requests:
+        if request.status == 200:
+            counts[request.route] = counts.get(request.route, 0) + 1
+    return counts
+
+
+def test_a_full_run_lists_each_thing_once(sim, tmp_path):
+    """4 + 2 x projects + tasks: workspaces, projects, tags, users (teams:
+    one more in an organization), each project's sections and tasks once,
+    one stories request per task (pages of 100: these listings fit one)."""
+    sim.reset_request_log()
+    r = ingest_many(sim, tmp_path / "w.db", "all")
+    assert r.returncode == 0, r.stderr
+    projects = len(expected_gids(sim, "projects"))
+    tasks = len(expected_gids(sim, "tasks"))
+    routes = by_route(sim)
+    assert routes.get("GET /projects/{project_gid}/sections") == projects, routes
+    assert routes.get("GET /tasks") == projects, routes                      # ?project=, once each
+    assert routes.get("GET /tasks/{task_gid}/stories") == tasks, routes
+    assert routes.get("GET /workspaces/{workspace_gid}/projects") == 1, routes
+    assert sum(routes.values()) <= 5 + 2 * projects + tasks, routes
+
+
+def test_a_recurring_merge_run_takes_the_task_index_once(sim, tmp_path):
+    """tasks and stories both need every project's compact task index: one
+    listing per project serves both."""
+    db = tmp_path / "w.db"
+    assert ingest_many(sim, db, "tasks,stories", "--incremental-strategy", "merge").returncode == 0
+    task = sorted(expected_gids(sim, "tasks"))[0]
+    sim.store.add_story(task, "one new comment")          # moves the task's modified_at
+    sim.reset_request_log()
+    r = ingest_many(sim, db, "tasks,stories", "--incremental-strategy", "merge")
+    assert r.returncode == 0, r.stderr
+    projects = len(expected_gids(sim, "projects"))
+    # Each project's index once; the one changed task fetched once, its
+    # stories once: nothing listed twice.
+    assert by_route(sim) == {"GET /workspaces/{workspace_gid}/projects": 1, "GET /tasks": projects,
+                             "GET /tasks/{task_gid}": 1, "GET /tasks/{task_gid}/stories": 1}
+
+
+def test_a_failure_in_the_last_table_changes_no_table(sim, tmp_path):
+    db = tmp_path / "w.db"
+    assert ingest_many(sim, db, "all").returncode == 0
+    before = snapshot(db)
+    mutate(sim, 3, seed=9)
+    sim.faults.deny("/users", 403)            # users is synced last
+    try:
+        r = ingest_many(sim, db, "all")
+    finally:
+        sim.faults.clear()
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1].startswith("omniload: error: "), r.stderr
+    assert snapshot(db) == before             # tables and bookmarks as they were
+
+
+@pytest.mark.parametrize("point", ["in-publish", "before-commit"])
+def test_sigkill_inside_the_shared_publish_leaves_all_old(sim, tmp_path, point):
+    db = tmp_path / "w.db"
+    assert ingest_many(sim, db, "all", "--incremental-strategy", "merge").returncode == 0
+    before = snapshot(db)
+    mutate(sim, 3, seed=3)
+    r = ingest_many(sim, db, "all", "--incremental-strategy", "merge",
+                    env_extra={"OMNILOAD_TEST_HOOK": f"{point}:kill"})
+    assert r.returncode == -9
+    assert visible(db) == before          # the killed run's stages are no table's, and go next run
+    r = ingest_many(sim, db, "all", "--incremental-strategy", "merge")   # and the next run is whole
+    assert r.returncode == 0, r.stderr
+    after = snapshot(db)
+    assert after != before and set(after) == set(before)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--source-table", "all", "--dest-table", "public.tasks"], "--dest-table names one table, and 8 are loaded"),
+    (["--source-table", "tasks", "--dest-table", "public.t", "--dest-schema", "public"],
+     "give --dest-table (one table) or --dest-schema"),
+    (["--source-table", "projects,users", "--incremental-strategy", "merge"],
+     "--incremental-strategy merge applies to none of projects, users (only to tasks, stories)"),
+    (["--source-table", "all", "--interval-start", "2024-01-01"],
+     "--interval-start/--interval-end apply only to tasks"),
+    (["--source-table", "tasks,nope"], "unknown source table 'nope'"),
+    (["--source-table", "all,tasks"], "--source-table all already names every table"),
+    (["--source-table", "all", "--dest-schema", "a.b"], "invalid --dest-schema 'a.b'"),
+])
+def test_usage_errors_are_one_line(tmp_path, args, message):
+    r = run_omniload("ingest", "--source-uri", "asana://1?access_token=x", "--dest-uri",
+                     f"duckdb:///{tmp_path / 'w.db'}", *args)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+    assert not (tmp_path / "w.db").exists()

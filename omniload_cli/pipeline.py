@@ -246,10 +246,14 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
                         if msg.get("schema", {}).get("properties", {}).pop(TOMBSTONE, None):
                             line = json.dumps(msg).encode()
                 sink.write(line if line.endswith(b"\n") else line + b"\n")
+            loader_gone = False
         except BrokenPipeError:
-            # The loader died; its own error says why (below).
-            pass
-        tap_rc = tap.proc.wait() if target.proc.poll() is None else None
+            # The loader died (its own error says why, below), or is dying:
+            # nothing the tap sends can land, and a tap blocked writing to
+            # the pipe nobody reads any more would never exit.
+            loader_gone = True
+            tap.stop()
+        tap_rc = None if loader_gone else tap.proc.wait()
         if tap_rc is not None and tap_rc != 0:
             target.stop()
             tap.finish_reading()
@@ -260,6 +264,9 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
             pass
         target_rc = target.proc.wait()
         target.finish_reading()
+        if loader_gone and target_rc == 0:
+            raise LoadError("target-duckdb-omniload stopped reading before the tap had finished; "
+                            "nothing was changed")
         if target_rc != 0:
             tap.stop()
             if any("Could not set lock" in line for line in target.tail):

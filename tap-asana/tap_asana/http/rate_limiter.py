@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 # Asana's quota is per minute. We count a request when we send it, Asana when
 # it arrives: with jittery latency, pacing on exactly 60 s lets a request now
-# and then land inside Asana's minute as one too many (seen: 7 429s in 10k
-# stories requests). A slightly longer window costs 1.6 % of throughput.
+# and then land inside Asana's minute as one too many, and be rejected. One
+# second more absorbs the jitter for a 61st of the throughput.
 WINDOW_SECONDS = 61.0
 # Asana's smallest per-minute quota (free plans). A learnt quota never goes
 # below it: a stray 429 early in a run (the cost limiter, a flaky proxy) must

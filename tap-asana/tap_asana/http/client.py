@@ -22,7 +22,6 @@ from requests.adapters import HTTPAdapter
 
 from tap_asana.http import retries
 from tap_asana.http.errors import (
-    AsanaError,
     ExpiredOffset,
     MalformedResponse,
     RateLimited,
@@ -200,5 +199,3 @@ def _http_date(header: str | None) -> datetime | None:
     except (TypeError, ValueError):
         return None
 
-
-__all__ = ["AsanaClient", "AsanaError", "Page"]

@@ -30,7 +30,6 @@ class ServerError(TransientError):
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"Asana answered {status}: {message}")
-        self.status = status
 
 
 class MalformedResponse(TransientError):

@@ -84,7 +84,6 @@ class QuotaEstimate:
 @dataclass
 class LimiterStats:
     requests: int = 0
-    rate_limited: int = 0
     waits: int = 0
     wait_seconds: float = 0.0
 
@@ -160,7 +159,6 @@ class RateLimiter:
         """A 429 arrived: pause everyone, and believe the server about its quota."""
         with self._cond:
             now = self._clock()
-            self.stats.rate_limited += 1
             self._paused_until = max(self._paused_until, now + retry_after)
             sent = sum(1 for t in self._sent if t > now - WINDOW_SECONDS)
             self._quota.rate_limited(now, sent, self._in_flight)

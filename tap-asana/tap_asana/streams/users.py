@@ -3,7 +3,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.not_found import workspace_scope
+from tap_asana.streams.not_found import workspace_must_exist
 
 
 class UsersStream(AsanaStream):
@@ -15,7 +15,7 @@ class UsersStream(AsanaStream):
     def records(self) -> t.Iterable[dict]:
         seen: set[str] = set()  # a user in two workspaces is one row
         for workspace_gid in self.listings.workspace_gids():
-            with workspace_scope(workspace_gid):
+            with workspace_must_exist(workspace_gid):
                 for user in self.listings.listing(
                     "/users", {"workspace": workspace_gid}, opt_fields=self.opt_fields
                 ):

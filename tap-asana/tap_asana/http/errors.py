@@ -4,6 +4,8 @@
 `AsanaUserError`s stop the run with one line the user can act on. Messages
 never contain the request URL's credentials: the token travels in a header
 and is never formatted into an exception.
+
+Asana's status codes: https://developers.asana.com/docs/errors
 """
 
 from __future__ import annotations

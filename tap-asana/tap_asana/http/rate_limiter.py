@@ -6,6 +6,8 @@ either is exceeded. Rejected requests still count against the quota, so
 bouncing off it is self-defeating: we pace to the quota instead, and when a
 429 arrives anyway we stop *every* thread until Retry-After has passed and
 lower our idea of the quota to what the server evidently allows.
+
+Asana's limits: https://developers.asana.com/docs/rate-limits
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ from tap_asana.streams.not_found import workspace_must_exist
 
 class UsersStream(AsanaStream):
     """GET /users?workspace={gid}: paginated and uncapped, unlike
-    /workspaces/{gid}/users, which silently stops at 2,000 users."""
+    /workspaces/{gid}/users, which silently stops at 2,000 users
+    (https://developers.asana.com/reference/getusersforworkspace)."""
 
     name = "users"
 

@@ -16,9 +16,9 @@ from tap_asana.http.errors import AsanaError
 from tap_asana.tap import TapAsana
 
 # Every page parses into thousands of dicts and strings, so with the default
-# thresholds the cyclic collector runs every few records and re-scans the
-# records waiting in the handover queue (~15 % of the main thread on big task
-# pages). Records hold no reference cycles; collecting rarely frees the same.
+# thresholds the cyclic collector runs every few records and re-scans every
+# record waiting in the handover queue each time. Records hold no reference
+# cycles, so collecting rarely frees the same memory for far less work.
 GC_THRESHOLD = (50_000, 20, 100)
 
 

@@ -10,18 +10,14 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from typing import TextIO
 
 from tap_asana.http.rate_limiter import RateLimiter
 
 
 class Progress:
-    def __init__(
-        self, limiter: RateLimiter, interval_seconds: float, out: TextIO = sys.stderr
-    ) -> None:
+    def __init__(self, limiter: RateLimiter, interval_seconds: float) -> None:
         self._limiter = limiter
         self._interval = interval_seconds
-        self._out = out
         self._stream: str | None = None
         self._records = 0
         self._stop = threading.Event()
@@ -49,8 +45,8 @@ class Progress:
             "rate_limit_waits": stats.waits,
             "rate_limit_wait_seconds": round(stats.wait_seconds, 1),
         }
-        self._out.write("PROGRESS " + json.dumps(line) + "\n")
-        self._out.flush()
+        sys.stderr.write("PROGRESS " + json.dumps(line) + "\n")
+        sys.stderr.flush()
 
     def close(self) -> None:
         self._stop.set()

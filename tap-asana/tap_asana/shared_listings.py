@@ -8,7 +8,7 @@ see task_index.py) only: records themselves are streamed, never held.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 
 from tap_asana import timestamps
@@ -16,7 +16,7 @@ from tap_asana.concurrency import merge_parallel
 from tap_asana.http.client import AsanaClient, Page
 from tap_asana.http.errors import Forbidden, NotFound
 from tap_asana.http.pagination import paginate
-from tap_asana.streams.not_found import skip_if_deleted, workspace_scope
+from tap_asana.streams.not_found import skip_if_deleted, workspace_must_exist
 from tap_asana.task_index import IndexedTask, fingerprint
 
 # Without Asana's clock (no Date header) assume ours may be this far ahead.
@@ -24,6 +24,9 @@ CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 
 
 class SharedListings:
+    """The run's lists of workspaces, projects and tasks, its task index and
+    its single-task lookups, each fetched the first time a stream asks."""
+
     def __init__(
         self,
         client: AsanaClient,
@@ -43,8 +46,15 @@ class SharedListings:
         self._index: dict[str, dict[str, IndexedTask]] = {}
         self._looked_up: dict[str, tuple[set[str], dict | None]] = {}
 
-    def listing(self, path: str, params: dict | None = None, opt_fields=(), on_page=None):
-        """A paginated listing with this run's page size."""
+    def listing(
+        self,
+        path: str,
+        params: dict | None = None,
+        opt_fields: Iterable[str] = (),
+        on_page: Callable[[Page], None] | None = None,
+    ) -> Iterator[dict]:
+        """A paginated listing with this run's page size (not remembered: each
+        call pages through Asana again)."""
         return paginate(
             self._client,
             path,
@@ -101,7 +111,7 @@ class SharedListings:
         """
         listed_at: list[datetime] = []
         for gid in self.workspace_gids():
-            with workspace_scope(gid):
+            with workspace_must_exist(gid):
                 moment = self.projects_listed_at(gid)
             if moment is None:
                 break
@@ -136,7 +146,8 @@ class SharedListings:
                 yield gid
 
     def remember_all_tasks(self, workspace_gid: str, gids: list[str]) -> None:
-        """Called after a complete (not incremental) task listing."""
+        """Every task gid of the workspace, from a stream that just listed them
+        all (a full task listing or the index), so stories need not list them again."""
         self._all_tasks[workspace_gid] = gids
 
     # The task index ----------------------------------------------------
@@ -149,7 +160,7 @@ class SharedListings:
                     yield project_gid, task
 
             index: dict[str, IndexedTask] = {}
-            with workspace_scope(workspace_gid):
+            with workspace_must_exist(workspace_gid):
                 projects = self.project_gids(workspace_gid)
             fetch = skip_if_deleted("project", entries)
             for project_gid, task in merge_parallel(fetch, projects, self._concurrency):

@@ -22,7 +22,6 @@ from requests.adapters import HTTPAdapter
 
 from tap_asana.http import retries
 from tap_asana.http.errors import (
-    AsanaError,
     ExpiredOffset,
     MalformedResponse,
     RateLimited,
@@ -36,9 +35,10 @@ logger = logging.getLogger("tap_asana.http")
 DEFAULT_RETRY_AFTER_SECONDS = 30.0
 
 # A "gid" whose value is neither a string nor null. Asana's gids are strings,
-# but a numeric one must be coerced rather than lose the row; searching the
-# raw body first spares walking every nested object of every page (a third
-# of the tap's CPU on big task pages) when, as always in practice, there is none.
+# but a numeric one must be coerced rather than lose the row. Walking every
+# nested object of every page to find one is costly on big task pages, so the
+# raw body is searched first and walked only when, against all practice, it
+# holds one.
 # The key may be written with escapes ("\u0067id" is "gid" too; the hex
 # digits in any case, and so the letters: "GID" merely costs a walk).
 _NON_STRING_GID = re.compile(
@@ -199,5 +199,3 @@ def _http_date(header: str | None) -> datetime | None:
     except (TypeError, ValueError):
         return None
 
-
-__all__ = ["AsanaClient", "AsanaError", "Page"]

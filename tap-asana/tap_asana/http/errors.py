@@ -4,6 +4,8 @@
 `AsanaUserError`s stop the run with one line the user can act on. Messages
 never contain the request URL's credentials: the token travels in a header
 and is never formatted into an exception.
+
+Asana's status codes: https://developers.asana.com/docs/errors
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ class ServerError(TransientError):
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"Asana answered {status}: {message}")
-        self.status = status
 
 
 class MalformedResponse(TransientError):

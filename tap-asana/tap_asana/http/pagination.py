@@ -4,6 +4,7 @@ Asana pages with an opaque `offset` that it hands back in
 `next_page.offset`, null on the last page. Offsets expire ("as data may have
 changed"), answered with a 400; the only safe reaction is to start that
 listing again, skipping what was already yielded so nothing is duplicated.
+(https://developers.asana.com/docs/pagination)
 
 A listing must also end when Asana (or a cache in between) misbehaves: an
 offset handed back twice, pages that only repeat records already seen, or

@@ -6,6 +6,8 @@ either is exceeded. Rejected requests still count against the quota, so
 bouncing off it is self-defeating: we pace to the quota instead, and when a
 429 arrives anyway we stop *every* thread until Retry-After has passed and
 lower our idea of the quota to what the server evidently allows.
+
+Asana's limits: https://developers.asana.com/docs/rate-limits
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from dataclasses import dataclass
 
 # Asana's quota is per minute. We count a request when we send it, Asana when
 # it arrives: with jittery latency, pacing on exactly 60 s lets a request now
-# and then land inside Asana's minute as one too many (seen: 7 429s in 10k
-# stories requests). A slightly longer window costs 1.6 % of throughput.
+# and then land inside Asana's minute as one too many, and be rejected. One
+# second more absorbs the jitter for a 61st of the throughput.
 WINDOW_SECONDS = 61.0
 # Asana's smallest per-minute quota (free plans). A learnt quota never goes
 # below it: a stray 429 early in a run (the cost limiter, a flaky proxy) must
@@ -84,7 +86,6 @@ class QuotaEstimate:
 @dataclass
 class LimiterStats:
     requests: int = 0
-    rate_limited: int = 0
     waits: int = 0
     wait_seconds: float = 0.0
 
@@ -160,7 +161,6 @@ class RateLimiter:
         """A 429 arrived: pause everyone, and believe the server about its quota."""
         with self._cond:
             now = self._clock()
-            self.stats.rate_limited += 1
             self._paused_until = max(self._paused_until, now + retry_after)
             sent = sum(1 for t in self._sent if t > now - WINDOW_SECONDS)
             self._quota.rate_limited(now, sent, self._in_flight)

@@ -32,20 +32,15 @@ BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 60.0
 
 
-def wait_for(
-    base: float = BACKOFF_BASE_SECONDS,
-    cap: float = BACKOFF_CAP_SECONDS,
-    rng: random.Random | None = None,
-) -> Generator[float, Exception | None, None]:
+def wait_for() -> Generator[float, Exception | None, None]:
     """A `backoff` wait generator that reads the exception it is sent."""
-    rng = rng or random.Random()
     attempt = 0
     exc = yield 0.0  # backoff primes the generator with send(None)
     while True:
         if isinstance(exc, RateLimited):
             wait = exc.retry_after
         else:
-            wait = rng.uniform(0, min(cap, base * 2**attempt))
+            wait = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
             attempt += 1
         exc = yield wait
 

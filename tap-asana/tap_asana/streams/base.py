@@ -43,9 +43,9 @@ class AsanaStream(Stream):
     primary_keys: t.ClassVar[list[str]] = ["gid"]
     # Asana's JSON already has the schema's types (the schema is generated
     # from Asana's spec), so walking every nested custom field and membership
-    # to re-conform it costs most of the tap's CPU for nothing. Top-level
-    # conformance still drops properties the schema doesn't declare. (Only
-    # used when a stream map or nested deselection needs the SDK's path.)
+    # to re-conform each record would be pure cost. Top-level conformance
+    # still drops properties the schema doesn't declare. (Only used when a
+    # stream map or nested deselection needs the SDK's path.)
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
 
     # Streams that may emit tombstones: a record of only the primary key (and
@@ -89,7 +89,8 @@ class AsanaStream(Stream):
         return self.mask.get(("properties", top_level_property), True)
 
     def _generate_record_messages(self, record: dict) -> t.Generator[singer.RecordMessage, None, None]:
-        # See record_messages.py: same messages, a fraction of the CPU.
+        # See record_messages.py: the same messages, without the SDK's
+        # per-record walk when nothing needs it.
         if self._lean_messages is None:
             return super()._generate_record_messages(record)
         return self._lean_messages.messages(record)

@@ -1,9 +1,10 @@
 """Turn Asana's 404s into what they mean where they happen.
 
-A 404 on a workspace-level listing means the configured workspace is wrong:
-fatal, with a message naming it. A 404 on one project's sections or one
-task's stories means the object was deleted while the run was going: it has
-no rows to contribute, so it is skipped with a warning, not a failed run.
+A 404 on a workspace-level request means the workspace is wrong (or the
+token may not see it): fatal, with a message naming it. A 404 on one
+project's sections or tasks, or on one task's stories, means that project or
+task was deleted while the run was going: it has no rows to contribute, so
+it is skipped with a warning, not a failed run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class UnknownWorkspace(AsanaUserError):
 
 
 @contextmanager
-def workspace_scope(workspace_gid: str) -> Iterator[None]:
+def workspace_must_exist(workspace_gid: str) -> Iterator[None]:
+    """Turn a 404 inside the block into UnknownWorkspace, naming the workspace."""
     try:
         yield
     except NotFound:
@@ -36,6 +38,8 @@ def workspace_scope(workspace_gid: str) -> Iterator[None]:
 def skip_if_deleted(
     kind: str, fetch: Callable[[str], Iterable[T]]
 ) -> Callable[[str], Iterator[T]]:
+    """`fetch(gid)`, ending early with a warning if Asana answers 404 for it."""
+
     def fetch_or_nothing(gid: str) -> Iterator[T]:
         try:
             yield from fetch(gid)

@@ -3,8 +3,9 @@ from __future__ import annotations
 import typing as t
 from datetime import datetime
 
+from tap_asana.http.client import Page
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.not_found import workspace_scope
+from tap_asana.streams.not_found import workspace_must_exist
 
 
 class ProjectsStream(AsanaStream):
@@ -17,11 +18,13 @@ class ProjectsStream(AsanaStream):
         for workspace_gid in self.listings.workspace_gids():
             gids: list[str] = []
             listed_at: list[datetime | None] = []
-            with workspace_scope(workspace_gid):
+
+            def note_time(page: Page, into: list[datetime | None] = listed_at) -> None:
+                into.append(page.server_time)
+
+            with workspace_must_exist(workspace_gid):
                 for project in self.listings.listing(
-                    f"/workspaces/{workspace_gid}/projects",
-                    opt_fields=self.opt_fields,
-                    on_page=lambda page, into=listed_at: into.append(page.server_time),
+                    f"/workspaces/{workspace_gid}/projects", opt_fields=self.opt_fields, on_page=note_time
                 ):
                     gids.append(project["gid"])
                     yield project

@@ -4,21 +4,23 @@ For every record, singer-sdk 0.54 (`Stream._generate_record_messages`)
 copies it while looking up each property in the catalog's selection mask,
 recursing into every nested object; walks it against the schema to
 conform types and drop undeclared properties; then runs it through the
-stream maps. With ~6 KB Asana tasks that was half of the tap's CPU, and
-for nothing in the common case: the catalog selects whole top-level
-properties, Asana's JSON already has the schema's types (the schema is
-generated from Asana's spec) and no stream map is configured.
+stream maps. On Asana's big task records (every documented field, custom
+fields and memberships nested) that walk is costly, and it changes nothing
+in the common case: the catalog selects whole top-level properties,
+Asana's JSON already has the schema's types (the schema is generated from
+Asana's spec) and no stream map is configured.
 
 `LeanRecordMessages` does only what that common case needs, with the
 same result: deselected top-level properties and properties the schema
 doesn't declare are dropped (the latter with ONE warning per stream and
 property set, not one per record). One difference, for input Asana never
 sends: a top-level boolean property holding a non-boolean (1, "false") is
-passed on as it came instead of being coerced with `value != 0`. Whenever the run asks for more — a
-stream map, flattening, a nested property deselected in the catalog — the
-stream uses singer-sdk's own path. tests/tap/test_record_messages.py
-checks both paths give identical messages and pins the SDK source this
-mirrors, so an SDK upgrade that changes it fails loudly.
+passed on as it came instead of being coerced with `value != 0`. Whenever
+the run asks for more — a stream map, flattening, a nested property
+deselected in the catalog — the stream uses singer-sdk's own path.
+tests/tap/test_record_messages.py checks both paths give identical
+messages and pins the SDK source this mirrors, so an SDK upgrade that
+changes it fails loudly.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ import typing as t
 
 from tap_asana.concurrency import merge_parallel
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.not_found import skip_if_deleted, workspace_scope
+from tap_asana.streams.not_found import skip_if_deleted, workspace_must_exist
 
 
 class SectionsStream(AsanaStream):
@@ -20,7 +20,7 @@ class SectionsStream(AsanaStream):
                 yield {**section, "project_gid": project_gid}
 
         for workspace_gid in self.listings.workspace_gids():
-            with workspace_scope(workspace_gid):
+            with workspace_must_exist(workspace_gid):
                 projects = self.listings.project_gids(workspace_gid)
             fetch = skip_if_deleted("project", sections_of)
             yield from merge_parallel(fetch, projects, self.concurrency)

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 from tap_asana import timestamps
 from tap_asana.concurrency import merge_parallel
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.not_found import skip_if_deleted, workspace_scope
+from tap_asana.streams.not_found import skip_if_deleted, workspace_must_exist
 from tap_asana.task_index import decode_snapshot, encode_snapshot, index_opt_fields
 
-STATE_KEY = "tasks_modified_since"
+WATERMARK_KEY = "tasks_modified_since"  # omniload reads it as the stories bookmark
 SNAPSHOT_KEY = "snapshot"  # {workspace gid: encoded {task gid: "modified_at|story,story,..."}}
 
 
@@ -41,7 +41,7 @@ class StoriesStream(AsanaStream):
     def records(self) -> t.Iterable[dict]:
         if not self.config.get("stories_incremental"):
             for workspace_gid in self.listings.workspace_gids():
-                with workspace_scope(workspace_gid):
+                with workspace_must_exist(workspace_gid):
                     tasks = self.listings.task_gids(workspace_gid)
                     yield from merge_parallel(self._fetch, tasks, self.concurrency)
             return
@@ -50,7 +50,7 @@ class StoriesStream(AsanaStream):
         snapshots = dict(self.stream_state.get(SNAPSHOT_KEY) or {})
         for workspace_gid in self.listings.workspace_gids():
             previous = _decode(snapshots.get(workspace_gid))
-            with workspace_scope(workspace_gid):
+            with workspace_must_exist(workspace_gid):
                 index = self.listings.task_index(
                     workspace_gid, index_opt_fields(self._task_opt_fields())
                 )
@@ -63,10 +63,10 @@ class StoriesStream(AsanaStream):
                 if gid not in previous or previous[gid][0] != (entry.modified_at or "")
             ]
             vanished = [gid for gid in previous if gid not in index]
-            with workspace_scope(workspace_gid):
+            with workspace_must_exist(workspace_gid):
                 yield from self._reconciled(workspace_gid, index, changed, vanished, previous, current)
             snapshots[workspace_gid] = _encode(current)
-        self.stream_state[STATE_KEY] = watermark
+        self.stream_state[WATERMARK_KEY] = watermark
         self.stream_state[SNAPSHOT_KEY] = snapshots
 
     def _fetch(self, task_gid: str) -> Iterator[dict]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.not_found import workspace_scope
+from tap_asana.streams.not_found import workspace_must_exist
 
 
 class TagsStream(AsanaStream):
@@ -13,7 +13,7 @@ class TagsStream(AsanaStream):
 
     def records(self) -> t.Iterable[dict]:
         for workspace_gid in self.listings.workspace_gids():
-            with workspace_scope(workspace_gid):
+            with workspace_must_exist(workspace_gid):
                 yield from self.listings.listing(
                     f"/workspaces/{workspace_gid}/tags", opt_fields=self.opt_fields
                 )

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from tap_asana import timestamps
 from tap_asana.concurrency import merge_parallel
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.not_found import skip_if_deleted, workspace_scope
+from tap_asana.streams.not_found import skip_if_deleted, workspace_must_exist
 from tap_asana.task_index import (
     IndexedTask,
     decode_snapshot,
@@ -91,7 +91,7 @@ class TasksStream(AsanaStream):
 
         complete = modified_since is None and end_at is None
         fetch = skip_if_deleted("project", tasks_of)
-        with workspace_scope(workspace_gid):
+        with workspace_must_exist(workspace_gid):
             projects = self.listings.project_gids(workspace_gid)
         seen: set[str] = set()  # a task in several projects is emitted once
         for task in merge_parallel(fetch, projects, self.concurrency):
@@ -113,7 +113,7 @@ class TasksStream(AsanaStream):
         previous: dict[str, str],
         current: dict[str, str],
     ) -> Iterator[dict]:
-        with workspace_scope(workspace_gid):
+        with workspace_must_exist(workspace_gid):
             index = self.listings.task_index(workspace_gid, index_opt_fields(self.opt_fields))
         self.listings.remember_all_tasks(workspace_gid, list(index))
         since = start.astimezone(timezone.utc) if start else None

@@ -5,7 +5,7 @@ import typing as t
 
 from tap_asana.http.errors import BadRequest, Forbidden, NotFound
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.not_found import workspace_scope
+from tap_asana.streams.not_found import workspace_must_exist
 
 logger = logging.getLogger("tap_asana")
 
@@ -32,7 +32,7 @@ class TeamsStream(AsanaStream):
                 )
 
     def _is_organization(self, workspace_gid: str) -> bool:
-        with workspace_scope(workspace_gid):
+        with workspace_must_exist(workspace_gid):
             page = self.client.get(
                 f"/workspaces/{workspace_gid}", {"opt_fields": "is_organization"}
             )

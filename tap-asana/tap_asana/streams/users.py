@@ -3,19 +3,20 @@ from __future__ import annotations
 import typing as t
 
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.not_found import workspace_scope
+from tap_asana.streams.not_found import workspace_must_exist
 
 
 class UsersStream(AsanaStream):
     """GET /users?workspace={gid}: paginated and uncapped, unlike
-    /workspaces/{gid}/users, which silently stops at 2,000 users."""
+    /workspaces/{gid}/users, which silently stops at 2,000 users
+    (https://developers.asana.com/reference/getusersforworkspace)."""
 
     name = "users"
 
     def records(self) -> t.Iterable[dict]:
         seen: set[str] = set()  # a user in two workspaces is one row
         for workspace_gid in self.listings.workspace_gids():
-            with workspace_scope(workspace_gid):
+            with workspace_must_exist(workspace_gid):
                 for user in self.listings.listing(
                     "/users", {"workspace": workspace_gid}, opt_fields=self.opt_fields
                 ):

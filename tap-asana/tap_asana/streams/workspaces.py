@@ -4,7 +4,7 @@ import typing as t
 
 from tap_asana.http.pagination import require_gid
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.not_found import workspace_scope
+from tap_asana.streams.not_found import workspace_must_exist
 
 
 class WorkspacesStream(AsanaStream):
@@ -16,7 +16,7 @@ class WorkspacesStream(AsanaStream):
         configured = self.config.get("workspace_gid")
         if configured:
             path = f"/workspaces/{configured}"
-            with workspace_scope(configured):
+            with workspace_must_exist(configured):
                 page = self.client.get(path, {"opt_fields": ",".join(self.opt_fields)})
             yield require_gid(page.data, path)
             return

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from html import escape
 
+from .gids import LIKE_SLOTS, like_gid
 from .timeutil import fmt_date, fmt_ts
 
 MISSING = object()
@@ -69,17 +70,8 @@ def c_like(like_gid, u):
     return {"gid": like_gid, "user": c_user(u)}
 
 
-GID_EAGER_BASE = 1_200_000_000_000_000
-GID_STORY_BASE = 1_300_000_000_000_000
-SEED_STRIDE = 10**11
-
-
 def likes_of(obj_gid, users):
-    # Like objects need gids of their own; derive them from the liked object
-    # into a disjoint range (x16 leaves room for 16 likes per object).
-    g = int(obj_gid)
-    base = 1_500_000_000_000_000 if g < GID_STORY_BASE else 1_700_000_000_000_000
-    return [c_like(str(base + (g % 10**14) * 16 + i), u) for i, u in enumerate(users[:16])]
+    return [c_like(like_gid(obj_gid, i), u) for i, u in enumerate(users[:LIKE_SLOTS])]
 
 
 def photo(u):

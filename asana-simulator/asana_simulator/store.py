@@ -15,8 +15,8 @@ import time
 from . import content as C
 from . import records
 from .generator import WorkspaceSpec, generate
+from .gids import first_eager_gid, story_gid, story_task_idx
 from .models import Section, Story, Task, mix
-from .records import GID_EAGER_BASE, GID_STORY_BASE, SEED_STRIDE
 from .timeutil import DAY_MS, parse_ts_ms
 
 KINDS = ("workspaces", "teams", "users", "projects", "sections", "tags", "tasks", "stories")
@@ -34,7 +34,7 @@ class Store:
         self.lock = threading.RLock()
         self._clock = clock or (lambda: int(time.time() * 1000))
         self._last_now = self.anchor_ms
-        self._gid_next = GID_EAGER_BASE + (self.seed % 89) * SEED_STRIDE + 1
+        self._gid_next = first_eager_gid(self.seed)
         self._task_idx = 0
         self.workspaces = []
         self.org = None
@@ -122,14 +122,8 @@ class Store:
         if o is not None:
             return None if o.deleted or o.task.deleted else o
         # Generated stories have gids derived from their task's index.
-        try:
-            g = int(gid) - GID_STORY_BASE - (self.seed % 89) * SEED_STRIDE
-        except ValueError:
-            return None
-        if g < 0:
-            return None
-        idx = g // 64
-        if idx >= len(self.tasks):
+        idx = story_task_idx(self.seed, gid)
+        if idx is None or idx >= len(self.tasks):
             return None
         t = self.tasks[idx]
         if t.deleted:
@@ -226,7 +220,6 @@ class Store:
         n = rng.randint(lo, hi)
         if n == 0:
             return []
-        base = GID_STORY_BASE + (self.seed % 89) * SEED_STRIDE + t.idx * 64
         # created_at <= modified_at: stories happen between creation and the
         # task's last modification (the newest one is what last bumped it).
         times = sorted(t.created_at + int(rng.random() * (t.modified_at - t.created_at))
@@ -238,7 +231,7 @@ class Store:
             kind = rng.random()
             st = None
             if kind < 0.55:
-                st = Story(str(base + j), t, ts, "comment_added", author,
+                st = Story(story_gid(self.seed, t.idx, j), t, ts, "comment_added", author,
                            C.COMMENTS[rng.randrange(len(C.COMMENTS))])
                 st.is_pinned = rng.random() < 0.05
                 st.is_edited = rng.random() < 0.1
@@ -247,7 +240,7 @@ class Store:
                 if rng.random() < 0.03:
                     st.sticker_name = "party_popper"
             else:
-                st = self._system_story(str(base + j), t, ts, author, rng)
+                st = self._system_story(story_gid(self.seed, t.idx, j), t, ts, author, rng)
             st.source = ("web", "web", "web", "mobile", "email", "api")[rng.randrange(6)]
             out.append(st)
         return out

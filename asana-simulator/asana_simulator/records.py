@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from html import escape
 
+from . import derived_values as derived
 from .gids import LIKE_SLOTS, like_gid
 from .timeutil import fmt_date, fmt_ts
 
@@ -227,10 +228,6 @@ TAG_FIELDS = [
 ]
 
 
-def _project_notes(s, p):
-    return s.project_notes(p)
-
-
 PROJECT_FIELDS = [
     ("gid", lambda s, p: p.gid),
     ("resource_type", lambda s, p: "project"),
@@ -246,10 +243,11 @@ PROJECT_FIELDS = [
     ("default_view", lambda s, p: p.default_view),
     ("due_date", lambda s, p: fmt_date(p.due_on)),
     ("due_on", lambda s, p: fmt_date(p.due_on)),
-    ("html_notes", lambda s, p: "<body>" + escape(_project_notes(s, p), quote=False) + "</body>"),
+    ("html_notes", lambda s, p: "<body>" + escape(derived.project_notes(s, p), quote=False)
+     + "</body>"),
     ("members", lambda s, p: [c_user(u) for u in p.members]),
     ("modified_at", lambda s, p: fmt_ts(p.modified_at)),
-    ("notes", _project_notes),
+    ("notes", derived.project_notes),
     ("public", lambda s, p: p.privacy_setting == "public_to_workspace"),
     ("privacy_setting", lambda s, p: p.privacy_setting),
     ("start_on", lambda s, p: fmt_date(p.start_on)),
@@ -279,11 +277,7 @@ def _task_assignee_section(s, t):
     # Only meaningful to the assignee: shown when the token's user is assignee.
     if t.assignee is None or t.assignee is not s.viewer:
         return MISSING
-    return c_section(s.my_tasks_section(t))
-
-
-def _task_external(s, t):
-    return s.task_external(t)
+    return c_section(derived.my_tasks_section(s, t))
 
 
 def _task_memberships(s, t):
@@ -291,11 +285,8 @@ def _task_memberships(s, t):
 
 
 def _task_custom_fields(s, t):
-    return [cf_definition(cf, True, s.cf_value(t, cf)) for cf in s.task_custom_field_defs(t)]
-
-
-def _task_notes(s, t):
-    return s.task_notes(t)
+    return [cf_definition(cf, True, derived.cf_value(s, t, cf))
+            for cf in derived.task_custom_field_defs(t)]
 
 
 TASK_FIELDS = [
@@ -305,7 +296,7 @@ TASK_FIELDS = [
     ("resource_subtype", lambda s, t: t.subtype),
     ("created_by", lambda s, t: c_user_ref(t.created_by)),
     ("approval_status", _task_approval),
-    ("assignee_status", lambda s, t: s.assignee_status(t)),
+    ("assignee_status", derived.assignee_status),
     ("completed", lambda s, t: t.completed),
     ("completed_at", lambda s, t: fmt_ts(t.completed_at)),
     ("completed_by", lambda s, t: c_user(t.completed_by)),
@@ -314,8 +305,9 @@ TASK_FIELDS = [
     ("dependents", lambda s, t: []),
     ("due_at", lambda s, t: fmt_ts(t.due_at)),
     ("due_on", lambda s, t: fmt_date(t.due_on)),
-    ("external", _task_external),
-    ("html_notes", lambda s, t: "<body>" + escape(_task_notes(s, t), quote=False) + "</body>"),
+    ("external", derived.task_external),
+    ("html_notes", lambda s, t: "<body>" + escape(derived.task_notes(s, t), quote=False)
+     + "</body>"),
     ("hearted", lambda s, t: s.viewer in t.likes),
     ("hearts", lambda s, t: likes_of(t.gid, t.likes)),
     ("is_rendered_as_separator", lambda s, t: False),
@@ -323,13 +315,13 @@ TASK_FIELDS = [
     ("likes", lambda s, t: likes_of(t.gid, t.likes)),
     ("memberships", _task_memberships),
     ("modified_at", lambda s, t: fmt_ts(t.modified_at)),
-    ("notes", _task_notes),
+    ("notes", derived.task_notes),
     ("num_hearts", lambda s, t: len(t.likes)),
     ("num_likes", lambda s, t: len(t.likes)),
     ("num_subtasks", lambda s, t: sum(1 for c in t.children if not c.deleted)),
     ("start_at", lambda s, t: None),
     ("start_on", lambda s, t: fmt_date(t.start_on)),
-    ("actual_time_minutes", lambda s, t: s.actual_time_minutes(t)),
+    ("actual_time_minutes", derived.actual_time_minutes),
     ("assigned_by", lambda s, t: c_user(t.assigned_by)),
     ("assignee", lambda s, t: c_user(t.assignee)),
     ("assignee_section", _task_assignee_section),

@@ -14,6 +14,7 @@ import time
 
 from . import content as C
 from . import records
+from .derived_values import task_custom_field_defs
 from .generator import WorkspaceSpec, generate
 from .gids import first_eager_gid, story_gid, story_task_idx
 from .models import Section, Story, Task, mix
@@ -133,30 +134,7 @@ class Store:
                 return st
         return None
 
-    # --- lazily derived data ------------------------------------------------
-    def task_notes(self, t) -> str:
-        if t.notes is not None:
-            return t.notes
-        return C.NOTES[mix(self.seed, 11, t.idx) % len(C.NOTES)]
-
-    def project_notes(self, p) -> str:
-        return C.NOTES[mix(self.seed, 12, p.idx) % len(C.NOTES)]
-
-    def task_external(self, t):
-        # A few tasks carry integration data; the rest have none (null).
-        if mix(self.seed, 13, t.idx) % 20 == 0:
-            return {"gid": f"ext-{t.idx}", "data": f'{{"ticket": "SIM-{t.idx}"}}'}
-        return None
-
-    def actual_time_minutes(self, t):
-        h = mix(self.seed, 14, t.idx)
-        return None if h % 3 else float(h % 600)
-
-    def assignee_status(self, t):
-        if t.assignee is None:
-            return "inbox"
-        return ("today", "upcoming", "later", "new", "inbox")[mix(self.seed, 15, t.idx) % 5]
-
+    # --- lazily derived objects ------------------------------------------
     def my_tasks_sections(self):
         if self._my_tasks_sections is None:
             # The viewer's "My tasks" list sections: real objects, but not in
@@ -166,45 +144,6 @@ class Store:
                 for i, n in enumerate(("Recently assigned", "Do today", "Do next week",
                                        "Do later"))]
         return self._my_tasks_sections
-
-    def my_tasks_section(self, t):
-        secs = self.my_tasks_sections()
-        return secs[mix(self.seed, 16, t.idx) % len(secs)]
-
-    def task_custom_field_defs(self, t):
-        seen = []
-        for p, _ in t.memberships:
-            for _, cf, _ in p.custom_field_settings:
-                if cf not in seen:
-                    seen.append(cf)
-        seen.sort(key=lambda cf: cf.idx)
-        return seen
-
-    def cf_value(self, t, cf):
-        if t.cf_overrides is not None and cf.gid in t.cf_overrides:
-            return t.cf_overrides[cf.gid]
-        h = mix(self.seed, 20 + cf.idx, t.idx)
-        if h % 5 == 0:
-            return None
-        h >>= 3
-        st = cf.subtype
-        if st == "text":
-            return C.TEXT_VALUES[h % len(C.TEXT_VALUES)]
-        if st == "number":
-            if cf.precision:
-                return round((h % 100_000) / 10 ** cf.precision, cf.precision)
-            return h % 1000
-        if st == "enum":
-            return cf.options[h % len(cf.options)]
-        if st == "multi_enum":
-            a = cf.options[h % len(cf.options)]
-            b = cf.options[(h >> 8) % len(cf.options)]
-            return [a] if a is b else sorted([a, b], key=cf.options.index)
-        if st == "date":
-            return t.created_at // DAY_MS + (h % 120)
-        if st == "people":
-            return [self.users[h % len(self.users)]]
-        return None
 
     def stories_of_task(self, t):
         """Stories of a task (generated on first access, deterministic)."""
@@ -261,7 +200,7 @@ class Store:
             options.append("added_to_tag")
         if t.parent is not None:
             options.append("added_to_task")
-        cfs = self.task_custom_field_defs(t)
+        cfs = task_custom_field_defs(t)
         if cfs:
             options += ["custom_field_changed"] * 2
         # Pick related tasks among the generated ones by index, so the choice

@@ -7,6 +7,8 @@ seed and the object's index, so 100k tasks stay cheap to generate and to hold.
 """
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass, field
+
 MASK64 = (1 << 64) - 1
 
 
@@ -21,186 +23,173 @@ def mix(*parts: int) -> int:
     return x
 
 
+# Every model is a @dataclass(slots=True, eq=False, repr=False). eq=False keeps
+# identity equality and hashing: objects are compared with `is` and `in`, and
+# reference each other in cycles, so a field-wise __eq__ (or __repr__) would
+# walk the whole workspace. Fields after KW_ONLY are state that generation and
+# mutations fill in later, kept out of the positional constructor.
+
+
+@dataclass(slots=True, eq=False, repr=False)
 class Workspace:
-    __slots__ = ("gid", "name", "is_organization", "email_domains", "teams", "projects",
-                 "tags", "custom_fields")
-
-    def __init__(self, gid, name, is_organization, email_domains):
-        self.gid = gid
-        self.name = name
-        self.is_organization = is_organization
-        self.email_domains = email_domains
-        self.teams: list[Team] = []
-        self.projects: list[Project] = []
-        self.tags: list[Tag] = []
-        self.custom_fields: list[CustomField] = []
+    gid: str
+    name: str
+    is_organization: bool
+    email_domains: list[str]
+    _: KW_ONLY
+    teams: list[Team] = field(default_factory=list)
+    projects: list[Project] = field(default_factory=list)
+    tags: list[Tag] = field(default_factory=list)
+    custom_fields: list[CustomField] = field(default_factory=list)
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Team:
-    __slots__ = ("gid", "idx", "name", "workspace", "description", "visibility", "endorsed",
-                 "levels", "deleted")
-
-    def __init__(self, gid, idx, name, workspace, description, visibility, endorsed, levels):
-        self.gid = gid
-        self.idx = idx
-        self.name = name
-        self.workspace = workspace
-        self.description = description
-        self.visibility = visibility
-        self.endorsed = endorsed
-        self.levels = levels
-        self.deleted = False
+    gid: str
+    idx: int
+    name: str
+    workspace: Workspace
+    description: str
+    visibility: str
+    endorsed: bool
+    levels: tuple[str, ...]
+    _: KW_ONLY
+    deleted: bool = False
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class User:
-    __slots__ = ("gid", "idx", "name", "email", "has_photo", "teams", "deleted")
-
-    def __init__(self, gid, idx, name, email, has_photo):
-        self.gid = gid
-        self.idx = idx
-        self.name = name
-        self.email = email
-        self.has_photo = has_photo
-        self.teams: list[Team] = []
-        self.deleted = False
+    gid: str
+    idx: int
+    name: str
+    email: str
+    has_photo: bool
+    _: KW_ONLY
+    teams: list[Team] = field(default_factory=list)
+    deleted: bool = False
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class EnumOption:
-    __slots__ = ("gid", "name", "color", "enabled")
-
-    def __init__(self, gid, name, color, enabled=True):
-        self.gid = gid
-        self.name = name
-        self.color = color
-        self.enabled = enabled
+    gid: str
+    name: str
+    color: str
+    enabled: bool = True
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class CustomField:
-    __slots__ = ("gid", "idx", "name", "subtype", "options", "precision", "format",
-                 "currency_code", "custom_label", "custom_label_position", "description",
-                 "created_by", "workspace")
+    gid: str
+    idx: int
+    name: str
+    subtype: str
+    workspace: Workspace
+    created_by: User
+    _: KW_ONLY
+    options: list[EnumOption] = field(default_factory=list)
+    precision: int = 0
+    format: str = "none"
+    currency_code: str | None = None
+    custom_label: str | None = None
+    custom_label_position: str | None = None
+    description: str = ""
 
-    def __init__(self, gid, idx, name, subtype, workspace, created_by, *, options=(),
-                 precision=0, format="none", currency_code=None, custom_label=None,
-                 custom_label_position=None, description=""):
-        self.gid = gid
-        self.idx = idx
-        self.name = name
-        self.subtype = subtype
-        self.workspace = workspace
-        self.created_by = created_by
-        self.options: list[EnumOption] = list(options)
-        self.precision = precision
-        self.format = format
-        self.currency_code = currency_code
-        self.custom_label = custom_label
-        self.custom_label_position = custom_label_position
-        self.description = description
+    def __post_init__(self):
+        # any iterable of options is accepted; the field keeps its own list
+        self.options = list(self.options)
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Project:
-    __slots__ = ("gid", "idx", "workspace", "team", "name", "archived", "color", "icon",
-                 "created_at", "modified_at", "owner", "members", "followers", "due_on",
-                 "start_on", "completed", "completed_at", "completed_by", "default_view",
-                 "privacy_setting", "custom_field_settings", "sections", "tasks", "deleted")
-
-    def __init__(self, gid, idx, workspace, team, name):
-        self.gid = gid
-        self.idx = idx
-        self.workspace = workspace
-        self.team = team
-        self.name = name
-        self.archived = False
-        self.color = None
-        self.icon = None
-        self.created_at = 0
-        self.modified_at = 0
-        self.owner = None
-        self.members: list[User] = []
-        self.followers: list[User] = []
-        self.due_on = None
-        self.start_on = None
-        self.completed = False
-        self.completed_at = None
-        self.completed_by = None
-        self.default_view = "list"
-        self.privacy_setting = "public_to_workspace"
-        # list of (setting gid, CustomField, is_important)
-        self.custom_field_settings: list[tuple[str, CustomField, bool]] = []
-        self.sections: list[Section] = []
-        # Stable listing order (generation/insertion order), deliberately not
-        # sorted by modified_at: clients must not rely on an order.
-        self.tasks: list[Task] = []
-        self.deleted = False
+    gid: str
+    idx: int
+    workspace: Workspace
+    team: Team | None
+    name: str
+    _: KW_ONLY
+    archived: bool = False
+    color: str | None = None
+    icon: str | None = None
+    created_at: int = 0
+    modified_at: int = 0
+    owner: User | None = None
+    members: list[User] = field(default_factory=list)
+    followers: list[User] = field(default_factory=list)
+    due_on: int | None = None
+    start_on: int | None = None
+    completed: bool = False
+    completed_at: int | None = None
+    completed_by: User | None = None
+    default_view: str = "list"
+    privacy_setting: str = "public_to_workspace"
+    # (setting gid, CustomField, is_important)
+    custom_field_settings: list[tuple[str, CustomField, bool]] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    # Stable listing order (generation/insertion order), deliberately not
+    # sorted by modified_at: clients must not rely on an order.
+    tasks: list[Task] = field(default_factory=list)
+    deleted: bool = False
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Section:
-    __slots__ = ("gid", "idx", "project", "name", "created_at", "deleted")
-
-    def __init__(self, gid, idx, project, name, created_at):
-        self.gid = gid
-        self.idx = idx
-        self.project = project
-        self.name = name
-        self.created_at = created_at
-        self.deleted = False
+    gid: str
+    idx: int
+    project: Project | None  # None: a "My tasks" section
+    name: str
+    created_at: int
+    _: KW_ONLY
+    deleted: bool = False
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Tag:
-    __slots__ = ("gid", "idx", "workspace", "name", "color", "notes", "created_at", "followers",
-                 "deleted")
-
-    def __init__(self, gid, idx, workspace, name, color, notes, created_at, followers):
-        self.gid = gid
-        self.idx = idx
-        self.workspace = workspace
-        self.name = name
-        self.color = color
-        self.notes = notes
-        self.created_at = created_at
-        self.followers = followers
-        self.deleted = False
+    gid: str
+    idx: int
+    workspace: Workspace
+    name: str
+    color: str | None
+    notes: str
+    created_at: int
+    followers: tuple[User, ...]
+    _: KW_ONLY
+    deleted: bool = False
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Task:
-    __slots__ = ("gid", "idx", "workspace", "name", "notes", "subtype", "created_at",
-                 "modified_at", "association_changed_at", "completed", "completed_at",
-                 "completed_by", "assignee", "assigned_by", "created_by", "due_on", "due_at",
-                 "start_on", "approval_status", "memberships", "parent", "children", "tags",
-                 "followers", "likes", "cf_overrides", "stories", "deleted")
-
-    def __init__(self, gid, idx, workspace, name):
-        self.gid = gid
-        self.idx = idx
-        self.workspace = workspace
-        self.name = name
-        self.notes = None  # None: derived lazily from the seed
-        self.subtype = "default_task"
-        self.created_at = 0
-        self.modified_at = 0
-        # Adding a task to a project makes it match modified_since without
-        # moving modified_at (Asana's modified_since is documented to count
-        # association changes, while modified_at does not move); tracked separately.
-        self.association_changed_at = 0
-        self.completed = False
-        self.completed_at = None
-        self.completed_by = None
-        self.assignee = None
-        self.assigned_by = None
-        self.created_by = None
-        self.due_on = None
-        self.due_at = None
-        self.start_on = None
-        self.approval_status = None
-        self.memberships: list[tuple[Project, Section]] = []
-        self.parent: Task | None = None
-        self.children: list[Task] = []
-        self.tags: tuple = ()
-        self.followers: tuple = ()
-        self.likes: tuple = ()
-        self.cf_overrides: dict | None = None
-        self.stories: list[Story] | None = None  # None: not generated yet
-        self.deleted = False
+    gid: str
+    idx: int
+    workspace: Workspace
+    name: str
+    _: KW_ONLY
+    notes: str | None = None  # None: derived lazily from the seed
+    subtype: str = "default_task"
+    created_at: int = 0
+    modified_at: int = 0
+    # Adding a task to a project makes it match modified_since without
+    # moving modified_at (Asana's modified_since is documented to count
+    # association changes, while modified_at does not move); tracked separately.
+    association_changed_at: int = 0
+    completed: bool = False
+    completed_at: int | None = None
+    completed_by: User | None = None
+    assignee: User | None = None
+    assigned_by: User | None = None
+    created_by: User | None = None
+    due_on: int | None = None
+    due_at: int | None = None
+    start_on: int | None = None
+    approval_status: str | None = None
+    memberships: list[tuple[Project, Section]] = field(default_factory=list)
+    parent: Task | None = None
+    children: list[Task] = field(default_factory=list)
+    tags: tuple[Tag, ...] = ()
+    followers: tuple[User, ...] = ()
+    likes: tuple[User, ...] = ()
+    cf_overrides: dict | None = None
+    stories: list[Story] | None = None  # None: not generated yet
+    deleted: bool = False
 
     def projects(self):
         return [p for p, _ in self.memberships]
@@ -209,24 +198,22 @@ class Task:
         return max(self.modified_at, self.association_changed_at)
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Story:
-    __slots__ = ("gid", "task", "created_at", "subtype", "author", "text", "extra", "is_pinned",
-                 "is_edited", "likes", "sticker_name", "source", "deleted")
-
-    def __init__(self, gid, task, created_at, subtype, author, text, extra=None):
-        self.gid = gid
-        self.task = task
-        self.created_at = created_at
-        self.subtype = subtype
-        self.author = author
-        self.text = text
-        self.extra = extra or {}
-        self.is_pinned = False
-        self.is_edited = False
-        self.likes: tuple = ()
-        self.sticker_name = None
-        self.source = "web"
-        self.deleted = False
+    gid: str
+    task: Task
+    created_at: int
+    subtype: str
+    author: User | None
+    text: str
+    extra: dict = field(default_factory=dict)
+    _: KW_ONLY
+    is_pinned: bool = False
+    is_edited: bool = False
+    likes: tuple[User, ...] = ()
+    sticker_name: str | None = None
+    source: str = "web"
+    deleted: bool = False
 
     @property
     def is_comment(self) -> bool:

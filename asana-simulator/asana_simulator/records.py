@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from html import escape
 
+from . import derived_values as derived
+from .gids import LIKE_SLOTS, like_gid
 from .timeutil import fmt_date, fmt_ts
 
 MISSING = object()
@@ -69,17 +71,8 @@ def c_like(like_gid, u):
     return {"gid": like_gid, "user": c_user(u)}
 
 
-GID_EAGER_BASE = 1_200_000_000_000_000
-GID_STORY_BASE = 1_300_000_000_000_000
-SEED_STRIDE = 10**11
-
-
 def likes_of(obj_gid, users):
-    # Like objects need gids of their own; derive them from the liked object
-    # into a disjoint range (x16 leaves room for 16 likes per object).
-    g = int(obj_gid)
-    base = 1_500_000_000_000_000 if g < GID_STORY_BASE else 1_700_000_000_000_000
-    return [c_like(str(base + (g % 10**14) * 16 + i), u) for i, u in enumerate(users[:16])]
+    return [c_like(like_gid(obj_gid, i), u) for i, u in enumerate(users[:LIKE_SLOTS])]
 
 
 def photo(u):
@@ -235,10 +228,6 @@ TAG_FIELDS = [
 ]
 
 
-def _project_notes(s, p):
-    return s.project_notes(p)
-
-
 PROJECT_FIELDS = [
     ("gid", lambda s, p: p.gid),
     ("resource_type", lambda s, p: "project"),
@@ -254,10 +243,11 @@ PROJECT_FIELDS = [
     ("default_view", lambda s, p: p.default_view),
     ("due_date", lambda s, p: fmt_date(p.due_on)),
     ("due_on", lambda s, p: fmt_date(p.due_on)),
-    ("html_notes", lambda s, p: "<body>" + escape(_project_notes(s, p), quote=False) + "</body>"),
+    ("html_notes", lambda s, p: "<body>" + escape(derived.project_notes(s, p), quote=False)
+     + "</body>"),
     ("members", lambda s, p: [c_user(u) for u in p.members]),
     ("modified_at", lambda s, p: fmt_ts(p.modified_at)),
-    ("notes", _project_notes),
+    ("notes", derived.project_notes),
     ("public", lambda s, p: p.privacy_setting == "public_to_workspace"),
     ("privacy_setting", lambda s, p: p.privacy_setting),
     ("start_on", lambda s, p: fmt_date(p.start_on)),
@@ -287,11 +277,7 @@ def _task_assignee_section(s, t):
     # Only meaningful to the assignee: shown when the token's user is assignee.
     if t.assignee is None or t.assignee is not s.viewer:
         return MISSING
-    return c_section(s.my_tasks_section(t))
-
-
-def _task_external(s, t):
-    return s.task_external(t)
+    return c_section(derived.my_tasks_section(s, t))
 
 
 def _task_memberships(s, t):
@@ -299,11 +285,8 @@ def _task_memberships(s, t):
 
 
 def _task_custom_fields(s, t):
-    return [cf_definition(cf, True, s.cf_value(t, cf)) for cf in s.task_custom_field_defs(t)]
-
-
-def _task_notes(s, t):
-    return s.task_notes(t)
+    return [cf_definition(cf, True, derived.cf_value(s, t, cf))
+            for cf in derived.task_custom_field_defs(t)]
 
 
 TASK_FIELDS = [
@@ -313,7 +296,7 @@ TASK_FIELDS = [
     ("resource_subtype", lambda s, t: t.subtype),
     ("created_by", lambda s, t: c_user_ref(t.created_by)),
     ("approval_status", _task_approval),
-    ("assignee_status", lambda s, t: s.assignee_status(t)),
+    ("assignee_status", derived.assignee_status),
     ("completed", lambda s, t: t.completed),
     ("completed_at", lambda s, t: fmt_ts(t.completed_at)),
     ("completed_by", lambda s, t: c_user(t.completed_by)),
@@ -322,8 +305,9 @@ TASK_FIELDS = [
     ("dependents", lambda s, t: []),
     ("due_at", lambda s, t: fmt_ts(t.due_at)),
     ("due_on", lambda s, t: fmt_date(t.due_on)),
-    ("external", _task_external),
-    ("html_notes", lambda s, t: "<body>" + escape(_task_notes(s, t), quote=False) + "</body>"),
+    ("external", derived.task_external),
+    ("html_notes", lambda s, t: "<body>" + escape(derived.task_notes(s, t), quote=False)
+     + "</body>"),
     ("hearted", lambda s, t: s.viewer in t.likes),
     ("hearts", lambda s, t: likes_of(t.gid, t.likes)),
     ("is_rendered_as_separator", lambda s, t: False),
@@ -331,13 +315,13 @@ TASK_FIELDS = [
     ("likes", lambda s, t: likes_of(t.gid, t.likes)),
     ("memberships", _task_memberships),
     ("modified_at", lambda s, t: fmt_ts(t.modified_at)),
-    ("notes", _task_notes),
+    ("notes", derived.task_notes),
     ("num_hearts", lambda s, t: len(t.likes)),
     ("num_likes", lambda s, t: len(t.likes)),
     ("num_subtasks", lambda s, t: sum(1 for c in t.children if not c.deleted)),
     ("start_at", lambda s, t: None),
     ("start_on", lambda s, t: fmt_date(t.start_on)),
-    ("actual_time_minutes", lambda s, t: s.actual_time_minutes(t)),
+    ("actual_time_minutes", derived.actual_time_minutes),
     ("assigned_by", lambda s, t: c_user(t.assigned_by)),
     ("assignee", lambda s, t: c_user(t.assignee)),
     ("assignee_section", _task_assignee_section),

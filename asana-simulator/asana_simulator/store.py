@@ -1,32 +1,32 @@
-"""The simulated Asana domain: objects, lazy derived data, queries, mutations.
+"""The in-memory store of the simulated Asana domain: every object by gid,
+gid allocation and the mutation clock, lookups, the queries listings use, and
+the "truth" API tests read (full records, gids, counts).
 
 All access goes through one re-entrant lock so HTTP handler threads and test
-mutations see consistent state. Mutations follow Asana's documented
-modified_at rules: property edits and new stories bump modified_at; adding a task
-to a project only bumps the internal association_changed_at, which makes the
-task match modified_since without moving its modified_at.
+mutations see consistent state. The rest of the domain lives next door:
+generator.py creates the objects (models.py), story_generation.py and
+derived_values.py derive the rest lazily, mutations.py changes them
+(its Mutations is mixed into Store), records.py renders them.
 """
 from __future__ import annotations
 
-import random
 import threading
 import time
 
-from . import content as C
 from . import records
 from .generator import WorkspaceSpec, generate
-from .models import Section, Story, Task, mix
-from .records import GID_EAGER_BASE, GID_STORY_BASE, SEED_STRIDE
+from .gids import first_eager_gid, story_task_idx
+from .models import Section
+from .mutations import Mutations
+from .story_generation import generate_stories
 from .timeutil import DAY_MS, parse_ts_ms
 
 KINDS = ("workspaces", "teams", "users", "projects", "sections", "tags", "tasks", "stories")
 
-_TASK_EDITABLE = {"name", "notes", "completed", "assignee", "due_on", "due_at", "start_on",
-                  "resource_subtype", "approval_status", "tags", "followers", "custom_fields",
-                  "section"}
 
+class Store(Mutations):
+    """Every object of the simulated Asana domain, by gid, and the reads over them."""
 
-class Store:
     def __init__(self, spec: WorkspaceSpec | None = None, clock=None):
         self.spec = spec or WorkspaceSpec()
         self.seed = self.spec.seed
@@ -34,7 +34,7 @@ class Store:
         self.lock = threading.RLock()
         self._clock = clock or (lambda: int(time.time() * 1000))
         self._last_now = self.anchor_ms
-        self._gid_next = GID_EAGER_BASE + (self.seed % 89) * SEED_STRIDE + 1
+        self._gid_next = first_eager_gid(self.seed)
         self._task_idx = 0
         self.workspaces = []
         self.org = None
@@ -51,7 +51,7 @@ class Store:
         generate(self, self.spec)
         self.generated_task_count = len(self.tasks)
 
-    # --- registration (used by the generator) -------------------------------
+    # --- registration (used by the generator and the mutations) -------------
     def new_gid(self) -> str:
         g = self._gid_next
         self._gid_next += 1
@@ -99,6 +99,11 @@ class Store:
         self.tasks.append(t)
         self._by["tasks"][t.gid] = t
 
+    def register_story(self, st):
+        """A story made by a mutation (generated ones are found by their gid)."""
+        self._by["stories"][st.gid] = st
+        st.task.stories.append(st)
+
     # --- time -----------------------------------------------------------
     def now_ms(self) -> int:
         """Strictly increasing 'now' for mutations, never before the anchor."""
@@ -122,14 +127,8 @@ class Store:
         if o is not None:
             return None if o.deleted or o.task.deleted else o
         # Generated stories have gids derived from their task's index.
-        try:
-            g = int(gid) - GID_STORY_BASE - (self.seed % 89) * SEED_STRIDE
-        except ValueError:
-            return None
-        if g < 0:
-            return None
-        idx = g // 64
-        if idx >= len(self.tasks):
+        idx = story_task_idx(self.seed, gid)
+        if idx is None or idx >= len(self.tasks):
             return None
         t = self.tasks[idx]
         if t.deleted:
@@ -139,30 +138,7 @@ class Store:
                 return st
         return None
 
-    # --- lazily derived data ------------------------------------------------
-    def task_notes(self, t) -> str:
-        if t.notes is not None:
-            return t.notes
-        return C.NOTES[mix(self.seed, 11, t.idx) % len(C.NOTES)]
-
-    def project_notes(self, p) -> str:
-        return C.NOTES[mix(self.seed, 12, p.idx) % len(C.NOTES)]
-
-    def task_external(self, t):
-        # A few tasks carry integration data; the rest have none (null).
-        if mix(self.seed, 13, t.idx) % 20 == 0:
-            return {"gid": f"ext-{t.idx}", "data": f'{{"ticket": "SIM-{t.idx}"}}'}
-        return None
-
-    def actual_time_minutes(self, t):
-        h = mix(self.seed, 14, t.idx)
-        return None if h % 3 else float(h % 600)
-
-    def assignee_status(self, t):
-        if t.assignee is None:
-            return "inbox"
-        return ("today", "upcoming", "later", "new", "inbox")[mix(self.seed, 15, t.idx) % 5]
-
+    # --- lazily derived objects ------------------------------------------
     def my_tasks_sections(self):
         if self._my_tasks_sections is None:
             # The viewer's "My tasks" list sections: real objects, but not in
@@ -173,204 +149,13 @@ class Store:
                                        "Do later"))]
         return self._my_tasks_sections
 
-    def my_tasks_section(self, t):
-        secs = self.my_tasks_sections()
-        return secs[mix(self.seed, 16, t.idx) % len(secs)]
-
-    def task_custom_field_defs(self, t):
-        seen = []
-        for p, _ in t.memberships:
-            for _, cf, _ in p.custom_field_settings:
-                if cf not in seen:
-                    seen.append(cf)
-        seen.sort(key=lambda cf: cf.idx)
-        return seen
-
-    def cf_value(self, t, cf):
-        if t.cf_overrides is not None and cf.gid in t.cf_overrides:
-            return t.cf_overrides[cf.gid]
-        h = mix(self.seed, 20 + cf.idx, t.idx)
-        if h % 5 == 0:
-            return None
-        h >>= 3
-        st = cf.subtype
-        if st == "text":
-            return C.TEXT_VALUES[h % len(C.TEXT_VALUES)]
-        if st == "number":
-            if cf.precision:
-                return round((h % 100_000) / 10 ** cf.precision, cf.precision)
-            return h % 1000
-        if st == "enum":
-            return cf.options[h % len(cf.options)]
-        if st == "multi_enum":
-            a = cf.options[h % len(cf.options)]
-            b = cf.options[(h >> 8) % len(cf.options)]
-            return [a] if a is b else sorted([a, b], key=cf.options.index)
-        if st == "date":
-            return t.created_at // DAY_MS + (h % 120)
-        if st == "people":
-            return [self.users[h % len(self.users)]]
-        return None
-
     def stories_of_task(self, t):
         """Stories of a task (generated on first access, deterministic)."""
         if t.stories is None:
             with self.lock:
                 if t.stories is None:
-                    t.stories = self._generate_stories(t)
+                    t.stories = generate_stories(self, t)
         return t.stories
-
-    def _generate_stories(self, t):
-        rng = random.Random(mix(self.seed, 7, t.idx))
-        lo, hi = self.spec.stories_per_task
-        n = rng.randint(lo, hi)
-        if n == 0:
-            return []
-        base = GID_STORY_BASE + (self.seed % 89) * SEED_STRIDE + t.idx * 64
-        # created_at <= modified_at: stories happen between creation and the
-        # task's last modification (the newest one is what last bumped it).
-        times = sorted(t.created_at + int(rng.random() * (t.modified_at - t.created_at))
-                       for _ in range(n - 1)) + [t.modified_at]
-        users = self.users
-        out = []
-        for j, ts in enumerate(times):
-            author = users[rng.randrange(len(users))]
-            kind = rng.random()
-            st = None
-            if kind < 0.55:
-                st = Story(str(base + j), t, ts, "comment_added", author,
-                           C.COMMENTS[rng.randrange(len(C.COMMENTS))])
-                st.is_pinned = rng.random() < 0.05
-                st.is_edited = rng.random() < 0.1
-                if rng.random() < 0.15:
-                    st.likes = (users[rng.randrange(len(users))],)
-                if rng.random() < 0.03:
-                    st.sticker_name = "party_popper"
-            else:
-                st = self._system_story(str(base + j), t, ts, author, rng)
-            st.source = ("web", "web", "web", "mobile", "email", "api")[rng.randrange(6)]
-            out.append(st)
-        return out
-
-    def _system_story(self, gid, t, ts, author, rng):
-        options = ["name_changed", "notes_changed", "follower_added"]
-        # only subtypes whose references exist for this task, so every
-        # relational field points at a real object
-        if t.assignee is not None:
-            options.append("assigned")
-        if t.memberships:
-            options += ["added_to_project", "section_changed"]
-        if t.completed:
-            options.append("marked_complete")
-        if t.due_on is not None:
-            options.append("due_date_changed")
-        if t.tags:
-            options.append("added_to_tag")
-        if t.parent is not None:
-            options.append("added_to_task")
-        cfs = self.task_custom_field_defs(t)
-        if cfs:
-            options += ["custom_field_changed"] * 2
-        # Pick related tasks among the generated ones by index, so the choice
-        # doesn't depend on mutations made before these stories were read.
-        n_gen = self.generated_task_count
-        if n_gen > 1:
-            options += ["marked_duplicate", "duplicated", "dependency_added"]
-        if t.subtype == "approval":
-            options.append("approval_status_changed")
-        if t.subtype != "default_task":
-            options.append("resource_subtype_changed")
-        sub = options[rng.randrange(len(options))]
-        extra = {}
-        users = self.users
-        if sub == "name_changed":
-            extra = {"old_name": t.name + " (draft)", "new_name": t.name}
-            text = f'changed the name to "{t.name}"'
-        elif sub == "notes_changed":
-            text = "changed the description"
-        elif sub == "follower_added":
-            u = users[rng.randrange(len(users))]
-            extra = {"follower": u}
-            text = f"added {u.name} as a collaborator"
-        elif sub == "assigned":
-            extra = {"assignee": t.assignee}
-            text = f"assigned to {t.assignee.name}"
-        elif sub == "added_to_project":
-            p = t.memberships[0][0]
-            extra = {"project": p}
-            text = f"added to {p.name}"
-        elif sub == "section_changed":
-            p, sec = t.memberships[0]
-            old = p.sections[rng.randrange(len(p.sections))]
-            extra = {"project": p, "old_section": old, "new_section": sec}
-            text = f'moved this task from "{old.name}" to "{sec.name}" in {p.name}'
-        elif sub == "marked_complete":
-            text = "marked this task complete"
-        elif sub == "due_date_changed":
-            old = t.due_on - 1 - rng.randrange(7)
-            extra = {"old_dates": (None, None, old), "new_dates": (t.start_on, t.due_at, t.due_on)}
-            text = "changed the due date"
-        elif sub == "added_to_tag":
-            tag = t.tags[0]
-            extra = {"tag": tag}
-            text = f"added to {tag.name}"
-        elif sub == "added_to_task":
-            extra = {"task": t.parent}
-            text = f"added subtask to task {t.parent.name}"
-        elif sub in ("marked_duplicate", "duplicated", "dependency_added"):
-            other = t.parent or t
-            for _ in range(16):
-                cand = self.tasks[rng.randrange(n_gen)]
-                if cand is not t and cand.workspace is t.workspace:
-                    other = cand
-                    break
-            if other is t:  # a lone task in its workspace: link it to itself
-                other = t
-            key = {"marked_duplicate": "duplicate_of", "duplicated": "duplicated_from",
-                   "dependency_added": "dependency"}[sub]
-            extra = {key: other}
-            text = {"marked_duplicate": f"marked this a duplicate of {other.name}",
-                    "duplicated": f"duplicated task from {other.name}",
-                    "dependency_added": f"marked this task as dependent on {other.name}"}[sub]
-        elif sub == "approval_status_changed":
-            extra = {"old_approval_status": "pending",
-                     "new_approval_status": t.approval_status or "pending"}
-            text = f"changed the approval status to {extra['new_approval_status']}"
-        elif sub == "resource_subtype_changed":
-            extra = {"old_resource_subtype": "default_task", "new_resource_subtype": t.subtype}
-            text = f"changed this task to a {t.subtype.replace('_', ' ')}"
-        else:
-            cf = cfs[rng.randrange(len(cfs))]
-            kind = cf.subtype
-            sub = f"{kind}_custom_field_changed"
-            extra = {"custom_field": cf}
-            if kind == "enum":
-                new = cf.options[rng.randrange(len(cf.options))]
-                old = cf.options[rng.randrange(len(cf.options))]
-                extra.update(old_enum_value=old, new_enum_value=new)
-                text = f'changed {cf.name} from "{old.name}" to "{new.name}"'
-            elif kind == "multi_enum":
-                extra.update(old_multi_enum_values=[cf.options[0]],
-                             new_multi_enum_values=cf.options[: 1 + rng.randrange(2)])
-                text = f"changed {cf.name}"
-            elif kind == "number":
-                extra.update(old_number_value=rng.randrange(100),
-                             new_number_value=rng.randrange(100))
-                text = f"changed {cf.name}"
-            elif kind == "text":
-                extra.update(old_text_value=C.TEXT_VALUES[rng.randrange(len(C.TEXT_VALUES))],
-                             new_text_value=C.TEXT_VALUES[rng.randrange(len(C.TEXT_VALUES))])
-                text = f"changed {cf.name}"
-            elif kind == "date":
-                day = t.created_at // DAY_MS + rng.randrange(60)
-                extra.update(old_date_value=(None, None, day),
-                             new_date_value=(None, None, day + 1 + rng.randrange(9)))
-                text = f"changed {cf.name}"
-            else:
-                extra.update(old_people_value=[],
-                             new_people_value=[users[rng.randrange(len(users))]])
-                text = f"changed {cf.name}"
-        return Story(gid, t, ts, sub, author, text, extra)
 
     # --- queries --------------------------------------------------------------
     def workspace_obj(self, gid):
@@ -449,250 +234,3 @@ class Store:
                 "tags": sum(1 for t in self.tags if not t.deleted),
                 "tasks": sum(1 for t in self.tasks if not t.deleted),
             }
-
-    # --- mutations ------------------------------------------------------------
-    def _task(self, gid):
-        t = self.get("tasks", gid)
-        if t is None:
-            raise KeyError(f"unknown task {gid}")
-        # Materialize generated stories before changing the task, so they are
-        # the same whether or not anyone read them before the edit.
-        self.stories_of_task(t)
-        return t
-
-    def _project(self, gid):
-        p = self.get("projects", gid)
-        if p is None:
-            raise KeyError(f"unknown project {gid}")
-        return p
-
-    def _user(self, gid):
-        if gid is None:
-            return None
-        u = self.get("users", gid)
-        if u is None:
-            raise KeyError(f"unknown user {gid}")
-        return u
-
-    def _add_system_story(self, t, subtype, text, now, **extra):
-        st = Story(self.new_gid(), t, now, subtype, self.viewer, text, extra)
-        st.source = "api"
-        self._by["stories"][st.gid] = st
-        t.stories.append(st)
-
-    def edit_task(self, gid: str, **fields) -> dict:
-        """Change task properties; bumps modified_at to now (and adds the
-        system stories Asana would). custom_fields={cf_gid: value}, where enum
-        values are option gids, people values user gids, dates 'YYYY-MM-DD'."""
-        unknown = set(fields) - _TASK_EDITABLE
-        if unknown:
-            raise ValueError(f"cannot edit task fields {sorted(unknown)}")
-        with self.lock:
-            t = self._task(gid)
-            now = self.now_ms()
-            if "name" in fields:
-                old = t.name
-                t.name = str(fields["name"])
-                self._add_system_story(t, "name_changed", f'changed the name to "{t.name}"', now,
-                                       old_name=old, new_name=t.name)
-            if "notes" in fields:
-                t.notes = str(fields["notes"])
-                self._add_system_story(t, "notes_changed", "changed the description", now)
-            if "assignee" in fields:
-                t.assignee = self._user(fields["assignee"])
-                t.assigned_by = self.viewer if t.assignee else None
-                if t.assignee:
-                    self._add_system_story(t, "assigned", f"assigned to {t.assignee.name}", now,
-                                           assignee=t.assignee)
-                else:
-                    self._add_system_story(t, "unassigned", "unassigned", now)
-            if "completed" in fields:
-                t.completed = bool(fields["completed"])
-                t.completed_at = now if t.completed else None
-                t.completed_by = self.viewer if t.completed else None
-                self._add_system_story(
-                    t, "marked_complete" if t.completed else "marked_incomplete",
-                    "marked this task complete" if t.completed else "marked incomplete", now)
-            for key in ("due_on", "start_on"):
-                if key in fields:
-                    v = fields[key]
-                    setattr(t, key, None if v is None else parse_ts_ms(v + "T00:00:00Z") // DAY_MS)
-            if "due_at" in fields:
-                v = fields["due_at"]
-                t.due_at = None if v is None else parse_ts_ms(v)
-                t.due_on = None if v is None else t.due_at // DAY_MS
-            if "resource_subtype" in fields:
-                t.subtype = fields["resource_subtype"]
-                if t.subtype == "approval" and t.approval_status is None:
-                    t.approval_status = "pending"
-            if "approval_status" in fields:
-                t.approval_status = fields["approval_status"]
-            if "tags" in fields:
-                t.tags = tuple(self.get("tags", g) for g in fields["tags"])
-            if "followers" in fields:
-                t.followers = tuple(self._user(g) for g in fields["followers"])
-            if "custom_fields" in fields:
-                t.cf_overrides = dict(t.cf_overrides or {})
-                for cf_gid, v in fields["custom_fields"].items():
-                    cf = next((c for c in self.custom_fields if c.gid == cf_gid), None)
-                    if cf is None:
-                        raise KeyError(f"unknown custom field {cf_gid}")
-                    t.cf_overrides[cf_gid] = self._cf_from_wire(cf, v)
-            if "section" in fields:
-                sec = self.get("sections", fields["section"])
-                t.memberships = [(p, sec if p is sec.project else s) for p, s in t.memberships]
-            t.modified_at = now
-            return records.build(self, "tasks", t)
-
-    def _cf_from_wire(self, cf, v):
-        if v is None:
-            return None
-        st = cf.subtype
-        if st == "enum":
-            return next(o for o in cf.options if o.gid == v)
-        if st == "multi_enum":
-            return [o for o in cf.options if o.gid in v]
-        if st == "people":
-            return [self._user(g) for g in v]
-        if st == "date":
-            return parse_ts_ms(v + "T00:00:00Z") // DAY_MS
-        if st == "number":
-            return float(v) if cf.precision else int(v)
-        return str(v)
-
-    def add_task(self, project_gid: str, name: str = "New task", section_gid: str | None = None,
-                 **fields) -> str:
-        """Create a task at the end of a project (first section by default)."""
-        with self.lock:
-            p = self._project(project_gid)
-            sec = self.get("sections", section_gid) if section_gid else p.sections[0]
-            now = self.now_ms()
-            t = Task(self.new_gid(), self.next_task_idx(), p.workspace, name)
-            t.created_at = t.modified_at = t.association_changed_at = now
-            t.created_by = self.viewer
-            t.notes = ""
-            t.memberships.append((p, sec))
-            t.stories = []
-            p.tasks.append(t)
-            self.register_task(t)
-            if fields:
-                self.edit_task(t.gid, **fields)
-                # Creation is one event: keep created_at == modified_at.
-                t.created_at = t.association_changed_at = t.modified_at
-                for st in t.stories:
-                    st.created_at = t.modified_at
-            return t.gid
-
-    def delete_task(self, gid: str) -> None:
-        """Trash a task and, as Asana does, its subtasks at every level: gone
-        from every listing and 404 afterwards (their stories with them)."""
-        with self.lock:
-            now = self.now_ms()
-            pending = [self._task(gid)]
-            while pending:
-                t = pending.pop()
-                if t.deleted:
-                    continue
-                t.deleted = True
-                t.modified_at = now
-                for p, _ in t.memberships:
-                    p.tasks = [x for x in p.tasks if x is not t]
-                pending.extend(t.children)
-
-    def add_task_to_project(self, gid: str, project_gid: str, section_gid: str | None = None):
-        """Multi-home a task. Association change only: modified_at is unchanged."""
-        with self.lock:
-            t = self._task(gid)
-            p = self._project(project_gid)
-            if any(q is p for q, _ in t.memberships):
-                return
-            sec = self.get("sections", section_gid) if section_gid else p.sections[0]
-            t.memberships.append((p, sec))
-            p.tasks.append(t)
-            t.association_changed_at = self.now_ms()
-
-    def remove_task_from_project(self, gid: str, project_gid: str):
-        with self.lock:
-            t = self._task(gid)
-            p = self._project(project_gid)
-            t.memberships = [(q, s) for q, s in t.memberships if q is not p]
-            p.tasks = [x for x in p.tasks if x is not t]
-            t.association_changed_at = self.now_ms()
-
-    def move_task(self, gid: str, to_project_gid: str, section_gid: str | None = None):
-        """Remove a task from all its projects and put it in another one."""
-        with self.lock:
-            t = self._task(gid)
-            p = self._project(to_project_gid)
-            for q, _ in t.memberships:
-                q.tasks = [x for x in q.tasks if x is not t]
-            sec = self.get("sections", section_gid) if section_gid else p.sections[0]
-            t.memberships = [(p, sec)]
-            p.tasks.append(t)
-            t.association_changed_at = self.now_ms()
-
-    def add_story(self, task_gid: str, text: str, author_gid: str | None = None) -> str:
-        """Add a comment; like Asana, the new story bumps the task's modified_at."""
-        with self.lock:
-            t = self._task(task_gid)
-            now = self.now_ms()
-            st = Story(self.new_gid(), t, now, "comment_added",
-                       self._user(author_gid) if author_gid else self.viewer, text)
-            st.source = "api"
-            self._by["stories"][st.gid] = st
-            t.stories.append(st)
-            t.modified_at = now
-            return st.gid
-
-    def delete_story(self, gid: str) -> None:
-        with self.lock:
-            st = self.get("stories", gid)
-            if st is None:
-                raise KeyError(f"unknown story {gid}")
-            st.deleted = True
-            st.task.modified_at = self.now_ms()
-
-    def delete_user(self, gid: str) -> None:
-        """Remove a user from the domain. References on tasks stay (as in
-        Asana, where deprovisioned users still appear on old work)."""
-        with self.lock:
-            self._user(gid).deleted = True
-
-    def delete_project(self, gid: str) -> None:
-        """Delete a project; tasks only in it are deleted too, multi-homed
-        tasks just lose the membership (an association change)."""
-        with self.lock:
-            p = self._project(gid)
-            p.deleted = True
-            now = self.now_ms()
-            for t in p.tasks:
-                if t.deleted:
-                    continue
-                self.stories_of_task(t)
-                t.memberships = [(q, s) for q, s in t.memberships if q is not p]
-                if t.memberships:
-                    t.association_changed_at = now
-                else:
-                    t.deleted = True
-                    t.modified_at = now
-            p.tasks = []
-
-    def set_project_archived(self, gid: str, archived: bool = True) -> None:
-        with self.lock:
-            p = self._project(gid)
-            p.archived = bool(archived)
-            p.modified_at = self.now_ms()
-
-    def rename(self, resource: str, gid: str, name: str) -> None:
-        """Rename any named object; bumps modified_at where the type has one."""
-        with self.lock:
-            if resource == "tasks":
-                self.edit_task(gid, name=name)
-                return
-            o = self.get(resource, gid)
-            if o is None:
-                raise KeyError(f"unknown {resource} {gid}")
-            o.name = name
-            if resource == "projects":
-                o.modified_at = self.now_ms()
-

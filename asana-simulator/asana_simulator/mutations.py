@@ -1,0 +1,264 @@
+"""Changes to the simulated workspace (tests, benchmarks and /_sim/mutate
+make them), following Asana's documented modified_at rules: property edits
+and new stories bump modified_at to now; adding a task to a project,
+removing it from one or moving it only bumps the internal
+association_changed_at, which makes the task match modified_since without
+moving its modified_at.
+"""
+from __future__ import annotations
+
+from . import records
+from .models import Story, Task
+from .timeutil import DAY_MS, parse_ts_ms
+
+_TASK_EDITABLE = {"name", "notes", "completed", "assignee", "due_on", "due_at", "start_on",
+                  "resource_subtype", "approval_status", "tags", "followers", "custom_fields",
+                  "section"}
+
+
+class Mutations:
+    """The write side of Store, mixed into it: each public method holds the
+    store's lock and works on its objects, gids and clock."""
+
+    def _task(self, gid):
+        t = self.get("tasks", gid)
+        if t is None:
+            raise KeyError(f"unknown task {gid}")
+        # Materialize generated stories before changing the task, so they are
+        # the same whether or not anyone read them before the edit.
+        self.stories_of_task(t)
+        return t
+
+    def _project(self, gid):
+        p = self.get("projects", gid)
+        if p is None:
+            raise KeyError(f"unknown project {gid}")
+        return p
+
+    def _user(self, gid):
+        if gid is None:
+            return None
+        u = self.get("users", gid)
+        if u is None:
+            raise KeyError(f"unknown user {gid}")
+        return u
+
+    def _add_system_story(self, t, subtype, text, now, **extra):
+        st = Story(self.new_gid(), t, now, subtype, self.viewer, text, extra)
+        st.source = "api"
+        self.register_story(st)
+
+    def edit_task(self, gid: str, **fields) -> dict:
+        """Change task properties; bumps modified_at to now (and adds the
+        system stories Asana would). custom_fields={cf_gid: value}, where enum
+        values are option gids, people values user gids, dates 'YYYY-MM-DD'."""
+        unknown = set(fields) - _TASK_EDITABLE
+        if unknown:
+            raise ValueError(f"cannot edit task fields {sorted(unknown)}")
+        with self.lock:
+            t = self._task(gid)
+            now = self.now_ms()
+            if "name" in fields:
+                old = t.name
+                t.name = str(fields["name"])
+                self._add_system_story(t, "name_changed", f'changed the name to "{t.name}"', now,
+                                       old_name=old, new_name=t.name)
+            if "notes" in fields:
+                t.notes = str(fields["notes"])
+                self._add_system_story(t, "notes_changed", "changed the description", now)
+            if "assignee" in fields:
+                t.assignee = self._user(fields["assignee"])
+                t.assigned_by = self.viewer if t.assignee else None
+                if t.assignee:
+                    self._add_system_story(t, "assigned", f"assigned to {t.assignee.name}", now,
+                                           assignee=t.assignee)
+                else:
+                    self._add_system_story(t, "unassigned", "unassigned", now)
+            if "completed" in fields:
+                t.completed = bool(fields["completed"])
+                t.completed_at = now if t.completed else None
+                t.completed_by = self.viewer if t.completed else None
+                self._add_system_story(
+                    t, "marked_complete" if t.completed else "marked_incomplete",
+                    "marked this task complete" if t.completed else "marked incomplete", now)
+            for key in ("due_on", "start_on"):
+                if key in fields:
+                    v = fields[key]
+                    setattr(t, key, None if v is None else parse_ts_ms(v + "T00:00:00Z") // DAY_MS)
+            if "due_at" in fields:
+                v = fields["due_at"]
+                t.due_at = None if v is None else parse_ts_ms(v)
+                t.due_on = None if v is None else t.due_at // DAY_MS
+            if "resource_subtype" in fields:
+                t.subtype = fields["resource_subtype"]
+                if t.subtype == "approval" and t.approval_status is None:
+                    t.approval_status = "pending"
+            if "approval_status" in fields:
+                t.approval_status = fields["approval_status"]
+            if "tags" in fields:
+                t.tags = tuple(self.get("tags", g) for g in fields["tags"])
+            if "followers" in fields:
+                t.followers = tuple(self._user(g) for g in fields["followers"])
+            if "custom_fields" in fields:
+                t.cf_overrides = dict(t.cf_overrides or {})
+                for cf_gid, v in fields["custom_fields"].items():
+                    cf = next((c for c in self.custom_fields if c.gid == cf_gid), None)
+                    if cf is None:
+                        raise KeyError(f"unknown custom field {cf_gid}")
+                    t.cf_overrides[cf_gid] = self._cf_from_wire(cf, v)
+            if "section" in fields:
+                sec = self.get("sections", fields["section"])
+                t.memberships = [(p, sec if p is sec.project else s) for p, s in t.memberships]
+            t.modified_at = now
+            return records.build(self, "tasks", t)
+
+    def _cf_from_wire(self, cf, v):
+        if v is None:
+            return None
+        st = cf.subtype
+        if st == "enum":
+            return next(o for o in cf.options if o.gid == v)
+        if st == "multi_enum":
+            return [o for o in cf.options if o.gid in v]
+        if st == "people":
+            return [self._user(g) for g in v]
+        if st == "date":
+            return parse_ts_ms(v + "T00:00:00Z") // DAY_MS
+        if st == "number":
+            return float(v) if cf.precision else int(v)
+        return str(v)
+
+    def add_task(self, project_gid: str, name: str = "New task", section_gid: str | None = None,
+                 **fields) -> str:
+        """Create a task at the end of a project (first section by default)."""
+        with self.lock:
+            p = self._project(project_gid)
+            sec = self.get("sections", section_gid) if section_gid else p.sections[0]
+            now = self.now_ms()
+            t = Task(self.new_gid(), self.next_task_idx(), p.workspace, name)
+            t.created_at = t.modified_at = t.association_changed_at = now
+            t.created_by = self.viewer
+            t.notes = ""
+            t.memberships.append((p, sec))
+            t.stories = []
+            p.tasks.append(t)
+            self.register_task(t)
+            if fields:
+                self.edit_task(t.gid, **fields)
+                # Creation is one event: keep created_at == modified_at.
+                t.created_at = t.association_changed_at = t.modified_at
+                for st in t.stories:
+                    st.created_at = t.modified_at
+            return t.gid
+
+    def delete_task(self, gid: str) -> None:
+        """Trash a task and, as Asana does, its subtasks at every level: gone
+        from every listing and 404 afterwards (their stories with them)."""
+        with self.lock:
+            now = self.now_ms()
+            pending = [self._task(gid)]
+            while pending:
+                t = pending.pop()
+                if t.deleted:
+                    continue
+                t.deleted = True
+                t.modified_at = now
+                for p, _ in t.memberships:
+                    p.tasks = [x for x in p.tasks if x is not t]
+                pending.extend(t.children)
+
+    def add_task_to_project(self, gid: str, project_gid: str, section_gid: str | None = None):
+        """Multi-home a task. Association change only: modified_at is unchanged."""
+        with self.lock:
+            t = self._task(gid)
+            p = self._project(project_gid)
+            if any(q is p for q, _ in t.memberships):
+                return
+            sec = self.get("sections", section_gid) if section_gid else p.sections[0]
+            t.memberships.append((p, sec))
+            p.tasks.append(t)
+            t.association_changed_at = self.now_ms()
+
+    def remove_task_from_project(self, gid: str, project_gid: str):
+        with self.lock:
+            t = self._task(gid)
+            p = self._project(project_gid)
+            t.memberships = [(q, s) for q, s in t.memberships if q is not p]
+            p.tasks = [x for x in p.tasks if x is not t]
+            t.association_changed_at = self.now_ms()
+
+    def move_task(self, gid: str, to_project_gid: str, section_gid: str | None = None):
+        """Remove a task from all its projects and put it in another one."""
+        with self.lock:
+            t = self._task(gid)
+            p = self._project(to_project_gid)
+            for q, _ in t.memberships:
+                q.tasks = [x for x in q.tasks if x is not t]
+            sec = self.get("sections", section_gid) if section_gid else p.sections[0]
+            t.memberships = [(p, sec)]
+            p.tasks.append(t)
+            t.association_changed_at = self.now_ms()
+
+    def add_story(self, task_gid: str, text: str, author_gid: str | None = None) -> str:
+        """Add a comment; like Asana, the new story bumps the task's modified_at."""
+        with self.lock:
+            t = self._task(task_gid)
+            now = self.now_ms()
+            st = Story(self.new_gid(), t, now, "comment_added",
+                       self._user(author_gid) if author_gid else self.viewer, text)
+            st.source = "api"
+            self.register_story(st)
+            t.modified_at = now
+            return st.gid
+
+    def delete_story(self, gid: str) -> None:
+        with self.lock:
+            st = self.get("stories", gid)
+            if st is None:
+                raise KeyError(f"unknown story {gid}")
+            st.deleted = True
+            st.task.modified_at = self.now_ms()
+
+    def delete_user(self, gid: str) -> None:
+        """Remove a user from the domain. References on tasks stay (as in
+        Asana, where deprovisioned users still appear on old work)."""
+        with self.lock:
+            self._user(gid).deleted = True
+
+    def delete_project(self, gid: str) -> None:
+        """Delete a project; tasks only in it are deleted too, multi-homed
+        tasks just lose the membership (an association change)."""
+        with self.lock:
+            p = self._project(gid)
+            p.deleted = True
+            now = self.now_ms()
+            for t in p.tasks:
+                if t.deleted:
+                    continue
+                self.stories_of_task(t)
+                t.memberships = [(q, s) for q, s in t.memberships if q is not p]
+                if t.memberships:
+                    t.association_changed_at = now
+                else:
+                    t.deleted = True
+                    t.modified_at = now
+            p.tasks = []
+
+    def set_project_archived(self, gid: str, archived: bool = True) -> None:
+        with self.lock:
+            p = self._project(gid)
+            p.archived = bool(archived)
+            p.modified_at = self.now_ms()
+
+    def rename(self, resource: str, gid: str, name: str) -> None:
+        """Rename any named object; bumps modified_at where the type has one."""
+        with self.lock:
+            if resource == "tasks":
+                self.edit_task(gid, name=name)
+                return
+            o = self.get(resource, gid)
+            if o is None:
+                raise KeyError(f"unknown {resource} {gid}")
+            o.name = name
+            if resource == "projects":
+                o.modified_at = self.now_ms()

@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 
 from singer_sdk import Tap
 
-from tap_asana.shared_listings import SharedListings
 from tap_asana.http.client import AsanaClient
 from tap_asana.http.errors import AsanaUserError
 from tap_asana.http.rate_limiter import RateLimiter
 from tap_asana.progress import Progress
 from tap_asana.settings import CONFIG_SCHEMA
+from tap_asana.shared_listings import SharedListings
 from tap_asana.singer_output import BufferedSingerWriter
 from tap_asana.streams import ALL_STREAMS
 

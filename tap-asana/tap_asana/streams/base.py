@@ -17,8 +17,8 @@ from tap_asana.streams.record_messages import LeanRecordMessages, lean_path_appl
 if t.TYPE_CHECKING:
     from singer_sdk import singerlib as singer
 
-    from tap_asana.shared_listings import SharedListings
     from tap_asana.http.client import AsanaClient
+    from tap_asana.shared_listings import SharedListings
     from tap_asana.tap import TapAsana
 
 

@@ -67,28 +67,24 @@ class Divergence:
     upstream_main: str = ""  # what upstream's unreleased main branch has, if it has a fix
 
 
-def _pin(name: str, sha256: str) -> Upstream:
-    return Upstream(name, sha256)
-
-
-LOAD_ROWS = _pin("db_sync.DbSync.load_rows", "5b49343dfb02a4e5f6685972f42f1758a23387f132dc868981bca1dddc7883ae")
-RECORD_PRIMARY_KEY_STRING = _pin("db_sync.DbSync.record_primary_key_string",
-                                 "2d7735e4834032508aa30f10d30db1c11ddbb0a1df0de65580a2aad35910e419")
-CREATE_TABLE_QUERY = _pin("db_sync.DbSync.create_table_query",
-                          "fb6c2c168c2fb19ad73b22b623cf8484526afe155b0e1a887a305b84616736d6")
-UPDATE_FROM_TEMP_TABLE = _pin("db_sync.DbSync.update_from_temp_table",
-                              "0f8ff49b7a460f0187597a5e6ab932d9503bfe955ecbd504dbbecfff3f5386bb")
-RECORD_TO_FLATTENED = _pin("db_sync.DbSync.record_to_flattened",
-                           "bf1095323998e1b9af1ef93ab97af4d86ad23e24d81c9348769494a5408cbc52")
-COLUMN_TYPE = _pin("db_sync.column_type", "fb20f178e23264e75dc67f1829565340be39c98646ad3406171633062d7c2481")
-FLATTEN_SCHEMA = _pin("db_sync.flatten_schema", "d887fac556ba9680cb5e0ebd098a423f7c9c462f7359f2d0ab814106d4021ef9")
-ADD_METADATA_VALUES_TO_RECORD = _pin("add_metadata_values_to_record",
-                                     "1b4100c1513a99f57f7e5485afab533d3cc652cb51b38a5a7eb4e86decdd0b0d")
-PERSIST_LINES = _pin("persist_lines", "df4a2f776fc2bb170f114ddd3d6d51fff97b91d8747f90536b85ac841930b2ca")
-EMIT_STATE = _pin("emit_state", "503f0e8980dfb8f21fe785688b9f84e431d311f13998c544731382284f2f1b7e")
-GET_LOGGER = _pin("logger.get_logger", "62b8e3341253325bdd27205df206b9cb7924aec505164f4cfba6131414b4b25b")
-DUCKDB_CONNECT = _pin("duckdb_connect", "253909274f9b409d7a27613f1b9b8fd384c1e17506e265aa86c846638bedb105")
-MAIN = _pin("main", "340478f619216ed0dd86ff181099d58cbef227d76f87e03fc027ce3f5d83db3d")
+LOAD_ROWS = Upstream("db_sync.DbSync.load_rows", "5b49343dfb02a4e5f6685972f42f1758a23387f132dc868981bca1dddc7883ae")
+RECORD_PRIMARY_KEY_STRING = Upstream("db_sync.DbSync.record_primary_key_string",
+                                     "2d7735e4834032508aa30f10d30db1c11ddbb0a1df0de65580a2aad35910e419")
+CREATE_TABLE_QUERY = Upstream("db_sync.DbSync.create_table_query",
+                              "fb6c2c168c2fb19ad73b22b623cf8484526afe155b0e1a887a305b84616736d6")
+UPDATE_FROM_TEMP_TABLE = Upstream("db_sync.DbSync.update_from_temp_table",
+                                  "0f8ff49b7a460f0187597a5e6ab932d9503bfe955ecbd504dbbecfff3f5386bb")
+RECORD_TO_FLATTENED = Upstream("db_sync.DbSync.record_to_flattened",
+                               "bf1095323998e1b9af1ef93ab97af4d86ad23e24d81c9348769494a5408cbc52")
+COLUMN_TYPE = Upstream("db_sync.column_type", "fb20f178e23264e75dc67f1829565340be39c98646ad3406171633062d7c2481")
+FLATTEN_SCHEMA = Upstream("db_sync.flatten_schema", "d887fac556ba9680cb5e0ebd098a423f7c9c462f7359f2d0ab814106d4021ef9")
+ADD_METADATA_VALUES_TO_RECORD = Upstream("add_metadata_values_to_record",
+                                         "1b4100c1513a99f57f7e5485afab533d3cc652cb51b38a5a7eb4e86decdd0b0d")
+PERSIST_LINES = Upstream("persist_lines", "df4a2f776fc2bb170f114ddd3d6d51fff97b91d8747f90536b85ac841930b2ca")
+EMIT_STATE = Upstream("emit_state", "503f0e8980dfb8f21fe785688b9f84e431d311f13998c544731382284f2f1b7e")
+GET_LOGGER = Upstream("logger.get_logger", "62b8e3341253325bdd27205df206b9cb7924aec505164f4cfba6131414b4b25b")
+DUCKDB_CONNECT = Upstream("duckdb_connect", "253909274f9b409d7a27613f1b9b8fd384c1e17506e265aa86c846638bedb105")
+MAIN = Upstream("main", "340478f619216ed0dd86ff181099d58cbef227d76f87e03fc027ce3f5d83db3d")
 
 UPSTREAM = (
     LOAD_ROWS, RECORD_PRIMARY_KEY_STRING, CREATE_TABLE_QUERY, UPDATE_FROM_TEMP_TABLE, RECORD_TO_FLATTENED,
@@ -363,6 +359,9 @@ def registry_problems() -> list[str]:
     if len({u.name for u in UPSTREAM}) != len(UPSTREAM):
         problems.append("an upstream object is pinned twice")
     patched = [p.upstream for p in PATCHES]
+    for p in PATCHES:
+        if p.how not in ("replaced", "wrapped"):
+            problems.append(f"{p.upstream.name}: how={p.how!r}, not 'replaced' or 'wrapped'")
     if len(set(patched)) != len(patched):
         problems.append("an upstream object is patched twice")
     changed = {u for d in DIVERGENCES for u in d.changes}

@@ -87,6 +87,51 @@ def test_plain_target_duckdb_loses_the_single_record(plain_target):
     assert emitted_states(result)[-1] == bookmark("tasks", 1)  # and STATE moved past it
 
 
+# The CSV path (flattening on): the COPY reads the dialect the writer used,
+# and the file is UTF-8 whatever the locale (here one whose encoding is ASCII).
+ASCII_LOCALE = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+
+
+@pytest.mark.parametrize("dialect, env", [
+    ({}, {}), ({"delimiter": "|", "quotechar": "'"}, {}), ({"delimiter": ";"}, {}), ({}, ASCII_LOCALE),
+])
+def test_csv_batches_keep_strings_byte_exact(target, dialect, env):
+    props = {"id": {"type": "integer"}, "text": {"type": ["null", "string"]}}
+    messages = [schema("texts", props)]
+    messages += [record("texts", {"id": i, "text": t}) for i, t in enumerate(TEXTS)]
+    target.run(messages, config=target.config(data_flattening_max_level=1, **dialect), env=env)
+    assert target.query("SELECT text FROM public.texts ORDER BY id") == [(t,) for t in TEXTS]
+
+
+@pytest.mark.parametrize("flattening", [0, 1])
+def test_a_failing_batch_leaves_no_table_and_no_file(target, flattening):
+    """A batch DuckDB refuses (a string where the schema says integer) fails
+    the run and leaves neither its staging table in the file nor its batch
+    file in temp_dir."""
+    batches = target.tmp_path / "batches"
+    batches.mkdir()
+    props = {"id": {"type": "integer"}, "count": {"type": ["null", "integer"]}}
+    result = target.run([schema("counts", props), record("counts", {"id": 1, "count": 1}),
+                         record("counts", {"id": 2, "count": "many"})],
+                        config=target.config(data_flattening_max_level=flattening, temp_dir=str(batches)),
+                        check=False)
+    assert result.returncode != 0
+    assert target.query("SELECT table_schema, table_name FROM information_schema.tables") == [
+        ("public", "counts")]
+    assert list(batches.iterdir()) == []
+    assert "target-duckdb-omniload failed" in result.stderr_text
+
+
+def test_a_stream_of_key_columns_only_loads(target):
+    """0.8.0 crashes on such a stream (its UPDATE statement is None)."""
+    props = {"gid": {"type": "string"}}
+    target.run([schema("links", props, key_properties=["gid"]),
+                *[record("links", {"gid": g}) for g in ("a", "b")]])
+    target.run([schema("links", props, key_properties=["gid"]),
+                *[record("links", {"gid": g}) for g in ("b", "c")]])
+    assert target.query("SELECT gid FROM public.links ORDER BY gid") == [("a",), ("b",), ("c",)]
+
+
 def test_two_records(target):
     target.run([schema("tasks", TASK), *tasks([1, 2])])
     assert target.query("SELECT id::INT, name FROM public.tasks ORDER BY id::INT") == [
@@ -416,6 +461,24 @@ def test_database_created_beforehand_with_duckdb_2_loads(target):
     target.run([schema("tasks", TASK), *tasks([1, 2, 3])])
     assert target.query("SELECT count(*) FROM public.tasks") == [(3,)]
     assert target.query("SELECT answer FROM main.keep_me") == [(42,)]
+
+
+def test_an_sqlite_file_is_refused_without_an_extension_download(target, tmp_path):
+    """DuckDB would fetch its sqlite extension to attach such a file; with
+    extension auto-install and auto-load off, the load fails at once."""
+    import sqlite3
+
+    home = tmp_path / "home"
+    home.mkdir()
+    with sqlite3.connect(target.db_path) as con:
+        con.execute("CREATE TABLE t (x)")
+    before = target.db_path.read_bytes()
+    result = target.run([schema("tasks", TASK), *tasks([1])], env={"HOME": str(home)}, check=False)
+    assert result.returncode != 0
+    assert list(home.iterdir()) == []  # no ~/.duckdb/extensions
+    assert target.db_path.read_bytes() == before
+    assert 'Extension "sqlite" is an existing extension' in result.stderr_text
+    assert "target-duckdb-omniload failed" in result.stderr_text
 
 
 def test_loads_under_a_memory_limit(target):

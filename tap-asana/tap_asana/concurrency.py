@@ -16,7 +16,7 @@ from typing import TypeVar
 In = TypeVar("In")
 Out = TypeVar("Out")
 
-CHUNK = 100  # records handed over at a time (one Asana page)
+CHUNK = 25  # records handed over at a time
 _DONE = object()
 
 
@@ -35,7 +35,7 @@ def merge_parallel(
     """
     source = iter(items)
     source_lock = threading.Lock()
-    handover: queue.Queue = queue.Queue(maxsize=max(1, workers) * 2)
+    handover: queue.Queue = queue.Queue(maxsize=max(1, workers))
     stop = threading.Event()
 
     def put(message: object) -> bool:

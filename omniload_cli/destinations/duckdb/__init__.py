@@ -29,7 +29,7 @@ BATCH_SIZE_ROWS = 2000
 # DuckDB keeps the growing stage in its buffer pool (80 % of RAM by default):
 # capped, it spills to disk instead, and the loader's memory stays flat as the
 # workspace grows.
-MEMORY_LIMIT = "512MB"
+MEMORY_LIMIT = "128MB"
 # DuckDB checkpoints every 16 MB of WAL by default, and a checkpoint's cost
 # grows with the stage (its open row group is rewritten each time).
 CHECKPOINT_THRESHOLD = "1GB"

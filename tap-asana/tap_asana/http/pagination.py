@@ -68,19 +68,27 @@ def paginate(
             raise MalformedResponse(f"{path} returned a non-list 'data'")
         if on_page is not None:
             on_page(page)
+        next_offset, records = page.next_offset, page.data
+        del page
+        # Hand each record over and let go of it: a listing blocked on a slow
+        # consumer then holds only the rest of one page, not a page already
+        # consumed while the next is fetched (concurrent listings x pages of
+        # decoded records is most of the tap's memory).
+        records.reverse()
         new = 0
-        for record in page.data:
-            record = require_gid(record, path)
+        while records:
+            record = require_gid(records.pop(), path)
             if record["gid"] in yielded:
                 continue
             yielded.add(record["gid"])
             new += 1
             yield record
+            del record
         guard.page_read(new, len(yielded))
-        if not page.next_offset:
+        if not next_offset:
             return
-        guard.next_offset(page.next_offset)
-        offset = page.next_offset
+        guard.next_offset(next_offset)
+        offset = next_offset
 
 
 class _LoopGuard:

@@ -21,6 +21,9 @@ from target_duckdb_omniload.column_types import to_utc_naive
 _upstream_record_primary_key_string = db_sync.DbSync.record_primary_key_string
 
 
+
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -116,9 +119,10 @@ def _fill_from_jsonl(self, cur, temp_table, records, temp_file):
     cur.execute(
         f"INSERT INTO {temp_table} ({targets}) SELECT {sources} FROM read_json("
         f"{_sql_string(temp_file)}, format = 'newline_delimited', auto_detect = false, "
-        # 64 MiB per record: DuckDB reserves twice this up front, so 1 GiB
-        # broke any memory_limit under 2 GiB.
-        f"maximum_object_size = 67108864, columns = {{{columns}}})"
+        # DuckDB reserves twice the largest record it accepts up front, out of
+        # the memory_limit: 16 MiB (an Asana task is a few KB, its notes at
+        # most a few hundred) leaves the loader's small limit for the table.
+        f"maximum_object_size = {MAX_RECORD_BYTES}, columns = {{{columns}}})"
     )
 
 

@@ -268,12 +268,15 @@ def run_measured(cmd, *, env, cwd, logfile: Path) -> dict:
 
 
 def count_rows(py: Path, db: Path, table: str) -> tuple[int, int]:
-    """(rows, distinct gids) of public.<table>, read with the tool's own duckdb."""
+    """(rows, distinct gids) of public.<table> (ONE_RUN: summed over every
+    table), read with the tool's own duckdb."""
+    names = ALL_TABLES if table == ONE_RUN else [table]
+    query = " union all ".join(f"select count(*) n, count(distinct gid) d from public.{t}" for t in names)
     code = (
         "import duckdb,sys,json\n"
         "c=duckdb.connect(sys.argv[1],read_only=True)\n"
         "try:\n"
-        f" r=c.execute('select count(*), count(distinct gid) from public.{table}').fetchone()\n"
+        f" r=c.execute('select sum(n)::int, sum(d)::int from ({query})').fetchone()\n"
         "except Exception as e:\n"
         " r=(-1,-1)\n"
         "print(json.dumps(list(r)))\n")
@@ -286,11 +289,13 @@ def count_rows(py: Path, db: Path, table: str) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------- tools
 def ours_cmd(sim: Sim, table: str, db: Path):
-    strategy = ["--incremental-strategy", "merge"] if table == "stories" else []
+    # ONE_RUN ("all", or a comma list): every table in one run, merge wherever
+    # it is incremental, as the single-table runs use it for tasks and stories.
+    strategy = ["--incremental-strategy", "merge"] if table in ("stories", ONE_RUN) else []
+    dest = (["--dest-schema", "public"] if table == ONE_RUN else ["--dest-table", f"public.{table}"])
     uri = f"asana://{sim.ws}?access_token={TOKEN}&api_url={sim.api_url}"
     cmd = [str(OMNILOAD), "ingest", "--source-uri", uri, "--source-table", table,
-           "--dest-uri", f"duckdb:///{db}", "--dest-table", f"public.{table}",
-           "--progress", "log", *strategy]
+           "--dest-uri", f"duckdb:///{db}", *dest, "--progress", "log", *strategy]
     return cmd, dict(os.environ, OMNILOAD_HOME=str(OMNILOAD_HOME))
 
 
@@ -314,6 +319,9 @@ TOOLS = {
     "ours": {"cmd": ours_cmd, "py": OUR_PY},
     "ingestr": {"cmd": ingestr_cmd, "py": INGESTR_PY},
 }
+
+
+ONE_RUN = "all"
 
 
 def nominal_concurrency(tool: str, table: str) -> int:
@@ -438,7 +446,7 @@ def fmt_ratios(results: list[dict]) -> str:
                      f"{div(o['peak_mb'], i['peak_mb'])} |")
     # totals over tables per run
     for run in ("full", "rerun"):
-        os_ = [r for r in results if r["run"] == run and r["tool"] == "ours"]
+        os_ = [r for r in results if r["run"] == run and r["tool"] == "ours" and r["table"] != ONE_RUN]
         is_ = [r for r in results if r["run"] == run and r["tool"] == "ingestr"]
         if os_ and is_ and len(os_) == len(is_):
             oq, iq = sum(r["requests"] for r in os_), sum(r["requests"] for r in is_)
@@ -463,6 +471,9 @@ def mode_sync(args, workdir):
     tables = [t.strip() for t in args.tables.split(",") if t.strip()]
     tools = ["ours", "ingestr"] if args.tools == "both" else [args.tools]
     results = []
+    if args.one_run and "ours" in tools:
+        results += run_tool_table(args, "ours", ONE_RUN, workdir)
+        save(args, results, workdir)
     for table in tables:
         if args.parallel and len(tools) == 2:
             outs = {}
@@ -479,8 +490,32 @@ def mode_sync(args, workdir):
                 results += run_tool_table(args, tool, table, workdir)
         save(args, results, workdir)
     order = {"full": 0, "rerun": 1}
-    results.sort(key=lambda r: (order[r["run"]], ALL_TABLES.index(r["table"]), r["tool"]))
+    results.sort(key=lambda r: (order[r["run"]], ([*ALL_TABLES, ONE_RUN]).index(r["table"]), r["tool"]))
     return results
+
+
+def fmt_one_run(results: list[dict]) -> str:
+    """The one-run load against the single-table runs summed, per run kind."""
+    out = ["| run | ours, one run: wall s / requests / peak MB | ours, single-table runs summed: "
+           "wall s / requests | ingestr, single-table runs summed: wall s / requests | "
+           "one run / ours summed | one run / ingestr summed |", "|---|---|---|---|---|---|"]
+    for run in ("full", "rerun"):
+        one = [r for r in results if r["run"] == run and r["table"] == ONE_RUN]
+        if not one:
+            continue
+        sums = {}
+        for tool in ("ours", "ingestr"):
+            rows = [r for r in results if r["run"] == run and r["tool"] == tool and r["table"] != ONE_RUN]
+            if rows:
+                sums[tool] = (sum(r["wall"] for r in rows), sum(r["requests"] for r in rows), len(rows))
+        o = one[0]
+        cells = [f"{o['wall']:.1f} / {o['requests']} / {o['peak_mb']:.0f}"]
+        for tool in ("ours", "ingestr"):
+            cells.append(f"{sums[tool][0]:.1f} / {sums[tool][1]} ({sums[tool][2]} runs)" if tool in sums else "-")
+        for tool in ("ours", "ingestr"):
+            cells.append(f"{o['wall'] / sums[tool][0]:.2f}x" if tool in sums and sums[tool][0] else "-")
+        out.append(f"| {run} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def mode_throughput(args, workdir):
@@ -585,6 +620,9 @@ def main():
     ap.add_argument("--tables", default="tasks,stories",
                     help=f"comma-separated, from {','.join(ALL_TABLES)} (or 'all')")
     ap.add_argument("--tools", choices=("ours", "ingestr", "both"), default="both")
+    ap.add_argument("--one-run", action="store_true",
+                    help="also load every table in ONE omniload run (--source-table all) and compare "
+                         "it with the single-table runs of --tables summed")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--ingestr-strategy", choices=("merge", "default"), default="merge",
                     help="ingestr's --incremental-strategy for tasks and stories: merge (its "
@@ -643,6 +681,9 @@ def main():
             print(fmt_table(res))
             print()
             print(fmt_ratios(res))
+            if args.one_run:
+                print()
+                print(fmt_one_run(res))
     finally:
         if not args.keep and not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -151,9 +151,13 @@ class SharedListings:
         self._all_tasks[workspace_gid] = gids
 
     # The task index ----------------------------------------------------
+    @staticmethod
+    def _index_key(workspace_gid: str, opt_fields: list[str]) -> str:
+        return f"{workspace_gid}?{','.join(opt_fields)}"  # fingerprints depend on the fields
+
     def task_index(self, workspace_gid: str, opt_fields: list[str]) -> dict[str, IndexedTask]:
         """Every task in the workspace's projects now: gid -> IndexedTask."""
-        key = f"{workspace_gid}?{','.join(opt_fields)}"  # fingerprints depend on the fields
+        key = self._index_key(workspace_gid, opt_fields)
         if key not in self._index:
             def entries(project_gid: str) -> Iterator[tuple[str, dict]]:
                 for task in self.listing("/tasks", {"project": project_gid}, opt_fields=opt_fields):
@@ -170,6 +174,11 @@ class SharedListings:
                 entry.projects.append(project_gid)
             self._index[key] = index
         return self._index[key]
+
+    def remember_task_index(self, workspace_gid: str, opt_fields: list[str], index: dict[str, IndexedTask]) -> None:
+        """Called after a complete listing of every project's tasks with (at
+        least) opt_fields: the same index task_index would list again."""
+        self._index.setdefault(self._index_key(workspace_gid, opt_fields), index)
 
     def look_up_task(self, gid: str, opt_fields: list[str]) -> dict | None:
         """GET /tasks/{gid}: the task now, or None when Asana no longer has it

@@ -95,12 +95,15 @@ def by_route(sim) -> dict[str, int]:
     return counts
 
 
-def test_a_full_run_lists_each_thing_once(sim, tmp_path):
+@pytest.mark.parametrize("strategy", [None, "merge"])
+def test_a_full_run_lists_each_thing_once(sim, tmp_path, strategy):
     """4 + 2 x projects + tasks: workspaces, projects, tags, users (teams:
     one more in an organization), each project's sections and tasks once,
-    one stories request per task (pages of 100: these listings fit one)."""
+    one stories request per task (pages of 100: these listings fit one).
+    Under merge the stories need the task index too: the tasks' complete
+    listing is that index."""
     sim.reset_request_log()
-    r = ingest_many(sim, tmp_path / "w.db", "all")
+    r = ingest_many(sim, tmp_path / "w.db", "all", *(["--incremental-strategy", strategy] if strategy else []))
     assert r.returncode == 0, r.stderr
     projects = len(expected_gids(sim, "projects"))
     tasks = len(expected_gids(sim, "tasks"))

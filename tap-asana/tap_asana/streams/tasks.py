@@ -84,26 +84,32 @@ class TasksStream(AsanaStream):
         modified_since = timestamps.to_asana(start) if start else None
         params = {"modified_since": modified_since} if modified_since else {}
 
-        def tasks_of(project_gid: str) -> t.Iterator[dict]:
-            return self.listings.listing(
+        def tasks_of(project_gid: str) -> t.Iterator[tuple[str, dict]]:
+            for task in self.listings.listing(
                 "/tasks", {"project": project_gid, **params}, opt_fields=self.opt_fields
-            )
+            ):
+                yield project_gid, task
 
         complete = modified_since is None and end_at is None
         fetch = skip_if_deleted("project", tasks_of)
         with workspace_must_exist(workspace_gid):
             projects = self.listings.project_gids(workspace_gid)
-        seen: set[str] = set()  # a task in several projects is emitted once
-        for task in merge_parallel(fetch, projects, self.concurrency):
-            if task["gid"] in seen:
+        # Every task, once, with the projects listing it: a complete listing
+        # is also the task index (stories in the same run need it).
+        index: dict[str, IndexedTask] = {}
+        for project_gid, task in merge_parallel(fetch, projects, self.concurrency):
+            entry = index.get(task["gid"])
+            if entry is not None:  # a task in several projects is emitted once
+                entry.projects.append(project_gid)
                 continue
-            seen.add(task["gid"])
+            index[task["gid"]] = IndexedTask(task.get("modified_at"), fingerprint(task), [project_gid])
             if end_at and _modified_after(task, end_at):
                 continue
-            current[task["gid"]] = fingerprint(task)
+            current[task["gid"]] = index[task["gid"]].fingerprint
             yield task
         if complete:
-            self.listings.remember_all_tasks(workspace_gid, list(seen))
+            self.listings.remember_all_tasks(workspace_gid, list(index))
+            self.listings.remember_task_index(workspace_gid, index_opt_fields(self.opt_fields), index)
 
     # A recurring run: the index against the previous snapshot -------------
     def _reconciled(

@@ -16,7 +16,7 @@ from typing import TypeVar
 In = TypeVar("In")
 Out = TypeVar("Out")
 
-CHUNK = 25  # records handed over at a time
+CHUNK = 25  # records handed over at a time: a few hundred in the queue, whatever the workspace
 _DONE = object()
 
 

@@ -3,6 +3,10 @@ own truth, restricted to what Asana's list endpoints can reach."""
 
 from __future__ import annotations
 
+# The tables omniload loads, the tap's streams: Asana's eight resources, in
+# the order the tap syncs them.
+TABLES = ("workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users")
+
 
 def expected_gids(sim, stream: str) -> set[str]:
     ws, store = sim.org_workspace_gid, sim.store

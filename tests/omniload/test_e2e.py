@@ -11,21 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.omniload.support import (
-    OMNILOAD,
-    SECRET_PART,
-    clean_env,
-    expected_gids,
-    ingest,
-    make_sim,
-    query,
-    run_omniload,
-    snapshot,
-    source_uri,
-)
+from tests.duckdb_reader import query, snapshot
+from tests.expected import TABLES, expected_gids
+from tests.omniload.support import OMNILOAD, SECRET_PART, clean_env, ingest, make_sim, run_omniload, source_uri
 
 pytestmark = pytest.mark.slow
-TABLES = ["workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"]
 # Keep failing runs short: the tap would otherwise retry a 500 eight times.
 FAST_FAIL = {"OMNILOAD_TAP_SETTINGS": json.dumps({"max_tries": 1})}
 

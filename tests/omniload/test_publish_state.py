@@ -6,6 +6,7 @@ import pytest
 from omniload_cli import publish, state
 from omniload_cli.errors import UsageError
 from omniload_cli.tables import TABLES, get_table, resolve_strategy
+from tests.duckdb_reader import query
 
 STAGE = "_omniload_stage_tasks"
 
@@ -26,7 +27,7 @@ def make_stage(con, rows, cols="gid VARCHAR PRIMARY KEY, name VARCHAR"):
 
 
 def rows(con, table="tasks"):
-    return con.execute(f"SELECT * FROM public.{table} ORDER BY gid").fetchall()
+    return query(con, f"SELECT * FROM public.{table} ORDER BY gid")
 
 
 def sent_for(con, stage=STAGE, schema="public"):

@@ -13,7 +13,9 @@ import textwrap
 
 import pytest
 
-from tests.omniload.support import clean_env, expected_gids, ingest, snapshot
+from tests.duckdb_reader import snapshot
+from tests.expected import expected_gids
+from tests.omniload.support import clean_env, ingest
 from tests.reliability.support import (
     assert_clean_error,
     ingest_args,

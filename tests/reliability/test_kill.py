@@ -18,18 +18,18 @@ import time
 
 import pytest
 
-from tests.omniload.support import expected_gids, ingest, query, snapshot
+from tests.duckdb_reader import diff_rows, query, snapshot, stored_state, table_rows
+from tests.expected import expected_gids
+from tests.omniload.support import ingest
 from tests.reliability.support import (
+    alive,
     cmdline,
     descendants,
-    diff_rows,
     error_line,
     kill_tree,
     module_sim,
     omniload_python,
     start,
-    stored_state,
-    table_rows,
     tap_settings,
     wait_for,
 )
@@ -115,7 +115,7 @@ def _kill(proc, how, delay):
             tap = wait_for(lambda: child("--catalog") or proc.poll() is not None)
             target = child("target-duckdb-omniload")
             if how == "target-loading":       # the tap is done, the loader is writing
-                wait_for(lambda: not _running(tap) or proc.poll() is not None, step=0.002)
+                wait_for(lambda: not alive(tap) or proc.poll() is not None, step=0.002)
             time.sleep(delay)
             victim = tap if how == "tap" else target
             if isinstance(victim, int):
@@ -133,15 +133,8 @@ def _kill(proc, how, delay):
             kill_tree(proc.pid)
     # Whatever omniload's fate, its children must not outlive it for long
     # (PDEATHSIG), or they would hold the database lock against the next run.
-    wait_for(lambda: not [p for p in seen if _running(p)], timeout=20)
+    wait_for(lambda: not [p for p in seen if alive(p)], timeout=20)
     return proc.returncode, err
-
-
-def _running(pid):
-    try:
-        return "\nState:\tZ" not in open(f"/proc/{pid}/status").read()
-    except OSError:
-        return False
 
 
 def _scenarios():

@@ -15,7 +15,8 @@ import subprocess
 
 import pytest
 
-from tests.omniload.support import OMNILOAD, clean_env, query, source_uri
+from tests.duckdb_reader import query
+from tests.omniload.support import OMNILOAD, clean_env, source_uri
 from tests.reliability.support import module_sim
 
 pytestmark = [pytest.mark.slow,

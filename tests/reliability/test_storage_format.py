@@ -14,7 +14,9 @@ import subprocess
 
 import pytest
 
-from tests.omniload.support import clean_env, expected_gids, query, run_omniload, source_uri
+from tests.duckdb_reader import query
+from tests.expected import expected_gids
+from tests.omniload.support import clean_env, run_omniload, source_uri
 from tests.reliability.support import module_sim
 
 OLD_PYTHON = os.environ.get("OLD_DUCKDB_PYTHON")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import duckdb_reader
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TARGET_ENV = REPO_ROOT / ".omniload" / "envs" / "target"
 
@@ -90,10 +92,7 @@ class Target:
         return result
 
     def query(self, sql, params=None):
-        import duckdb
-
-        with duckdb.connect(str(self.db_path), read_only=True) as con:
-            return con.execute(sql, params or []).fetchall()
+        return duckdb_reader.query(self.db_path, sql, *(params or []))
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.omniload.support import OMNILOAD, clean_env, make_sim, source_uri
+from tests.omniload.support import OMNILOAD, clean_env, source_uri
 
 TABLES = ["workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"]
 
@@ -120,14 +118,3 @@ def kill_tree(pid: int):
             os.kill(p, 9)
         except OSError:
             pass
-
-
-def module_sim(**spec):
-    """A module-scoped `sim` fixture: one simulator (make_sim(**spec)) per test module."""
-    @pytest.fixture(scope="module")
-    def sim():
-        simulator = make_sim(**spec)
-        yield simulator
-        simulator.stop()
-
-    return sim

@@ -19,7 +19,6 @@ from tests.omniload.support import clean_env, ingest
 from tests.reliability.support import (
     assert_clean_error,
     ingest_args,
-    module_sim,
     omniload_python,
     start,
     stopped,
@@ -27,9 +26,7 @@ from tests.reliability.support import (
 )
 
 pytestmark = pytest.mark.slow
-
-
-sim = module_sim(projects=4, tasks_per_project=10)
+SIM_SPEC = dict(projects=4, tasks_per_project=10)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from asana_simulator import FAULT_KINDS
 from tests.duckdb_reader import query, snapshot, table_rows
 from tests.expected import TABLES, expected_gids
 from tests.omniload.support import ingest
-from tests.reliability.support import assert_clean_error, module_sim, tap_settings
+from tests.reliability.support import assert_clean_error, tap_settings
 
 pytestmark = pytest.mark.slow
 
@@ -24,9 +24,6 @@ pytestmark = pytest.mark.slow
 # on how many requests reach the fault stage, not on their timing).
 FAULT_SEED = 302
 SMALL_PAGES = tap_settings(page_size=2, max_tries=10)
-
-
-sim = module_sim()
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ from tests.reliability.support import (
     descendants,
     error_line,
     kill_tree,
-    module_sim,
     omniload_python,
     start,
     tap_settings,
@@ -37,9 +36,7 @@ from tests.reliability.support import (
 pytestmark = pytest.mark.slow
 SEED = 20240607
 SLOW_TAP = tap_settings(page_size=2, concurrency=1)
-
-
-sim = module_sim(seed=9)
+SIM_SPEC = dict(seed=9)
 
 
 @pytest.fixture(scope="module")

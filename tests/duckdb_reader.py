@@ -98,6 +98,15 @@ def rows_by_key(source: Source, name: str, key: str = "gid") -> dict:
         return {row[cols.index(key)]: dict(zip(cols, row)) for row in cur.fetchall()}
 
 
+def loaded_records(source: Source, name: str, key: str = "gid") -> dict[str, dict]:
+    """rows_by_key, JSON columns as the values they hold: DuckDB hands a JSON
+    column out as its text, and the data is the value (nested objects and
+    arrays), not the text's spacing."""
+    kinds = columns(source, name)
+    return {k: {c: json.loads(v) if kinds[c] == "JSON" and v is not None else v for c, v in row.items()}
+            for k, row in rows_by_key(source, name, key).items()}
+
+
 def stored_state(source: Source, dest_table: str) -> tuple[dict, object] | None:
     """(state, updated_at) that omniload stored for dest_table, or None."""
     with _opened(source) as con:

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from tests.duckdb_reader import diff_rows, query, snapshot, stored_state, table_rows
-from tests.expected import expected_gids
+from tests.duckdb_reader import columns, diff_rows, loaded_records, query, snapshot, stored_state, table_rows
+from tests.expected import assert_same_records, expected_gids, expected_rows
 from tests.omniload.support import ingest
 from tests.reliability.support import (
     alive,
@@ -76,10 +76,8 @@ def assert_exact(sim, db, table):
     gids = [g for (g,) in query(db, f'SELECT gid FROM public."{table}"')]
     assert len(gids) == len(set(gids)), f"duplicates in {table}"
     assert set(gids) == expected_gids(sim, table), table
-    field = {"tasks": "name", "stories": "text"}[table]
-    truth = {r["gid"]: r.get(field) for r in sim.store.records(table, workspace_gid=sim.org_workspace_gid)}
-    for gid, value in query(db, f'SELECT gid, "{field}" FROM public."{table}"'):
-        assert value == (truth[gid] or None), (table, gid)
+    name = f"public.{table}"
+    assert_same_records(loaded_records(db, name), expected_rows(sim, table, columns(db, name)), name)
 
 
 def killed_run(sim, world, table, how, delay=0.0):

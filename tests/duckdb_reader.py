@@ -56,12 +56,6 @@ def query(source: Source, sql: str, *params) -> list[tuple]:
         return con.execute(sql, list(params)).fetchall()
 
 
-def tables(source: Source) -> list[str]:
-    """Every table as "schema.table", sorted."""
-    return [f"{s}.{t}" for s, t in query(
-        source, "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY 1, 2")]
-
-
 def columns(source: Source, name: str) -> dict[str, str]:
     """column -> DuckDB type of table name ("schema.table"), in table order."""
     return {c: kind for c, kind, *_ in query(source, f"DESCRIBE {_quoted(*_split(name))}")}

@@ -35,7 +35,8 @@ TAP_ERROR_PREFIX = "tap-asana: error:"
 _FAST = re.compile(rb'^\{\s*"type"\s*:\s*"(RECORD)"\s*,\s*"stream"\s*:\s*"([^"\\]+)"')
 _TERM_GRACE_S = 5.0
 TOMBSTONE = "_sdc_deleted_at"
-_TOMBSTONE_SET = b'"' + TOMBSTONE.encode() + b'":"'   # a non-null value, as the tap writes it
+_TOMBSTONE_KEY = b'"' + TOMBSTONE.encode() + b'"'
+_TOMBSTONE_SET = re.compile(re.escape(_TOMBSTONE_KEY) + rb'\s*:\s*"')   # a non-null value, however spaced
 
 
 @dataclass
@@ -218,7 +219,8 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
                         dropped.add(stream)
                         continue
                     sent = streams.setdefault(stream, StreamResult())
-                    if _TOMBSTONE_SET in line and _is_tombstone(json.loads(line), sent):
+                    if (_TOMBSTONE_KEY in line and _TOMBSTONE_SET.search(line)
+                            and _is_tombstone(json.loads(line), sent)):
                         continue
                     sent.records += 1
                     progress.record(stream)
@@ -227,6 +229,8 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
                         msg = json.loads(line)
                     except ValueError:
                         continue             # not a Singer message: never forward
+                    if not isinstance(msg, dict):
+                        continue             # JSON, but no message either
                     kind = msg.get("type")
                     if kind == "STATE":
                         last_state = msg.get("value")

@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft7Validator
 
+from tests.expected import TABLES
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = REPO_ROOT / "tools" / "generate_from_oas.py"
 SPEC = REPO_ROOT.parent / "shared" / "asana_oas.yaml"
 TAP_SCHEMAS = REPO_ROOT / "tap-asana" / "tap_asana" / "schemas"
 SIM_SPEC = REPO_ROOT / "asana-simulator" / "asana_simulator" / "spec"
 
-STREAMS = ["workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"]
 STREAM_RESOURCE = {
     "workspaces": "WorkspaceResponse",
     "projects": "ProjectResponse",
@@ -46,7 +47,7 @@ def opt_fields() -> dict:
 
 @pytest.fixture(scope="module")
 def schemas() -> dict:
-    return {s: load(TAP_SCHEMAS / f"{s}.json") for s in STREAMS}
+    return {s: load(TAP_SCHEMAS / f"{s}.json") for s in TABLES}
 
 
 @pytest.fixture(scope="module")
@@ -88,32 +89,32 @@ def deprecated_paths(tree: dict, prefix: str = "") -> set[str]:
 
 
 def test_streams_complete(opt_fields, schemas):
-    assert sorted(opt_fields) == sorted(STREAMS)
-    for stream in STREAMS:
+    assert sorted(opt_fields) == sorted(TABLES)
+    for stream in TABLES:
         assert opt_fields[stream] == sorted(set(opt_fields[stream])), stream
         assert "resource_type" in opt_fields[stream]
         assert not {"offset", "path", "uri"} & set(opt_fields[stream])
 
 
-@pytest.mark.parametrize("stream", STREAMS)
+@pytest.mark.parametrize("stream", TABLES)
 def test_every_opt_field_is_declared(stream, opt_fields, schemas):
     missing = [f for f in opt_fields[stream] if walk(schemas[stream], f) is None]
     assert not missing, f"{stream}: opt_fields without a schema property: {missing}"
 
 
-@pytest.mark.parametrize("stream", STREAMS)
+@pytest.mark.parametrize("stream", TABLES)
 def test_schema_is_valid_draft7(stream, schemas):
     Draft7Validator.check_schema(schemas[stream])
 
 
-@pytest.mark.parametrize("stream", STREAMS)
+@pytest.mark.parametrize("stream", TABLES)
 def test_no_empty_or_untyped_subschema(stream, schemas):
     for path, node in iter_nodes(schemas[stream]):
         assert node, f"{stream}.{path}: empty schema"
         assert node.get("type"), f"{stream}.{path}: no type"
 
 
-@pytest.mark.parametrize("stream", STREAMS)
+@pytest.mark.parametrize("stream", TABLES)
 def test_gid_non_null_string_others_nullable(stream, schemas):
     props = schemas[stream]["properties"]
     assert props["gid"] == {"type": ["string"]}
@@ -155,7 +156,7 @@ def test_enums_not_enforced(schemas):
             assert "enum" not in node, f"{stream}.{path}"
 
 
-@pytest.mark.parametrize("stream", STREAMS)
+@pytest.mark.parametrize("stream", TABLES)
 def test_no_deprecated_field(stream, opt_fields, schemas, resources):
     deprecated = deprecated_paths(resources["schemas"][STREAM_RESOURCE[stream]])
     assert deprecated is not None

@@ -6,8 +6,6 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.expected import expected_gids  # noqa: F401 - re-exported for the tests
-
 REPO = Path(__file__).resolve().parents[2]
 OMNILOAD = REPO / "omniload"
 # Environment variables omniload reads; cleared so the developer's shell
@@ -57,29 +55,3 @@ def ingest(sim, db, table, *extra, dest_table=None, env_extra=None, token=TOKEN,
             "--progress", "log", *extra]
     return run_omniload(*args, env=clean_env(**(env_extra or {})), timeout=timeout)
 
-
-def snapshot(db) -> dict:
-    """Every table's full contents plus the state table: compare before/after."""
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        out = {}
-        for schema, table in con.execute(
-                "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY 1, 2").fetchall():
-            cols = [c[0] for c in con.execute(f'DESCRIBE "{schema}"."{table}"').fetchall()]
-            rows = con.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
-            out[f"{schema}.{table}"] = (cols, sorted(map(repr, rows)))
-        return out
-    finally:
-        con.close()
-
-
-def query(db, sql, *params):
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()

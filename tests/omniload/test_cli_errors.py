@@ -4,6 +4,7 @@ token -- all detected before any network call (the URIs point nowhere)."""
 import duckdb
 import pytest
 
+from tests.duckdb_reader import query
 from tests.omniload.support import clean_env, run_omniload
 
 TOKEN = "2/1209999999999:deadbeefcafe0123456789"
@@ -77,9 +78,7 @@ def test_a_view_under_the_table_s_name_is_refused_before_the_extract(omniload_re
     r = ingest(tmp_path, "--dest-table", "public.tasks")   # the API URL answers nobody
     check_error(r, 2, "public.tasks is a view in ")
     assert "_omniload_stage" not in r.stderr
-    con = duckdb.connect(str(tmp_path / "w.db"), read_only=True)
-    assert con.execute("SELECT * FROM public.tasks").fetchall() == [(1,)]
-    con.close()
+    assert query(tmp_path / "w.db", "SELECT * FROM public.tasks") == [(1,)]
 
 
 def test_destination_unwritable(omniload_ready, tmp_path):

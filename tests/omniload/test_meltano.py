@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.omniload.support import REPO, SECRET_PART, TOKEN, expected_gids, make_sim, query
+from tests.duckdb_reader import query
+from tests.expected import TABLES, expected_gids
+from tests.omniload.support import REPO, SECRET_PART, TOKEN, make_sim
 
 pytestmark = [pytest.mark.meltano, pytest.mark.slow]
 MELTANO_VERSION = "4.4.1"
@@ -98,7 +100,7 @@ def test_meltano_install_and_run(meltano, tmp_path):
         r = subprocess.run([str(meltano), "run", "tap-asana", "target-duckdb"], cwd=project,
                            env=env, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-        for table in ("workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"):
+        for table in TABLES:
             got = {g for (g,) in query(db, f"SELECT gid FROM public.{table}")}
             assert got == expected_gids(sim, table), table
         assert ("renamed tag",) in query(db, "SELECT name FROM public.tags")

@@ -9,6 +9,7 @@ from omniload_cli.destinations.duckdb import catalog, publish, state
 from omniload_cli.errors import UsageError
 from omniload_cli.tables import TABLES, get_table, resolve_strategy
 from omniload_cli.uri import DestTable
+from tests.duckdb_reader import query
 
 STAGE = "_omniload_stage_tasks"
 
@@ -29,7 +30,7 @@ def make_stage(con, rows, cols="gid VARCHAR PRIMARY KEY, name VARCHAR"):
 
 
 def rows(con, table="tasks"):
-    return con.execute(f"SELECT * FROM public.{table} ORDER BY gid").fetchall()
+    return query(con, f"SELECT * FROM public.{table} ORDER BY gid")
 
 
 def sent_for(con, stage=STAGE, schema="public"):

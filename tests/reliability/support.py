@@ -8,48 +8,13 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.omniload.support import OMNILOAD, clean_env, make_sim, source_uri
+from tests.omniload.support import OMNILOAD, clean_env, source_uri
 
 TABLES = ["workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"]
 
 
 def tap_settings(**settings) -> dict:
     return {"OMNILOAD_TAP_SETTINGS": json.dumps(settings)}
-
-
-def table_rows(db, name: str):
-    """(columns, sorted rows) of one table, or None if it does not exist."""
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        schema, table = name.split(".")
-        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                           [schema, table]).fetchone()[0]:
-            return None
-        cols = [c[0] for c in con.execute(f'DESCRIBE "{schema}"."{table}"').fetchall()]
-        rows = con.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
-        return cols, sorted(map(repr, rows))
-    finally:
-        con.close()
-
-
-def stored_state(db, dest_table: str):
-    """(state, updated_at) stored for dest_table, or None."""
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        try:
-            row = con.execute('SELECT state, updated_at FROM "_omniload"."_state" WHERE dest_table = ?',
-                              [dest_table]).fetchone()
-        except duckdb.CatalogException:
-            return None
-        return (json.loads(row[0]), row[1]) if row else None
-    finally:
-        con.close()
 
 
 def ingest_args(sim, db, table, *extra, dest_table=None):
@@ -147,51 +112,9 @@ def assert_clean_error(r_stderr: str, stdout: str, fragment: str):
     assert [x for x in r_stderr.splitlines() if x.startswith("omniload: error:")] == [line]
 
 
-def no_leftovers(tmpdir: Path) -> list[str]:
-    return sorted(p.name for p in Path(tmpdir).iterdir()) if Path(tmpdir).exists() else []
-
-
 def kill_tree(pid: int):
     for p in [pid, *descendants(pid)]:
         try:
             os.kill(p, 9)
         except OSError:
             pass
-
-
-def diff_rows(db_a, db_b, name: str, key: str = "gid", limit: int = 10) -> list:
-    """Where two copies of a table differ: [(key, column, a, b)], for messages."""
-    import duckdb
-
-    out = []
-    schema, table = name.split(".")
-    rows = []
-    for db in (db_a, db_b):
-        con = duckdb.connect(str(db), read_only=True)
-        try:
-            cur = con.execute(f'SELECT * FROM "{schema}"."{table}"')
-            cols = [d[0] for d in cur.description]
-            rows.append((cols, {r[cols.index(key)]: dict(zip(cols, r)) for r in cur.fetchall()}))
-        finally:
-            con.close()
-    (ca, ra), (cb, rb) = rows
-    if ca != cb:
-        out.append(("<columns>", "", ca, cb))
-    for k in sorted(set(ra) | set(rb)):
-        a, b = ra.get(k), rb.get(k)
-        if a is None or b is None:
-            out.append((k, "<row>", a is not None, b is not None))
-            continue
-        out += [(k, c, a[c], b.get(c)) for c in ca if a[c] != b.get(c)]
-    return out[:limit]
-
-
-def module_sim(**spec):
-    """A module-scoped `sim` fixture: one simulator (make_sim(**spec)) per test module."""
-    @pytest.fixture(scope="module")
-    def sim():
-        simulator = make_sim(**spec)
-        yield simulator
-        simulator.stop()
-
-    return sim

@@ -13,11 +13,12 @@ import textwrap
 
 import pytest
 
-from tests.omniload.support import clean_env, expected_gids, ingest, snapshot
+from tests.duckdb_reader import snapshot
+from tests.expected import expected_gids
+from tests.omniload.support import clean_env, ingest
 from tests.reliability.support import (
     assert_clean_error,
     ingest_args,
-    module_sim,
     omniload_python,
     start,
     stopped,
@@ -25,9 +26,7 @@ from tests.reliability.support import (
 )
 
 pytestmark = pytest.mark.slow
-
-
-sim = module_sim(projects=4, tasks_per_project=10)
+SIM_SPEC = dict(projects=4, tasks_per_project=10)
 
 
 @pytest.fixture(scope="module")

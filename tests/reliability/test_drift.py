@@ -14,7 +14,9 @@ import random
 
 import pytest
 
-from tests.omniload.support import expected_gids, ingest, make_sim, query, snapshot
+from tests.duckdb_reader import query, snapshot
+from tests.expected import expected_gids
+from tests.omniload.support import ingest, make_sim
 from tests.reliability.support import tap_settings
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,10 @@ from collections import Counter
 import pytest
 
 from asana_simulator import FAULT_KINDS
-from tests.omniload.support import expected_gids, ingest, query, snapshot
-from tests.reliability.support import TABLES, assert_clean_error, module_sim, table_rows, tap_settings
+from tests.duckdb_reader import query, snapshot, table_rows
+from tests.expected import TABLES, expected_gids
+from tests.omniload.support import ingest
+from tests.reliability.support import assert_clean_error, tap_settings
 
 pytestmark = pytest.mark.slow
 
@@ -22,9 +24,6 @@ pytestmark = pytest.mark.slow
 # on how many requests reach the fault stage, not on their timing).
 FAULT_SEED = 302
 SMALL_PAGES = tap_settings(page_size=2, max_tries=10)
-
-
-sim = module_sim()
 
 
 @pytest.fixture(scope="module")

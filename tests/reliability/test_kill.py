@@ -18,18 +18,17 @@ import time
 
 import pytest
 
-from tests.omniload.support import expected_gids, ingest, query, snapshot
+from tests.duckdb_reader import columns, diff_rows, loaded_records, query, snapshot, stored_state, table_rows
+from tests.expected import assert_same_records, expected_gids, expected_rows
+from tests.omniload.support import ingest
 from tests.reliability.support import (
+    alive,
     cmdline,
     descendants,
-    diff_rows,
     error_line,
     kill_tree,
-    module_sim,
     omniload_python,
     start,
-    stored_state,
-    table_rows,
     tap_settings,
     wait_for,
 )
@@ -37,9 +36,7 @@ from tests.reliability.support import (
 pytestmark = pytest.mark.slow
 SEED = 20240607
 SLOW_TAP = tap_settings(page_size=2, concurrency=1)
-
-
-sim = module_sim(seed=9)
+SIM_SPEC = dict(seed=9)
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +76,8 @@ def assert_exact(sim, db, table):
     gids = [g for (g,) in query(db, f'SELECT gid FROM public."{table}"')]
     assert len(gids) == len(set(gids)), f"duplicates in {table}"
     assert set(gids) == expected_gids(sim, table), table
-    field = {"tasks": "name", "stories": "text"}[table]
-    truth = {r["gid"]: r.get(field) for r in sim.store.records(table, workspace_gid=sim.org_workspace_gid)}
-    for gid, value in query(db, f'SELECT gid, "{field}" FROM public."{table}"'):
-        assert value == (truth[gid] or None), (table, gid)
+    name = f"public.{table}"
+    assert_same_records(loaded_records(db, name), expected_rows(sim, table, columns(db, name)), name)
 
 
 def killed_run(sim, world, table, how, delay=0.0):
@@ -115,7 +110,7 @@ def _kill(proc, how, delay):
             tap = wait_for(lambda: child("--catalog") or proc.poll() is not None)
             target = child("target-duckdb-omniload")
             if how == "target-loading":       # the tap is done, the loader is writing
-                wait_for(lambda: not _running(tap) or proc.poll() is not None, step=0.002)
+                wait_for(lambda: not alive(tap) or proc.poll() is not None, step=0.002)
             time.sleep(delay)
             victim = tap if how == "tap" else target
             if isinstance(victim, int):
@@ -133,15 +128,8 @@ def _kill(proc, how, delay):
             kill_tree(proc.pid)
     # Whatever omniload's fate, its children must not outlive it for long
     # (PDEATHSIG), or they would hold the database lock against the next run.
-    wait_for(lambda: not [p for p in seen if _running(p)], timeout=20)
+    wait_for(lambda: not [p for p in seen if alive(p)], timeout=20)
     return proc.returncode, err
-
-
-def _running(pid):
-    try:
-        return "\nState:\tZ" not in open(f"/proc/{pid}/status").read()
-    except OSError:
-        return False
 
 
 def _scenarios():

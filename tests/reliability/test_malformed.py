@@ -12,8 +12,9 @@ import json
 import pytest
 
 from asana_simulator import Simulator, WorkspaceSpec
+from tests.duckdb_reader import query, snapshot
 from tests.omniload.support import TOKEN as E2E_TOKEN
-from tests.omniload.support import ingest, query, snapshot
+from tests.omniload.support import ingest
 from tests.reliability.support import assert_clean_error, tap_settings
 from tests.tap.support import TOKEN, base_config, run_tap
 

@@ -15,17 +15,14 @@ import subprocess
 
 import pytest
 
-from tests.omniload.support import OMNILOAD, clean_env, query, source_uri
-from tests.reliability.support import module_sim
+from tests.duckdb_reader import query
+from tests.omniload.support import OMNILOAD, clean_env, source_uri
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (run-tests installs it)")]
 
 _INET = re.compile(r'connect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), '
                    r'(?:sin6_flowinfo=[^,]*, )?(?:inet_pton\(AF_INET6?, |sin_addr=inet_addr\()"([^"]+)"')
-
-
-sim = module_sim()
 
 
 def traced_ingest(sim, tmp_path, dest_uri, table="users"):

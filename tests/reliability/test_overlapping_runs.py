@@ -13,22 +13,13 @@ import time
 
 import pytest
 
-from tests.omniload.support import expected_gids, ingest, query
-from tests.reliability.support import (
-    assert_clean_error,
-    module_sim,
-    omniload_python,
-    start,
-    stopped,
-    stored_state,
-    table_rows,
-    wait_for,
-)
+from tests.duckdb_reader import query, stored_state, table_rows
+from tests.expected import expected_gids
+from tests.omniload.support import ingest
+from tests.reliability.support import assert_clean_error, omniload_python, start, stopped, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-sim = module_sim(projects=4, tasks_per_project=12)
+SIM_SPEC = dict(projects=4, tasks_per_project=12)
 
 
 @pytest.fixture(scope="module")

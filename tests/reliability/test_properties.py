@@ -31,6 +31,7 @@ from omniload_cli.destinations.duckdb import DuckDBDestination, catalog, publish
 from omniload_cli.errors import OmniloadError, UsageError
 from omniload_cli.ingest import tap_settings_override
 from omniload_cli.uri import DestTable, DuckDBDest, parse_dest_table
+from tests.duckdb_reader import connect, query
 from tests.omniload.support import clean_env, run_omniload
 
 TOKEN = "2/1201111111111:propSECRETtok"
@@ -261,12 +262,12 @@ def _publish_into(db, schema, table):
 
 
 def _assert_only_that_table(db, schema, table):
-    con = duckdb.connect(str(db), read_only=True)
+    con = connect(db)
     try:
-        assert con.execute("SELECT x FROM main.canary").fetchall() == [(42,)]
-        got = set(con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall())
+        assert query(con, "SELECT x FROM main.canary") == [(42,)]
+        got = set(query(con, "SELECT schema_name, table_name FROM duckdb_tables()"))
         assert got == {("main", "canary"), (schema, table), ("_omniload", "_state")}, got
-        assert con.execute(f"SELECT gid, name FROM {catalog.qualified(schema, table)}").fetchall() == [("1", "a")]
+        assert query(con, f"SELECT gid, name FROM {catalog.qualified(schema, table)}") == [("1", "a")]
     finally:
         con.close()
 
@@ -325,4 +326,4 @@ def test_real_script_rejects_cleanly(omniload_ready, tmp_path, dest_table, env):
     lines = r.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("omniload: error: ") and FIX_HINT.search(lines[0]), r.stderr
     assert "Traceback" not in r.stderr and SECRET not in r.stderr + r.stdout
-    assert duckdb.connect(str(db), read_only=True).execute("SELECT x FROM canary").fetchall() == [(42,)]
+    assert query(db, "SELECT x FROM canary") == [(42,)]

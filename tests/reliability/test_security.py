@@ -19,7 +19,6 @@ from tests.omniload.support import SECRET_PART, TOKEN, clean_env, ingest
 from tests.reliability.support import (
     assert_clean_error,
     ingest_args,
-    module_sim,
     omniload_python,
     start,
     stopped,
@@ -29,9 +28,6 @@ from tests.reliability.support import (
 from tests.tap.support import base_config, run_tap
 
 pytestmark = pytest.mark.slow
-
-
-sim = module_sim()
 
 
 def _files_containing(root: Path, needle: bytes) -> list[str]:

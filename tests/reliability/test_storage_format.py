@@ -14,8 +14,9 @@ import subprocess
 
 import pytest
 
-from tests.omniload.support import clean_env, expected_gids, query, run_omniload, source_uri
-from tests.reliability.support import module_sim
+from tests.duckdb_reader import query
+from tests.expected import expected_gids
+from tests.omniload.support import clean_env, run_omniload, source_uri
 
 OLD_PYTHON = os.environ.get("OLD_DUCKDB_PYTHON")
 pytestmark = [pytest.mark.slow,
@@ -36,9 +37,6 @@ def old_duckdb_reads(db) -> str:
     r = subprocess.run([OLD_PYTHON, "-c", _READ, str(db)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return r.stdout.strip()
-
-
-sim = module_sim()
 
 
 def load_users(sim, dest_uri):

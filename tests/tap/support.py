@@ -1,5 +1,4 @@
 """Run the real `tap-asana` against the bundled Asana simulator over HTTP."""
-# Shared by the tap tests; the `sim` fixture is re-exported by conftest.py.
 
 from __future__ import annotations
 
@@ -10,25 +9,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import pytest
-
-from asana_simulator import Simulator, WorkspaceSpec
-
 TOKEN = "tap-test-token-5f2a"
-SPEC = WorkspaceSpec(
-    projects=4,
-    tasks_per_project=7,
-    users=120,
-    seed=11,
-)
-
-
-@pytest.fixture(scope="module")
-def sim():
-    simulator = Simulator(SPEC, token=TOKEN)
-    simulator.start()
-    yield simulator
-    simulator.stop()
 
 
 def base_config(sim, **overrides) -> dict:

@@ -18,14 +18,9 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_TARGET_ENV = REPO_ROOT / ".omniload" / "envs" / "target"
+from tests import duckdb_reader
 
-
-def ensure_target_env() -> Path:
-    """The target executable of the environment users get (built if missing)."""
-    subprocess.run([str(REPO_ROOT / "omniload"), "setup"], check=True)
-    return DEFAULT_TARGET_ENV / "bin" / "target-duckdb-omniload"
+DEFAULT_TARGET_ENV = Path(__file__).resolve().parents[2] / ".omniload" / "envs" / "target"
 
 
 def pytest_configure(config):
@@ -37,13 +32,14 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
-def target_bin() -> Path:
+def target_bin(request) -> Path:
     env_bin = os.environ.get("OMNILOAD_TARGET_BIN")
     if env_bin:
         path = Path(env_bin)
         assert path.is_file(), f"OMNILOAD_TARGET_BIN={env_bin} does not exist"
         return path
-    return ensure_target_env()
+    request.getfixturevalue("omniload_ready")   # the environment users get, built if missing
+    return DEFAULT_TARGET_ENV / "bin" / "target-duckdb-omniload"
 
 
 @pytest.fixture(scope="session")
@@ -90,10 +86,7 @@ class Target:
         return result
 
     def query(self, sql, params=None):
-        import duckdb
-
-        with duckdb.connect(str(self.db_path), read_only=True) as con:
-            return con.execute(sql, params or []).fetchall()
+        return duckdb_reader.query(self.db_path, sql, *(params or []))
 
 
 @pytest.fixture

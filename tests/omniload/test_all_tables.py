@@ -12,7 +12,9 @@ import random
 import pytest
 
 from omniload_cli.tables import TABLES
-from tests.omniload.support import clean_env, expected_gids, make_sim, run_omniload, snapshot, source_uri
+from tests.duckdb_reader import snapshot
+from tests.expected import expected_gids
+from tests.omniload.support import clean_env, make_sim, run_omniload, source_uri
 
 pytestmark = pytest.mark.slow
 

@@ -17,6 +17,11 @@ In = TypeVar("In")
 Out = TypeVar("Out")
 
 CHUNK = 25  # records handed over at a time: a few hundred in the queue, whatever the workspace
+
+# Listings of full task records: a worker blocked on a busy consumer holds
+# the rest of a page of 100 decoded tasks, so workers cost memory; eight
+# already read pages faster than the loader writes them.
+FULL_RECORD_WORKERS = 8
 _DONE = object()
 
 

@@ -59,9 +59,14 @@ def test_meltano_install_and_run(meltano, tmp_path):
     try:
         env.update(TAP_ASANA_ACCESS_TOKEN=TOKEN, TAP_ASANA_WORKSPACE_GID=sim.org_workspace_gid,
                    TAP_ASANA_API_URL=sim.api_url, TAP_ASANA_STORIES_INCREMENTAL="true")
+        sim.reset_request_log()
         r = subprocess.run([str(meltano), "run", "tap-asana", "target-duckdb"], cwd=project,
                            env=env, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        # Every stream in one tap process: each project's tasks listed once
+        # for both tasks and stories.
+        projects = len(expected_gids(sim, "projects"))
+        assert sim.request_count(route="GET /tasks", status=200) == projects
         db = project / "work.db"
         for table in ("tasks", "projects", "users"):
             got = {g for (g,) in query(db, f"SELECT gid FROM public.{table}")}
@@ -69,9 +74,11 @@ def test_meltano_install_and_run(meltano, tmp_path):
         # State went to Meltano's system db; a second run is incremental.
         gid = sorted(expected_gids(sim, "tasks"))[0]
         sim.store.edit_task(gid, name="changed between meltano runs")
+        sim.reset_request_log()
         r = subprocess.run([str(meltano), "run", "tap-asana", "target-duckdb"], cwd=project,
                            env=env, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        assert sim.request_count(route="GET /tasks", status=200) == projects   # the index, once
         assert query(db, "SELECT name FROM public.tasks WHERE gid = ?", gid) == [("changed between meltano runs",)]
         assert query(db, "SELECT count(*) FROM public.tasks")[0][0] == len(expected_gids(sim, "tasks"))
         # Removals reach the tables: tombstones, which hard_delete honours.

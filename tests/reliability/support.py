@@ -93,8 +93,8 @@ def wait_for(predicate, timeout: float = 60, step: float = 0.02):
 
 def omniload_python(proc: subprocess.Popen) -> int:
     """./omniload execs bash -> python in place: the Popen pid becomes the
-    python process running omniload_cli once bootstrapping is done."""
-    wait_for(lambda: "omniload_cli" in cmdline(proc.pid) or proc.poll() is not None)
+    python process running omniload's console script once bootstrapping is done."""
+    wait_for(lambda: "/envs/omniload/bin/omniload" in cmdline(proc.pid) or proc.poll() is not None)
     return proc.pid
 
 

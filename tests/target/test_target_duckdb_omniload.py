@@ -485,13 +485,13 @@ def test_loads_under_a_memory_limit(target):
     """omniload caps DuckDB's memory so the loader stays flat; the JSON-lines
     load must work under that cap (a 1 GiB, then a 64 MiB max object size
     once did not), records of several MB included."""
-    from omniload_cli.destinations.duckdb import MEMORY_LIMIT
+    from omniload_cli.destinations.duckdb import BATCH_SIZE_ROWS, MEMORY_LIMIT
 
     big = {**tasks([3001])[0]}
     big["record"] = {**big["record"], "name": "n" * (3 * 1024 * 1024)}   # 3 MB in one record
     target.run(
         [schema("tasks", TASK), *tasks(range(1, 3001)), big],
-        config=target.config(batch_size_rows=1000, settings={"memory_limit": MEMORY_LIMIT}),
+        config=target.config(batch_size_rows=BATCH_SIZE_ROWS, settings={"memory_limit": MEMORY_LIMIT}),
     )
     assert target.query("SELECT count(*), max(length(name)) FROM public.tasks") == [(3001, 3 * 1024 * 1024)]
 

@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from omniload_cli import forked
 from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult, TableBefore
 from omniload_cli.destinations.duckdb import catalog, files, publish, state
 from omniload_cli.destinations.duckdb.run_lock import RunLock
@@ -24,12 +25,13 @@ from omniload_cli.errors import DestinationError, with_disk_hint
 from omniload_cli.uri import STAGE_PREFIX, DestTable, DuckDBDest
 
 # The loader's tuning.  A batch of Asana tasks costs ~6 KB a row in the
-# loader: bigger batches cost memory and save no CPU.
-BATCH_SIZE_ROWS = 2000
+# loader, and DuckDB parses a whole batch at once inside its memory limit:
+# bigger batches cost memory and save no CPU.
+BATCH_SIZE_ROWS = 500
 # DuckDB keeps the growing stage in its buffer pool (80 % of RAM by default):
 # capped, it spills to disk instead, and the loader's memory stays flat as the
 # workspace grows.
-MEMORY_LIMIT = "128MB"
+MEMORY_LIMIT = "64MB"
 # DuckDB checkpoints every 16 MB of WAL by default, and a checkpoint's cost
 # grows with the stage (its open row group is rewritten each time).
 CHECKPOINT_THRESHOLD = "1GB"
@@ -47,6 +49,11 @@ class DuckDBDestination(Destination):
         return RunLock(self.dest.path, self.dest.display, timeout_s=timeout_s, on_wait=on_wait)
 
     def prepare(self, tables: Sequence[DestTable]) -> PreRun:
+        # In a child: the duckdb it loads would otherwise stay in omniload's
+        # memory for the whole load (see forked.py).
+        return forked.call(self._prepare, list(tables))
+
+    def _prepare(self, tables: list[DestTable]) -> PreRun:
         dest = self.dest
         created = not os.path.exists(dest.path)
         con = files.connect(dest)

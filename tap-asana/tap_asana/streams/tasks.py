@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from tap_asana import timestamps
-from tap_asana.concurrency import merge_parallel
+from tap_asana.concurrency import FULL_RECORD_WORKERS, merge_parallel
 from tap_asana.streams.base import AsanaStream
 from tap_asana.streams.not_found import skip_if_deleted, workspace_must_exist
 from tap_asana.task_index import (
@@ -46,6 +46,10 @@ class TasksStream(AsanaStream):
     replication_key = "modified_at"
     is_sorted = False  # per-project pages are not ordered by modified_at
     emits_tombstones = True
+
+    @property
+    def full_record_workers(self) -> int:
+        return min(self.concurrency, FULL_RECORD_WORKERS)
 
     def get_replication_key_signpost(self, context: t.Mapping[str, t.Any] | None = None) -> str:
         return self.listings.watermark(self._tap_asana.started_at)
@@ -97,7 +101,7 @@ class TasksStream(AsanaStream):
         # Every task, once, with the projects listing it: a complete listing
         # is also the task index (stories in the same run need it).
         index: dict[str, IndexedTask] = {}
-        for project_gid, task in merge_parallel(fetch, projects, self.concurrency):
+        for project_gid, task in merge_parallel(fetch, projects, self.full_record_workers):
             entry = index.get(task["gid"])
             if entry is not None:  # a task in several projects is emitted once
                 entry.projects.append(project_gid)
@@ -167,7 +171,7 @@ class TasksStream(AsanaStream):
 
         vanished = [gid for gid in previous if gid not in index]
         for task in itertools.chain(
-            merge_parallel(skip_if_deleted("project", refresh), list(stale), self.concurrency),
+            merge_parallel(skip_if_deleted("project", refresh), list(stale), self.full_record_workers),
             merge_parallel(confirm, vanished, self.concurrency),  # a live one: the listing missed it
         ):
             if task.get("_sdc_deleted_at") is None:

@@ -55,9 +55,9 @@ strategies (--incremental-strategy):
            where every run would insert rows it already has again.
 
 state and atomicity:
-  The bookmark (the tap's last Singer STATE) is stored in the destination
-  itself, table _omniload._state, keyed by --dest-table, and written in the
-  same transaction as the rows. A failed or interrupted run changes nothing;
+  Each table's bookmark (its part of the tap's last Singer STATE) is stored
+  in the destination itself, table _omniload._state, keyed by schema.table,
+  and written in the same transaction as the rows. A failed or interrupted run changes nothing;
   deleting the .db file starts from scratch; --full-refresh ignores the stored
   state and rebuilds the table. --interval-start/--interval-end (tasks only)
   load just that modified_at window and leave the stored bookmark unchanged.

@@ -31,9 +31,10 @@ from pathlib import Path
 
 from omniload_cli import sources
 from omniload_cli.errors import OmniloadError
+from omniload_cli.secrets import TOKEN_VARIABLES
 
 # Bump to rebuild every environment after changing how they are built.
-RECIPE = 3
+RECIPE = 4
 _DEBRIS = ("build", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
 
 
@@ -134,16 +135,24 @@ class Environments:
         constraints = ["-c", str(program.lock)] if program.lock.is_file() else []
         if uv:
             steps = [[uv, "venv", "--quiet", "--python", self._python, str(env)],
-                     [uv, "pip", "install", "--quiet", "--python", str(env / "bin" / "python"),
+                     # Compiled now: where PYTHONDONTWRITEBYTECODE is set, nothing
+                     # else would, and every run would compile singer-sdk anew.
+                     [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(env / "bin" / "python"),
                       *constraints, *target]]
         else:
             steps = [[self._python, "-m", "venv", str(env)],
                      [str(env / "bin" / "python"), "-m", "pip", "install", "--quiet",
                       "--disable-pip-version-check", *constraints, *target]]
+        if program.editable:
+            # Its sources too (in the clone), for the same reason.
+            steps.append([str(env / "bin" / "python"), "-m", "compileall", "-q", str(program.source)])
         log_path = env.parent / f"{program.env_name}-install.log"
+        # Installers run build backends fetched from PyPI: none of them gets
+        # a variable that may carry the token.
+        installer_env = {k: v for k, v in os.environ.items() if k not in TOKEN_VARIABLES}
         with open(log_path, "w") as log:
             for step in steps:
-                if subprocess.run(step, stdout=log, stderr=subprocess.STDOUT,
+                if subprocess.run(step, stdout=log, stderr=subprocess.STDOUT, env=installer_env,
                                   stdin=subprocess.DEVNULL).returncode != 0:
                     log.flush()
                     tail = log_path.read_text(errors="replace").splitlines()[-20:]

@@ -15,10 +15,12 @@ import pickle
 from collections.abc import Callable
 from typing import TypeVar
 
+from omniload_cli.errors import OmniloadError
+
 T = TypeVar("T")
 
 
-class ChildFailed(Exception):
+class ChildFailed(OmniloadError):
     """The child ended without an answer, or raised something unpicklable."""
 
 
@@ -34,11 +36,12 @@ def call(fn: Callable[..., T], *args) -> T:
                 answer: tuple = ("ok", fn(*args))
             except BaseException as exc:  # noqa: BLE001 - every outcome goes to the parent
                 answer = ("raised", exc)
+            try:
+                data = pickle.dumps(answer)
+            except Exception:  # noqa: BLE001 - an exception pickle cannot carry
+                data = pickle.dumps(("raised", ChildFailed(f"{type(answer[1]).__name__}: {answer[1]}")))
             with os.fdopen(write_end, "wb") as out:
-                try:
-                    pickle.dump(answer, out)
-                except Exception:  # noqa: BLE001 - an exception pickle cannot carry
-                    pickle.dump(("raised", ChildFailed(f"{type(answer[1]).__name__}: {answer[1]}")), out)
+                out.write(data)
             status = 0
         finally:
             os._exit(status)                       # no atexit, no cleanup of the parent's objects

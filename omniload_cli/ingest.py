@@ -1,6 +1,7 @@
 """One `ingest` of one or more tables, step by step (`run` reads as this list):
 
-1. check the destination locally, then take its run lock;
+1. check the destination locally, make sure the tap's and the loader's
+   environments are built, then take the destination's run lock;
 2. look at the destination: stored bookmarks, abandoned stages (`prepare`);
 3. decide, table by table, whether its bookmark applies (`choose_bookmark`);
 4. write the tap's and the loader's configs into a private directory;
@@ -94,10 +95,10 @@ def run(plan: Plan, *, err=None) -> Summary:
     """The whole run under the destination's run lock."""
     err = err or sys.stderr
     started = time.monotonic()
-    tap_exe, target_exe = environments.executables()
     tap_overrides = tap_settings_override()
     dest = destinations.for_uri(plan.dest)
-    dest.check_local()      # before waiting for a lock on it
+    dest.check_local()      # before building anything, and before waiting for a lock on it
+    tap_exe, target_exe = environments.executables()
     with dest.run_lock(plan.lock_timeout, on_wait=lambda msg: err.write(f"omniload: {msg}\n")):
         testhooks.at("locked")
         return _run_locked(plan, dest, tap_exe, target_exe, tap_overrides, started, err)

@@ -30,6 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from omniload_cli.errors import LoadError, SourceError, with_disk_hint
+from omniload_cli.secrets import TOKEN_VARIABLES
 
 TAP_ERROR_PREFIX = "tap-asana: error:"
 _FAST = re.compile(rb'^\{\s*"type"\s*:\s*"(RECORD)"\s*,\s*"stream"\s*:\s*"([^"\\]+)"')
@@ -53,10 +54,6 @@ class PipeResult:
     streams: dict[str, StreamResult]   # per staging stream that had any message
     last_state: dict | None
     dropped_streams: set[str]
-
-    @property
-    def records(self) -> int:
-        return sum(s.records for s in self.streams.values())
 
 
 def _is_tombstone(msg: dict, sent: StreamResult) -> bool:
@@ -144,7 +141,7 @@ def child_env(secret: str) -> dict:
     """The environment for the children: ours minus anything carrying the
     token (SOURCE_URI may hold it; /proc/<pid>/environ is readable too)."""
     return {k: v for k, v in os.environ.items()
-            if secret not in v and k not in ("SOURCE_URI", "OMNILOAD_SOURCE_URI", "OMNILOAD_ARGV_FD")}
+            if secret not in v and k not in TOKEN_VARIABLES}
 
 
 def discover(tap_exe: str, config_path: str, env: dict, scrub, timeout: float = 300) -> dict:
@@ -223,7 +220,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
                             and _is_tombstone(json.loads(line), sent)):
                         continue
                     sent.records += 1
-                    progress.record(stream)
+                    progress.record()
                 else:
                     try:
                         msg = json.loads(line)
@@ -242,7 +239,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
                         if _is_tombstone(msg, sent):
                             continue
                         sent.records += 1
-                        progress.record(msg["stream"])
+                        progress.record()
                     elif kind == "SCHEMA":
                         sent = streams.setdefault(msg["stream"], StreamResult())
                         sent.schema_sent = True

@@ -43,7 +43,7 @@ class Progress:
         self.header: str | None = None   # printed with the first progress line
 
     # -- inputs ------------------------------------------------------------
-    def record(self, stream: str | None = None, n: int = 1) -> None:
+    def record(self, n: int = 1) -> None:
         self.records += n
 
     def tap_progress(self, payload: dict) -> None:

@@ -2,7 +2,7 @@
 
 Every destination keeps the same promises, whatever the database:
 
-- one run at a time per destination table set (`run_lock`), held from
+- one run at a time per destination (`run_lock`), held from
   before the first look at the destination until after the last clean-up;
 - nothing the user can see changes while the loader runs: the loader fills
   a stage of this run's own (`prepare` clears stages killed runs left);

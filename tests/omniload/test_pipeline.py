@@ -123,7 +123,6 @@ class StageView:
     @classmethod
     def of(cls, result: pipeline.PipeResult) -> StageView:
         sent = result.streams.get(STAGE, pipeline.StreamResult())
-        assert result.records == sum(s.records for s in result.streams.values())
         return cls(sent.records, sent.schema_sent, sent.removed_keys, result.last_state,
                    result.dropped_streams)
 
@@ -190,7 +189,7 @@ def test_several_stages_each_get_their_own_counts_keys_and_tombstones(relay):
     tasks, users = result.streams[STAGE], result.streams[other]
     assert (tasks.records, tasks.schema_sent, tasks.removed_keys, tasks.key) == (1, True, ["2"], "gid")
     assert (users.records, users.schema_sent, users.removed_keys, users.key) == (2, True, ["u3"], "id")
-    assert result.records == 3 and result.last_state == {"v": 3}
+    assert result.last_state == {"v": 3}
     assert result.dropped_streams == {"_omniload_stage_tags_ab12"}
     assert b'"u2"' in relay.received and b'"u3"' not in relay.received and b'"t"' not in relay.received
 

@@ -6,8 +6,10 @@ database starts from scratch, a copied database carries its bookmark along,
 and -- because the publish writes it in the same transaction as the rows --
 the bookmark can never be ahead of the data.
 
-``state`` is the last Singer STATE message value tap-asana emitted, stored
-as-is and handed back to the tap with ``--state`` on the next run.
+``state`` is the table's part of the last Singer STATE message tap-asana
+emitted (its stream's bookmark: one tap extracts several tables), handed
+back to the tap with ``--state`` on the next run, merged with the other
+tables' parts.
 """
 
 from __future__ import annotations

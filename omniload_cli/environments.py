@@ -73,7 +73,7 @@ def _uv() -> str | None:
     try:
         from uv import find_uv_bin
         return str(find_uv_bin())
-    except (ImportError, FileNotFoundError):
+    except (ImportError, OSError, TypeError):
         return shutil.which("uv")
 
 
@@ -118,11 +118,14 @@ class Environments:
         with open(self.home / ".setup.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)   # parallel first runs would race on the venvs
             stale = [p for p in wanted if not self.ready(p)]   # maybe built while we waited
+            # Found before the threads start: finding it reads sysconfig,
+            # whose lazy set-up two threads at once can see half done.
+            uv = _uv()
             with ThreadPoolExecutor(max_workers=max(1, len(stale))) as pool:
-                for build in [pool.submit(self._build, p) for p in stale]:
+                for build in [pool.submit(self._build, p, uv) for p in stale]:
                     build.result()
 
-    def _build(self, program: Program) -> None:
+    def _build(self, program: Program, uv: str | None) -> None:
         env = self.path(program)
         if env.exists():
             self._say(f"the {program.env_name} environment is out of date; rebuilding {env}")
@@ -130,7 +133,6 @@ class Environments:
         else:
             self._say(f"first run: creating the {program.env_name} environment in {env}")
         env.parent.mkdir(parents=True, exist_ok=True)
-        uv = _uv()
         target = [*(["-e"] if program.editable else []), str(program.source)]
         constraints = ["-c", str(program.lock)] if program.lock.is_file() else []
         if uv:

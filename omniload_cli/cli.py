@@ -28,8 +28,8 @@ _TRUE = {"1", "true", "yes", "on", "y", "t"}
 
 DESCRIPTION = """\
 omniload copies an Asana workspace into a DuckDB file, one table or all of
-them per command, and re-runs fetch only what changed (tasks; stories with
-merge) or swap in a fresh copy (the rest).
+them per command, and re-runs fetch only what changed (tasks, subtasks;
+stories with merge) or swap in a fresh copy (the rest).
 """
 
 TABLES_HELP = "tables (--source-table):\n" + "\n".join(
@@ -41,15 +41,20 @@ INGEST_EPILOG = TABLES_HELP + """
 strategies (--incremental-strategy):
   replace  full extract into a staging table, then swapped in atomically
            (drop old + rename, one transaction). Deletions and renames at the
-           source show up. Default for every table except tasks.
+           source show up. Default for every table except tasks and subtasks.
   merge    upsert on gid. On tasks (the default there) it is incremental and
            exact: a compact index of every project names the tasks that
            changed, moved or were renamed around since the last run (only those
            are fetched) and the ones Asana no longer has (deleted from the
            table). On stories too: only the stories of tasks whose modified_at
            moved are fetched, and deleted comments and the stories of removed
-           tasks leave. On the other tables it upserts a full extract, so rows
-           deleted in Asana are kept.
+           tasks leave. On subtasks (the default there): each project's Asana
+           events since the last run name what to read again, the compact
+           index names the tasks that got or lost subtasks, and every
+           subtasks_reconcile_hours (24) a walk of every task's subtasks
+           catches what events missed; subtasks deleted or no longer under a
+           project task leave. On the other tables it upserts a full extract,
+           so rows deleted in Asana are kept.
   append   insert rows as they come (tasks only: a change log with one row per
            version seen; the table gets no primary key). Refused elsewhere,
            where every run would insert rows it already has again.
@@ -74,8 +79,8 @@ URIs:
   main.<source table>). Letters, digits and '_' only; case-insensitive.
   Several tables (--source-table all, or tasks,stories,users) go to
   --dest-schema, each named after its source table; a requested strategy
-  applies where it means something (replace: every table; merge: tasks and
-  stories; append: tasks), the others keep their defaults. One tap lists
+  applies where it means something (replace: every table; merge: tasks,
+  subtasks and stories; append: tasks), the others keep their defaults. One tap lists
   everything once for all of them, and all the tables and their bookmarks
   are published in one transaction.
 

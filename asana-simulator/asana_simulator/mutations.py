@@ -176,23 +176,32 @@ class Mutations:
         with self.lock:
             p = self._project(project_gid)
             sec = self.get("sections", section_gid) if section_gid else p.sections[0]
-            now = self.now_ms()
-            t = Task(self.new_gid(), self.next_task_idx(), p.workspace, name)
-            t.created_at = t.modified_at = t.association_changed_at = now
-            t.created_by = self.viewer
-            t.notes = ""
-            t.memberships.append((p, sec))
-            t.stories = []
-            p.tasks.append(t)
-            self.register_task(t)
-            self._task_event("added", t, parent=self._ref(p, "project"))
-            if fields:
-                self.edit_task(t.gid, **fields)
-                # Creation is one event: keep created_at == modified_at.
-                t.created_at = t.association_changed_at = t.modified_at
-                for st in t.stories:
-                    st.created_at = t.modified_at
-            return t.gid
+            return self._create_task(p.workspace, name, fields, project=(p, sec))
+
+    def _create_task(self, workspace, name, fields, project=None, parent=None) -> str:
+        """A new task in a project or under a parent task, with its `added`
+        event; edit fields set at creation are one event with it."""
+        t = Task(self.new_gid(), self.next_task_idx(), workspace, name)
+        t.created_at = t.modified_at = t.association_changed_at = self.now_ms()
+        t.created_by = self.viewer
+        t.notes = ""
+        t.stories = []
+        if project is not None:
+            t.memberships.append(project)
+            project[0].tasks.append(t)
+        if parent is not None:
+            t.parent = parent
+            parent.children.append(t)
+        self.register_task(t)
+        where = self._ref(project[0], "project") if project is not None else self._ref(parent, "task")
+        self._task_event("added", t, parent=where)
+        if fields:
+            self.edit_task(t.gid, **fields)
+            # Creation is one event: keep created_at == modified_at.
+            t.created_at = t.association_changed_at = t.modified_at
+            for st in t.stories:
+                st.created_at = t.modified_at
+        return t.gid
 
     def delete_task(self, gid: str) -> None:
         """Trash a task and, as Asana does, its subtasks at every level: gone
@@ -245,22 +254,7 @@ class Mutations:
         project. The parent's modified_at stays as it was."""
         with self.lock:
             parent = self._task(parent_gid)
-            now = self.now_ms()
-            t = Task(self.new_gid(), self.next_task_idx(), parent.workspace, name)
-            t.created_at = t.modified_at = t.association_changed_at = now
-            t.created_by = self.viewer
-            t.notes = ""
-            t.stories = []
-            t.parent = parent
-            parent.children.append(t)
-            self.register_task(t)
-            self._task_event("added", t, parent=self._ref(parent, "task"))
-            if fields:
-                self.edit_task(t.gid, **fields)
-                t.created_at = t.association_changed_at = t.modified_at
-                for st in t.stories:
-                    st.created_at = t.modified_at
-            return t.gid
+            return self._create_task(parent.workspace, name, fields, parent=parent)
 
     def set_parent(self, gid: str, parent_gid: str | None = None) -> None:
         """Make a task a subtask of another (at the end of its subtasks), or,

@@ -107,6 +107,23 @@ def test_a_recurring_run_reads_only_what_events_name(tmp_path):
             == [parent]
 
 
+def test_several_changed_siblings_cost_one_listing_of_their_parent(tmp_path):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        store = sim.store
+        top = sorted(store.gids("tasks", project_gid=store.gids("projects", sim.org_workspace_gid)[0]))[0]
+        siblings = [store.add_subtask(top, name=f"sibling {i}") for i in range(3)]
+        table = Table()
+        table.sync(sim, tmp_path)
+        for gid in siblings:
+            store.edit_task(gid, completed=True)
+        sim.reset_request_log()
+        run = table.sync(sim, tmp_path)
+        assert sorted(run.gids("subtasks")) == sorted(siblings)
+        assert sim.request_count(route="GET /tasks/{task_gid}") == 0
+        assert [r.path.split("/")[-2] for r in sim.requests if r.route == "GET /tasks/{task_gid}/subtasks"] == [top]
+        table.assert_exact(sim)
+
+
 def test_an_expired_token_walks_that_project_again(tmp_path):
     with Simulator(SPEC, token=TOKEN) as sim:
         table = Table()

@@ -257,7 +257,9 @@ class _Run:
             to_list[gid] = force or to_list.get(gid, False)
         elif not count and self.previous_children.get(gid):
             self.fresh_children.setdefault(gid, set())   # it lost every subtask it had
-        if (known != node or gid not in self.published) and (known != node or gid not in self.emitted):
+        # Sent when it differs from the row, or is a row the table doesn't have
+        # yet (once: a subtask read twice in a run, unchanged, is sent once).
+        if known != node or (gid not in self.published and gid not in self.emitted):
             self.emitted.add(gid)
             yield record
 
@@ -280,8 +282,11 @@ class _Run:
     def _recount(self) -> set[str]:
         """Subtasks that got or lost a subtask this run and were not read
         since: their `num_subtasks` moved (a project task's is in the index)."""
-        out = {gid for gid in self.count_changed
-               if gid in self.published and self.tree.nodes.get(gid, Node(ROOT, "", "")).parent not in (ROOT, GONE)}
+        out = set()
+        for gid in self.count_changed:
+            node = self.tree.nodes.get(gid)
+            if gid in self.published and node is not None and node.parent not in (ROOT, GONE):
+                out.add(gid)
         self.count_changed.clear()
         return out - self.placed - self.looked_up
 

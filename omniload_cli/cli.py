@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="ingest all tables from a bundled Asana simulator",
                           description="Start the bundled Asana simulator (no token needed), ingest "
-                                      "all eight tables into a DuckDB file, print what was loaded "
+                                      "every table into a DuckDB file, print what was loaded "
                                       "and a sample query.")
     demo.add_argument("--dest-uri", default=_env("DESTINATION_URI") or "duckdb://./demo.db", metavar="URI",
                       help="where to write (default duckdb://./demo.db)")

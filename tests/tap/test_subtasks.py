@@ -50,17 +50,21 @@ class Table:
 
 def test_a_full_walk_lists_every_level_once(tmp_path):
     with Simulator(SPEC, token=TOKEN) as sim:
+        store, ws = sim.store, sim.org_workspace_gid
+        in_both = sorted(store.subtask_gids(ws))[0]          # a subtask that is in a project too
+        store.add_task_to_project(in_both, store.gids("projects", ws)[-1])
         table = Table()
         run = table.sync(sim, tmp_path)
         table.assert_exact(sim)
         levels = {depth(sim, g) for g in table.rows}
         assert max(levels) >= 3, levels
         listed = [r.path.split("/")[-2] for r in sim.requests if r.route == "GET /tasks/{task_gid}/subtasks"]
-        with_subtasks = {g for g in sim.store.gids("tasks", sim.org_workspace_gid)
-                         if sim.store.record("tasks", g)["num_subtasks"]
-                         and (g in table.rows or sim.store.record("tasks", g)["projects"])}
+        with_subtasks = {g for g in store.gids("tasks", ws) if store.record("tasks", g)["num_subtasks"]
+                         and (g in table.rows or store.record("tasks", g)["projects"])}
         assert sorted(listed) == sorted(with_subtasks)          # each parent once, no other task
         assert len(run.gids("subtasks")) == len(table.rows)
+        both = run_tap(tmp_path, base_config(sim), streams=["tasks", "subtasks"])
+        assert in_both in both.gids("tasks") and in_both in both.gids("subtasks")
 
 
 def test_exact_after_every_run_where_events_reach(sim, tmp_path):

@@ -14,6 +14,7 @@ import pytest
 from tests.duckdb_reader import columns, loaded_records, query, snapshot
 from tests.expected import OPT_FIELDS, PARENT_KEYS, TABLES, assert_same_records, expected_gids, expected_rows
 from tests.omniload.support import OMNILOAD, SECRET_PART, clean_env, ingest, make_sim, run_omniload, source_uri
+from tests.reliability.support import cmdline, descendants
 
 pytestmark = pytest.mark.slow
 # Keep failing runs short: the tap would otherwise retry a 500 eight times.
@@ -248,21 +249,11 @@ def test_strategy_overrides(sim, tmp_path, omniload_ready):
     assert r.returncode == 0 and query(db, "SELECT count(*) FROM main.log")[0][0] == n
 
 
-def _pids_with(text: str, parent: int | None = None) -> list[int]:
-    """Processes whose arguments contain text (children of parent only, when
-    given: other people may be running omniload on this machine)."""
-    pids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if text.encode() not in (d / "cmdline").read_bytes():
-                    continue
-                if parent is not None and f"PPid:\t{parent}\n" not in (d / "status").read_text():
-                    continue
-                pids.append(int(d.name))
-            except OSError:
-                pass
-    return pids
+def _pids_with(text: str, root: int) -> list[int]:
+    """root and its descendants whose arguments contain text.  Only those:
+    other tests (parallel workers) and other people may be running omniload
+    on this machine, with the same test token in their arguments."""
+    return [pid for pid in [root, *descendants(root)] if text in cmdline(pid)]
 
 
 def _start_slow(sim, db, tmp, *, via_env: bool):
@@ -295,7 +286,7 @@ def test_token_not_in_any_process_args_or_child_env(sim, tmp_path, omniload_read
         own = Path(f"/proc/{proc.pid}/environ").read_bytes() + Path(f"/proc/{proc.pid}/cmdline").read_bytes()
         assert SECRET_PART.encode() not in own, "token in omniload's own arguments or environment"
         for _ in range(10):
-            leaks = {p: Path(f"/proc/{p}/cmdline").read_bytes()[:200] for p in _pids_with(SECRET_PART)}
+            leaks = {p: Path(f"/proc/{p}/cmdline").read_bytes()[:200] for p in _pids_with(SECRET_PART, proc.pid)}
             assert not leaks, f"token visible in a process's arguments: {leaks}"
             for pid in _pids_with("tap-asana", proc.pid) + _pids_with("target-duckdb-omniload", proc.pid):
                 try:

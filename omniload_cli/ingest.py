@@ -119,7 +119,8 @@ def _run_locked(plan: Plan, dest: Destination, tap_exe: str, target_exe: str, ta
 
     scrub = Scrubber(plan.source.access_token)
     private = PrivateDir()
-    progress = Progress(plan.progress, plan.label, err)
+    progress = Progress(plan.progress, plan.label if len(plan.tables) == 1 else f"{len(plan.tables)} tables",
+                        err, tables={stages[tp.table.name]: tp.table.name for tp in plan.tables})
     ok = False
     try:
         tap_config_path = private.write_json("tap-config.json", tap_config(plan, stages, progress, tap_overrides))

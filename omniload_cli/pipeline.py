@@ -194,6 +194,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
     last_state = None
     dropped: set[str] = set()
     streams: dict[str, StreamResult] = {}
+    progress.count_per_stream(streams)
     try:
         target = Child("target", target_argv, env, scrub, stdin=subprocess.PIPE,
                        stdout=subprocess.DEVNULL)

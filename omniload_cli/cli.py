@@ -19,6 +19,7 @@ import sys
 import textwrap
 
 from omniload_cli import tables as tables_mod
+from omniload_cli.entry import ARGV_FD, HANDED_OVER_ENV
 from omniload_cli.errors import Interrupted, OmniloadError, UsageError, with_disk_hint
 from omniload_cli.secrets import Scrubber
 from omniload_cli.uri import parse_datetime, parse_dest_table, parse_dest_uri, parse_source_uri
@@ -248,18 +249,14 @@ def parse_lock_timeout(value: str | None) -> float:
     return seconds
 
 
-# The variables ./omniload hands over through its argument file instead of
-# its environment (they may hold the token).
-_HANDED_OVER_ENV = ("SOURCE_URI", "OMNILOAD_SOURCE_URI")
-
-
 def _read_argv_from_fd() -> list[str] | None:
-    """The ./omniload script hands us the arguments (and SOURCE_URI, if set)
-    through an unlinked 0600 file open as fd OMNILOAD_ARGV_FD rather than
-    argv and environ, so a token is not visible in /proc/<pid>/cmdline or
-    /proc/<pid>/environ while we run.  The file holds, NUL-separated, the
-    argument count, the arguments, then NAME=value entries."""
-    fd = os.environ.pop("OMNILOAD_ARGV_FD", None)
+    """The ./omniload script, or the console script's first step (entry.py),
+    hands us the arguments (and SOURCE_URI, if set) through an unlinked
+    private file open as fd OMNILOAD_ARGV_FD rather than argv and environ,
+    so a token is not visible in /proc/<pid>/cmdline or /proc/<pid>/environ
+    while we run.  The file holds, NUL-separated, the argument count, the
+    arguments, then NAME=value entries."""
+    fd = os.environ.pop(ARGV_FD, None)
     if not fd:
         return None
     with os.fdopen(int(fd), "rb") as f:
@@ -268,7 +265,7 @@ def _read_argv_from_fd() -> list[str] | None:
     count = int(parts[0])
     for entry in parts[1 + count:]:
         name, _, value = entry.partition("=")
-        if name in _HANDED_OVER_ENV:
+        if name in HANDED_OVER_ENV:
             # Set after exec: not in /proc/<pid>/environ, which shows the
             # environment the process started with.
             os.environ[name] = value

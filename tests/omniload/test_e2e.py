@@ -13,7 +13,7 @@ import pytest
 
 from tests.duckdb_reader import columns, loaded_records, query, snapshot
 from tests.expected import OPT_FIELDS, PARENT_KEYS, TABLES, assert_same_records, expected_gids, expected_rows
-from tests.omniload.support import OMNILOAD, SECRET_PART, clean_env, ingest, make_sim, run_omniload, source_uri
+from tests.omniload.support import OMNILOAD, REPO, SECRET_PART, clean_env, ingest, make_sim, run_omniload, source_uri
 from tests.reliability.support import cmdline, descendants
 
 pytestmark = pytest.mark.slow
@@ -256,13 +256,13 @@ def _pids_with(text: str, root: int) -> list[int]:
     return [pid for pid in [root, *descendants(root)] if text in cmdline(pid)]
 
 
-def _start_slow(sim, db, tmp, *, via_env: bool):
+def _start_slow(sim, db, tmp, *, via_env: bool, program: Path = OMNILOAD):
     sim.faults.set_latency(150)
     tmpdir = tmp / "tmp"
     tmpdir.mkdir()
     env = clean_env(TMPDIR=tmpdir, OMNILOAD_PROGRESS_INTERVAL="0.3",
                     OMNILOAD_TAP_SETTINGS=json.dumps({"page_size": 2, "concurrency": 1}))
-    args = [str(OMNILOAD), "ingest", "--source-table", "tasks", "--dest-uri", f"duckdb:///{db}",
+    args = [str(program), "ingest", "--source-table", "tasks", "--dest-uri", f"duckdb:///{db}",
             "--dest-table", "public.tasks", "--progress", "log"]
     if via_env:
         env["SOURCE_URI"] = source_uri(sim)
@@ -276,13 +276,19 @@ def _start_slow(sim, db, tmp, *, via_env: bool):
     return proc, tmpdir
 
 
-@pytest.mark.parametrize("via_env", [False, True])
-def test_token_not_in_any_process_args_or_child_env(sim, tmp_path, omniload_ready, via_env):
+# ./omniload (a clone), and the console script itself (omniload installed as
+# a tool: `uv tool install .`), which hands over the same way (entry.py).
+CONSOLE_SCRIPT = REPO / ".omniload" / "envs" / "omniload" / "bin" / "omniload"
+
+
+@pytest.mark.parametrize("program", [OMNILOAD, CONSOLE_SCRIPT], ids=["clone", "console-script"])
+@pytest.mark.parametrize("via_env", [False, True], ids=["argument", "SOURCE_URI"])
+def test_token_not_in_any_process_args_or_child_env(sim, tmp_path, omniload_ready, via_env, program):
     db = tmp_path / "w.db"
-    proc, _ = _start_slow(sim, db, tmp_path, via_env=via_env)
+    proc, _ = _start_slow(sim, db, tmp_path, via_env=via_env, program=program)
     try:
         seen_children = set()
-        # omniload itself: the launcher handed the URI over through a file.
+        # omniload itself: the URI was handed over through a file.
         own = Path(f"/proc/{proc.pid}/environ").read_bytes() + Path(f"/proc/{proc.pid}/cmdline").read_bytes()
         assert SECRET_PART.encode() not in own, "token in omniload's own arguments or environment"
         for _ in range(10):

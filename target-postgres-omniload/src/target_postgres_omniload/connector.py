@@ -1,0 +1,49 @@
+"""Column types and sessions: what a Postgres user expects to query.
+
+Upstream maps a JSON array to a Postgres array (`jsonb[]` for Asana's arrays
+of objects: `memberships[1]->'project'` rather than `memberships->0->'project'`,
+no `jsonb_array_elements`, no `@>` containment) and a `date-time` string to
+`timestamp without time zone`, which drops the instant's offset and depends
+on the session's TimeZone.  Here every array is ONE `jsonb` value, every
+date-time a `timestamptz`, and the loader's sessions run in UTC, so a value
+without an offset is read as UTC whatever the server's default.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TIMESTAMP
+from target_postgres.connector import PostgresConnector
+
+
+def _timestamptz(_schema: dict | None = None) -> TIMESTAMP:
+    return TIMESTAMP(timezone=True)
+
+
+def _set_utc(dbapi_connection: Any, _record: Any) -> None:
+    # psycopg 3: a statement outside a transaction needs autocommit, and the
+    # pool hands the connection out in its original mode.
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    dbapi_connection.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.autocommit = autocommit
+
+
+class OmniloadConnector(PostgresConnector):
+    def _handle_array_type(self, jsonschema: dict[str, Any]) -> JSONB:   # row p1
+        return JSONB()
+
+    @cached_property
+    def jsonschema_to_sql(self):  # type: ignore[override]   # row p2
+        to_sql = PostgresConnector.jsonschema_to_sql.func(self)  # type: ignore[attr-defined]
+        to_sql.register_format_handler("date-time", _timestamptz)
+        return to_sql
+
+    def create_engine(self) -> sqlalchemy.Engine:   # row p2
+        engine = super().create_engine()
+        sqlalchemy.event.listen(engine, "connect", _set_utc)
+        return engine

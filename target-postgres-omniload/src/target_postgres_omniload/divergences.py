@@ -1,0 +1,144 @@
+"""Every way target-postgres-omniload differs from meltanolabs-target-postgres 0.8.1.
+
+The differences are subclasses, the extension points singer-sdk targets are
+built for (target.py, sink.py, connector.py), not patched module globals.
+UPSTREAM pins each upstream method we override or rely on by the SHA-256 of
+its source; DIVERGENCES says, for each difference, which of those it
+overrides, what upstream does, what we do, why, and the tests that guard
+it.  pin.check_target() refuses to run on other upstream code;
+tests/target/test_divergences.py checks that our classes override exactly
+the registered methods and that README.md's table is markdown() of this
+module (`python -m target_postgres_omniload --divergences`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """An upstream method: `module.Class.method` under target_postgres (or
+    singer_sdk, for what target-postgres inherits), and the SHA-256 of its source."""
+
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Reliance:
+    upstream: Upstream
+    what: str
+
+
+@dataclass(frozen=True)
+class Divergence:
+    id: str
+    overrides: tuple[tuple[Upstream, str], ...]   # (upstream method, our Class.method replacing it)
+    relies_on: tuple[Reliance, ...]
+    upstream: str
+    ours: str
+    why: str
+    tests: tuple[str, ...]    # pytest node ids, from the repository root
+
+
+HANDLE_ARRAY_TYPE = Upstream("connector.PostgresConnector._handle_array_type",
+                             "fd336ce6318f2cff866ce7a2f9aa1b8c19a5025ef5b3af4b03b6b20aa9953830")
+JSONSCHEMA_TO_SQL = Upstream("connector.PostgresConnector.jsonschema_to_sql",
+                             "829e4f330e387482378712570f7a87cefe2bdee880e904a917fcc7ef6247fa3b")
+CREATE_ENGINE = Upstream("connector.PostgresConnector.create_engine",
+                         "718bf15c4e359e159314c2265812b6d8d0d2489702605d354abee66778995dc1")
+PROCESS_BATCH = Upstream("sinks.PostgresSink.process_batch",
+                         "5b80eca8f94eee1097ec7946db30db566db6a8871a5f249d5159693802838bdb")
+BULK_INSERT_RECORDS = Upstream("sinks.PostgresSink.bulk_insert_records",
+                               "a6f066d5e83ab86913d7c35b74241da2e5fa88379140f018e6e5ae044f71f1a4")
+
+UPSTREAM = (HANDLE_ARRAY_TYPE, JSONSCHEMA_TO_SQL, CREATE_ENGINE, PROCESS_BATCH, BULK_INSERT_RECORDS)
+
+_T = "tests/target/test_target_postgres_omniload.py::"
+_E = "tests/omniload/test_postgres.py::"
+
+DIVERGENCES = (
+    Divergence(
+        id="p1",
+        overrides=((HANDLE_ARRAY_TYPE, "OmniloadConnector._handle_array_type"),),
+        relies_on=(),
+        upstream="A JSON array is a Postgres array of its items' type: Asana's arrays of objects "
+                 "(`memberships`, `tags`, `custom_fields`, …) become `jsonb[]`, arrays of strings `text[]`.",
+        ours="Every array is one `jsonb` value (`memberships->0->'project'->>'name'`, "
+             "`tags @> '[{\"name\": \"x\"}]'`, `jsonb_array_elements`).",
+        why="What a Postgres user expects of JSON data, and what every JSON operator and index works on; "
+            "the same meaning as the DuckDB destination's JSON columns.",
+        tests=(f"{_T}test_column_types", f"{_E}test_each_table_equals_the_simulator"),
+    ),
+    Divergence(
+        id="p2",
+        overrides=((JSONSCHEMA_TO_SQL, "OmniloadConnector.jsonschema_to_sql"),
+                   (CREATE_ENGINE, "OmniloadConnector.create_engine")),
+        relies_on=(),
+        upstream="A `date-time` string is a `timestamp without time zone` column: the instant's offset is "
+                 "dropped, and what is stored depends on the session's TimeZone.",
+        ours="`timestamptz`; the loader's sessions run in UTC, so a value without an offset is taken as UTC.",
+        why="An instant stays the same instant for every reader, whatever their TimeZone.",
+        tests=(f"{_T}test_column_types", f"{_T}test_instants_keep_their_offset"),
+    ),
+    Divergence(
+        id="p3",
+        overrides=((PROCESS_BATCH, "OmniloadSink.process_batch"),),
+        relies_on=(Reliance(BULK_INSERT_RECORDS, "keeps the last record of each key in a batch"),),
+        upstream="A tombstone (a record of only the key with `_sdc_deleted_at` set) is upserted like any "
+                 "record: the row stays, every column NULL but the key and `_sdc_deleted_at`; `hard_delete` "
+                 "applies to ACTIVATE_VERSION only.",
+        ours="With `hard_delete` on, the row is deleted in the batch's transaction (the key's last record in "
+             "the batch decides); without it, upstream's behaviour stands.",
+        why="Tasks Asana no longer has (and, with `stories_incremental`, deleted stories) leave the table "
+            "under `meltano run`, as they do with omniload and target-duckdb.",
+        tests=(f"{_T}test_tombstones_delete_rows_with_hard_delete",),
+    ),
+    Divergence(
+        id="p4",
+        overrides=(),
+        relies_on=(),
+        upstream="A crash prints a traceback.",
+        ours="One `target-postgres-omniload failed: <Type>: <message>` line before it; the exit status stays 1.",
+        why="omniload and people read the first line.",
+        tests=(f"{_T}test_a_failure_is_one_line_then_exit_1",),
+    ),
+)
+
+
+def registry_problems() -> list[str]:
+    problems = []
+    ids = [d.id for d in DIVERGENCES]
+    if len(set(ids)) != len(ids):
+        problems.append(f"divergence ids repeat: {ids}")
+    used = {u for d in DIVERGENCES for u, _ in d.overrides} | {r.upstream for d in DIVERGENCES for r in d.relies_on}
+    problems += [f"{u.name} is used but not pinned" for u in used - set(UPSTREAM)]
+    problems += [f"{u.name} is pinned but no divergence uses it" for u in set(UPSTREAM) - used]
+    problems += [f"divergence {d.id} names no test" for d in DIVERGENCES if not d.tests]
+    return problems
+
+
+def rows_using(upstream: Upstream) -> list[str]:
+    return [d.id for d in DIVERGENCES
+            if upstream in [u for u, _ in d.overrides] or upstream in [r.upstream for r in d.relies_on]]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown() -> str:
+    """README.md's tables."""
+    out = ["| # | overrides | target-postgres 0.8.1 | target-postgres-omniload | why | guarded by |",
+           "|---|---|---|---|---|---|"]
+    for d in DIVERGENCES:
+        overrides = "<br>".join(f"`{ours}`" for _, ours in d.overrides)
+        tests = "<br>".join(f"`{t.removeprefix(_T).removeprefix('tests/')}`" for t in d.tests)
+        out.append(f"| {d.id} | {overrides} | {_cell(d.upstream)} | {_cell(d.ours)} | {_cell(d.why)} | {tests} |")
+    out += ["", "| upstream method (pinned by its source's SHA-256) | rows | what the rows rely on it to keep doing "
+            "| SHA-256 |", "|---|---|---|---|"]
+    for u in UPSTREAM:
+        relied = "; ".join(dict.fromkeys(r.what for d in DIVERGENCES for r in d.relies_on if r.upstream == u))
+        out.append(f"| `{u.name}` | {' '.join(rows_using(u))} | {_cell(relied) or '–'} | `{u.sha256[:16]}…` |")
+    return "\n".join(out) + "\n"

@@ -21,7 +21,14 @@ import textwrap
 from omniload_cli import tables as tables_mod
 from omniload_cli.errors import Interrupted, OmniloadError, UsageError, with_disk_hint
 from omniload_cli.secrets import Scrubber
-from omniload_cli.uri import parse_datetime, parse_dest_table, parse_dest_uri, parse_source_uri
+from omniload_cli.uri import (
+    PostgresDest,
+    check_table_for,
+    parse_datetime,
+    parse_dest_table,
+    parse_dest_uri,
+    parse_source_uri,
+)
 
 PROG = "omniload"
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
@@ -195,7 +202,9 @@ def plan_from_args(args):
     tables = tables_mod.parse_table_list(args.source_table)
     source = parse_source_uri(args.source_uri)
     dest = parse_dest_uri(args.dest_uri)
-    dest_tables = _dest_tables(tables, args.dest_table, args.dest_schema)
+    dest_tables = _dest_tables(tables, args.dest_table, args.dest_schema, dest.default_schema)
+    for dest_table in dest_tables:
+        check_table_for(dest, dest_table)
     requested = (_choice(args.incremental_strategy, tables_mod.STRATEGIES, "--incremental-strategy")
                  if args.incremental_strategy else None)
     strategies = tables_mod.resolve_strategies(tables, requested)
@@ -215,7 +224,7 @@ def plan_from_args(args):
                 progress=progress, lock_timeout=parse_lock_timeout(args.lock_timeout))
 
 
-def _dest_tables(tables, dest_table: str | None, dest_schema: str | None):
+def _dest_tables(tables, dest_table: str | None, dest_schema: str | None, default_schema: str):
     """--dest-table names one table's destination; --dest-schema the schema
     of every table, each named after its source table."""
     if dest_table and dest_schema:
@@ -225,12 +234,12 @@ def _dest_tables(tables, dest_table: str | None, dest_schema: str | None):
         if len(tables) > 1:
             raise UsageError(f"--dest-table names one table, and {len(tables)} are loaded; use "
                              f"--dest-schema (each table named after its source table)")
-        return [parse_dest_table(dest_table, tables[0].name)]
+        return [parse_dest_table(dest_table, tables[0].name, default_schema)]
     if dest_schema:
         if "." in dest_schema:
             raise UsageError(f"invalid --dest-schema {dest_schema[:40]!r}: a schema name, without a table")
         return [parse_dest_table(f"{dest_schema}.{t.name}", t.name) for t in tables]
-    return [parse_dest_table(None, t.name) for t in tables]
+    return [parse_dest_table(None, t.name, default_schema) for t in tables]
 
 
 def parse_lock_timeout(value: str | None) -> float:
@@ -249,8 +258,8 @@ def parse_lock_timeout(value: str | None) -> float:
 
 
 # The variables ./omniload hands over through its argument file instead of
-# its environment (they may hold the token).
-_HANDED_OVER_ENV = ("SOURCE_URI", "OMNILOAD_SOURCE_URI")
+# its environment (they may hold the token, or a database password).
+_HANDED_OVER_ENV = ("SOURCE_URI", "OMNILOAD_SOURCE_URI", "DESTINATION_URI", "OMNILOAD_DESTINATION_URI")
 
 
 def _read_argv_from_fd() -> list[str] | None:
@@ -275,6 +284,19 @@ def _read_argv_from_fd() -> list[str] | None:
     return parts[1:1 + count]
 
 
+def _uri_passwords(texts) -> list[str]:
+    """The password part (user:<password>@) of anything that looks like a
+    URI with one, so no error -- a mistyped flag argparse echoes with its
+    value included -- can show a database password."""
+    import re
+    from urllib.parse import unquote
+    out = []
+    for text in texts:
+        for m in re.finditer(r"://[^/:@\s]*:([^@\s]+)@", text or ""):
+            out += [m.group(1), unquote(m.group(1))]
+    return out
+
+
 def _raw_tokens(uri: str | None) -> list[str]:
     """Whatever follows access_token= in a (maybe malformed) URI, so even an
     error about a broken URI cannot echo the token."""
@@ -297,27 +319,33 @@ def main(argv: list[str] | None = None) -> int:
         argv = _read_argv_from_fd()
     if argv is None:
         argv = sys.argv[1:]
-    scrub = Scrubber()
+    scrub = Scrubber(*_uri_passwords([*argv, *(os.environ.get(k) for k in _HANDED_OVER_ENV)]))
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        scrub = Scrubber(*_raw_tokens(getattr(args, "source_uri", None)))
+        scrub = Scrubber(*_raw_tokens(getattr(args, "source_uri", None)),
+                         *_uri_passwords([*argv, *(os.environ.get(k) for k in _HANDED_OVER_ENV)]))
         if args.command is None:
             parser.print_help()
             return 0
         if args.command == "setup":
             from omniload_cli import environments, sources
-            environments.executables()
+            environments.setup_all()
             sys.stderr.write(f"omniload: environments are ready in {sources.home() / 'envs'}\n")
             return 0
         if args.command == "demo":
             from omniload_cli import demo
+            demo_dest = parse_dest_uri(args.dest_uri)
+            if isinstance(demo_dest, PostgresDest):
+                raise UsageError("the demo writes a DuckDB file (its sample query is DuckDB's): give it "
+                                 "duckdb://<file>, and load PostgreSQL with ingest")
             progress = _choice(args.progress, ("interactive", "log"), "--progress")
-            return demo.run(parse_dest_uri(args.dest_uri), projects=args.projects,
+            return demo.run(demo_dest, projects=args.projects,
                             tasks_per_project=args.tasks_per_project, seed=args.seed,
                             progress=progress)
         plan = plan_from_args(args)
-        scrub = Scrubber(plan.source.access_token)
+        scrub = Scrubber(plan.source.access_token,
+                         plan.dest.password if isinstance(plan.dest, PostgresDest) else None)
         from omniload_cli import ingest
         summary = ingest.run(plan)
         sys.stdout.write(summary.render())

@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from omniload_cli.uri import DestTable, DuckDBDest
+from omniload_cli.uri import DestTable, DuckDBDest, PostgresDest
 
 
 class StageMismatch(Exception):
@@ -78,14 +78,23 @@ class PublishRequest:
 
 class Destination(ABC):
     display: str
+    loader: str = "duckdb"            # which loader fills it (environments.LOADERS)
+    database_kind: str = "DuckDB"     # for messages
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What the destination URI holds that no output may show (a password)."""
+        return ()
 
     @abstractmethod
     def check_local(self) -> None:
         """Checks that need no connection (a path, a file's kind): before the lock."""
 
     @abstractmethod
-    def run_lock(self, timeout_s: float, on_wait: Callable[[str], None]) -> AbstractContextManager:
-        """Held for the whole run: a second run waits, or fails after timeout_s."""
+    def run_lock(self, tables: Sequence[DestTable], timeout_s: float,
+                 on_wait: Callable[[str], None]) -> AbstractContextManager:
+        """Held for the whole run over tables: a second run on any of them
+        waits, or fails after timeout_s."""
 
     @abstractmethod
     def prepare(self, tables: Sequence[DestTable]) -> PreRun:
@@ -109,7 +118,26 @@ class Destination(ABC):
         the run was loading; a warning to show, or None."""
 
 
-def for_uri(dest: DuckDBDest) -> Destination:
+def for_uri(dest: DuckDBDest | PostgresDest) -> Destination:
+    if isinstance(dest, PostgresDest):
+        from omniload_cli.destinations.postgres import PostgresDestination
+
+        return PostgresDestination(dest)
     from omniload_cli.destinations.duckdb import DuckDBDestination
 
     return DuckDBDestination(dest)
+
+
+def waiting_message(holder: int | None, what: str, timeout_s: float) -> str:
+    """What a run that waits for another says (once)."""
+    return (f"waiting for the run with PID {holder or '?'} to finish with {what} "
+            f"(at most {timeout_s:g} s; --lock-timeout)")
+
+
+def busy_message(holder: int | None, what: str, timeout_s: float) -> str:
+    """The error of a run that waited --lock-timeout seconds in vain."""
+    who = f"the omniload run with PID {holder}" if holder else "another omniload run"
+    if timeout_s <= 0:
+        return f"{who} is using {what}; nothing was changed (--lock-timeout SECONDS waits for it instead)"
+    return (f"{who} is still using {what} after {timeout_s:g} s of waiting; "
+            f"nothing was changed (a longer --lock-timeout waits longer)")

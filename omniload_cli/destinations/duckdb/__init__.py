@@ -45,7 +45,8 @@ class DuckDBDestination(Destination):
     def check_local(self) -> None:
         files.check_paths(self.dest)
 
-    def run_lock(self, timeout_s: float, on_wait: Callable[[str], None]) -> RunLock:
+    def run_lock(self, tables: Sequence[DestTable], timeout_s: float, on_wait: Callable[[str], None]) -> RunLock:
+        # One lock for the whole file: DuckDB allows one writer per file anyway.
         return RunLock(self.dest.path, self.dest.display, timeout_s=timeout_s, on_wait=on_wait)
 
     def prepare(self, tables: Sequence[DestTable]) -> PreRun:

@@ -148,3 +148,20 @@ def start() -> Server:
     log = (base / "server.log").read_text(errors="replace")[-2000:] if (base / "server.log").exists() else ""
     shutil.rmtree(base, ignore_errors=True)
     raise RuntimeError(f"pg_ctl start failed: {r.stderr[-1000:]} {log}")
+
+
+@dataclass(frozen=True)
+class Database:
+    """One database of a test server: where a test loads (its --dest-uri)."""
+    server: Server
+    name: str
+
+    @property
+    def uri(self) -> str:
+        return self.server.uri(self.name)
+
+    def connect(self, **kw):
+        return self.server.connect(self.name, **kw)
+
+    def __str__(self) -> str:       # in a test id or an assertion message
+        return f"postgres:{self.name}"

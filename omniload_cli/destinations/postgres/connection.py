@@ -35,12 +35,13 @@ def connect(dest: PostgresDest):
     """An autocommit connection (transactions are explicit), or a
     DestinationError saying why not."""
     import psycopg
+    from psycopg.conninfo import make_conninfo
 
     params = dest.conninfo()
     params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+    params.update(application_name=application_name(), client_encoding="UTF8")
     try:
-        con = psycopg.connect(**params, application_name=application_name(), autocommit=True,
-                              client_encoding="UTF8")
+        con = psycopg.connect(make_conninfo("", **params), autocommit=True)
     except psycopg.Error as exc:
         raise DestinationError(_why(dest, exc)) from None
     con.execute("SET TIME ZONE 'UTC'")

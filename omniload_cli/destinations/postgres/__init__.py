@@ -118,6 +118,17 @@ class PostgresDestination(Destination):
                 f"role {role!r} may not create schemas in {where} (omniload needs "
                 f"{', '.join(sorted(set(needs_database)))}); as its owner: "
                 f"GRANT CREATE ON DATABASE {self.dest.database} TO {role}, or create the schemas for it")
+        if catalog.schema_exists(con, state.STATE_SCHEMA):
+            if catalog.table_exists(con, state.STATE_SCHEMA, state.STATE_TABLE):
+                state_name = catalog.ident(state.STATE_SCHEMA, state.STATE_TABLE).as_string(con)
+                if not all(catalog.may(con, "table", state_name, p) for p in ("SELECT", "INSERT", "UPDATE")):
+                    raise DestinationError(
+                        f"role {role!r} may not write the bookmarks table _omniload._state of {where}; "
+                        f"GRANT SELECT, INSERT, UPDATE ON _omniload._state TO {role}")
+            elif not catalog.may(con, "schema", state.STATE_SCHEMA, "CREATE"):
+                raise DestinationError(
+                    f"role {role!r} may not create the bookmarks table in schema _omniload of {where}; "
+                    f"GRANT USAGE, CREATE ON SCHEMA _omniload TO {role}")
         for table, b in before.items():
             if b.schema_existed and not (catalog.may(con, "schema", table.schema, "CREATE")
                                          and catalog.may(con, "schema", table.schema, "USAGE")):

@@ -1,0 +1,126 @@
+"""target-postgres-omniload (target-postgres 0.8.1 plus our overrides) on
+hand-written Singer messages, against a real PostgreSQL server: each test
+guards a row of target-postgres-omniload/divergences.py.  The plain
+`target-postgres` of the same environment shows what upstream does."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests import pg_reader
+from tests.postgres_server import ROLE, ROLE_PASSWORD, SECRET_PART
+
+ENV = Path(__file__).resolve().parents[2] / ".omniload" / "envs" / "target-postgres"
+
+SCHEMA = {"type": "SCHEMA", "stream": "things", "key_properties": ["gid"], "schema": {"properties": {
+    "gid": {"type": ["string"]},
+    "name": {"type": ["null", "string"]},
+    "done": {"type": ["null", "boolean"]},
+    "likes": {"type": ["null", "integer"]},
+    "minutes": {"type": ["null", "number"]},
+    "due_on": {"type": ["null", "string"], "format": "date"},
+    "modified_at": {"type": ["null", "string"], "format": "date-time"},
+    "assignee": {"type": ["null", "object"], "properties": {"gid": {"type": ["null", "string"]}}},
+    "tags": {"type": ["null", "array"], "items": {"type": ["null", "object"],
+                                                  "properties": {"name": {"type": ["null", "string"]}}}},
+    "domains": {"type": ["null", "array"], "items": {"type": ["null", "string"]}},
+}}}
+
+
+def record(gid: str, **values) -> dict:
+    return {"type": "RECORD", "stream": "things", "record": {"gid": gid, **values}}
+
+
+@pytest.fixture(scope="session")
+def loader(omniload_ready) -> Path:
+    return ENV / "bin" / "target-postgres-omniload"
+
+
+def run(executable: Path, db, messages, tmp_path: Path, check: bool = True, **config):
+    cfg = {"sqlalchemy_url": db.server.uri(db.name).replace("postgresql://", "postgresql+psycopg://"),
+           "default_target_schema": "public", "use_copy": True, "add_record_metadata": False,
+           "activate_version": False, **config}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    r = subprocess.run([str(executable), "--config", str(path)], capture_output=True, timeout=120,
+                       input="".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages).encode())
+    if check:
+        assert r.returncode == 0, r.stderr.decode()[-3000:]
+    return r
+
+
+def test_column_types(loader, pg_db, tmp_path):
+    run(loader, pg_db, [SCHEMA, record("1", name="a", done=True, likes=2, minutes=1.5, due_on="2024-03-01",
+                                       modified_at="2024-03-01T10:00:00.123Z", assignee={"gid": "9"},
+                                       tags=[{"name": "x"}, {"name": "y"}], domains=["a.com", "b.com"])], tmp_path)
+    assert pg_reader.columns(pg_db, "public.things") == {
+        "gid": "text", "name": "text", "done": "boolean", "likes": "bigint", "minutes": "numeric", "due_on": "date",
+        "modified_at": "timestamp with time zone", "assignee": "jsonb", "tags": "jsonb", "domains": "jsonb"}
+    row = pg_reader.rows_by_key(pg_db, "public.things")["1"]
+    assert row == {"gid": "1", "name": "a", "done": True, "likes": 2, "minutes": Decimal("1.5"),
+                   "due_on": date(2024, 3, 1),
+                   "modified_at": datetime(2024, 3, 1, 10, 0, 0, 123000, tzinfo=timezone.utc),
+                   "assignee": {"gid": "9"}, "tags": [{"name": "x"}, {"name": "y"}], "domains": ["a.com", "b.com"]}
+    assert pg_reader.query(pg_db, "SELECT tags->1->>'name', tags @> '[{\"name\": \"x\"}]' FROM public.things") \
+        == [("y", True)]
+
+
+def test_instants_keep_their_offset(loader, pg_server, pg_db, tmp_path):
+    # A server whose default TimeZone is not UTC: a value without an offset is UTC all the same.
+    pg_server.admin(f"ALTER DATABASE \"{pg_db.name}\" SET timezone TO 'America/New_York'")
+    run(loader, pg_db, [SCHEMA, record("1", modified_at="2024-01-01T10:00:00+02:00"),
+                        record("2", modified_at="2024-01-01T10:00:00"),
+                        record("3", modified_at="2024-07-01T00:30:00.5Z")], tmp_path)
+    got = {g: r["modified_at"] for g, r in pg_reader.rows_by_key(pg_db, "public.things").items()}
+    assert got == {"1": datetime(2024, 1, 1, 8, tzinfo=timezone.utc),
+                   "2": datetime(2024, 1, 1, 10, tzinfo=timezone.utc),
+                   "3": datetime(2024, 7, 1, 0, 30, 0, 500000, tzinfo=timezone.utc)}
+
+
+@pytest.mark.upstream_bug
+def test_plain_target_postgres_makes_arrays_and_naive_timestamps(pg_db, tmp_path, omniload_ready):
+    """What rows p1 and p2 fix: when this fails, upstream changed its types."""
+    run(ENV / "bin" / "target-postgres", pg_db, [SCHEMA, record("1", tags=[{"name": "x"}])], tmp_path)
+    kinds = pg_reader.columns(pg_db, "public.things")
+    assert (kinds["tags"], kinds["modified_at"]) == ("jsonb[]", "timestamp without time zone")
+
+
+def test_tombstones_delete_rows_with_hard_delete(loader, pg_db, tmp_path):
+    meta = dict(add_record_metadata=True, activate_version=True)
+    run(loader, pg_db, [SCHEMA, record("1", name="a"), record("2", name="b"), record("3", name="c")], tmp_path,
+        hard_delete=True, **meta)
+    gone = "2024-01-01T00:00:00Z"
+    run(loader, pg_db, [SCHEMA, record("1", _sdc_deleted_at=gone), record("2", name="b2"),
+                        record("3", _sdc_deleted_at=gone), record("3", name="back"), record("9", _sdc_deleted_at=gone)],
+        tmp_path, hard_delete=True, **meta)
+    assert sorted(pg_reader.query(pg_db, "SELECT gid, name FROM public.things")) == [("2", "b2"), ("3", "back")]
+    # Without hard_delete, upstream's soft delete stands: the row stays, marked.
+    run(loader, pg_db, [SCHEMA, record("2", _sdc_deleted_at=gone)], tmp_path, hard_delete=False, **meta)
+    assert pg_reader.query(pg_db, "SELECT gid, _sdc_deleted_at IS NOT NULL FROM public.things WHERE gid = '2'") \
+        == [("2", True)]
+
+
+def test_a_failure_is_one_line_then_exit_1(loader, pg_server, pg_db, tmp_path):
+    cfg_url = pg_server.uri(pg_db.name, password="wrong" + ROLE_PASSWORD).replace(
+        "postgresql://", "postgresql+psycopg://")
+    r = run(loader, pg_db, [SCHEMA, record("1")], tmp_path, check=False, sqlalchemy_url=cfg_url)
+    err = r.stderr.decode()
+    assert r.returncode == 1
+    failed = [line for line in err.splitlines() if line.startswith("target-postgres-omniload failed: ")]
+    assert len(failed) == 1 and "password authentication failed" in failed[0] and f'"{ROLE}"' in failed[0]
+    assert SECRET_PART not in err
+
+
+def test_upstream_commits_every_batch_on_its_own(loader, pg_db, tmp_path):
+    """Why omniload has it fill a stage and publishes itself: a load that
+    fails half-way leaves the batches before the failure committed."""
+    r = run(loader, pg_db, [SCHEMA, *(record(str(i), name=f"n{i}") for i in range(5))] + ["not json"], tmp_path,
+            check=False, batch_size_rows=2)
+    assert r.returncode != 0
+    assert pg_reader.query(pg_db, "SELECT count(*) FROM public.things")[0][0] >= 2

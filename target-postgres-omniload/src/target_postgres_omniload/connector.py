@@ -38,8 +38,8 @@ class OmniloadConnector(PostgresConnector):
         return JSONB()
 
     @cached_property
-    def jsonschema_to_sql(self):  # type: ignore[override]   # row p2
-        to_sql = PostgresConnector.jsonschema_to_sql.func(self)  # type: ignore[attr-defined]
+    def jsonschema_to_sql(self):   # row p2
+        to_sql = PostgresConnector.jsonschema_to_sql.func(self)
         to_sql.register_format_handler("date-time", _timestamptz)
         return to_sql
 

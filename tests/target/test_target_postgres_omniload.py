@@ -124,3 +124,37 @@ def test_upstream_commits_every_batch_on_its_own(loader, pg_db, tmp_path):
             check=False, batch_size_rows=2)
     assert r.returncode != 0
     assert pg_reader.query(pg_db, "SELECT count(*) FROM public.things")[0][0] >= 2
+
+
+def _version(v: int) -> dict:
+    return {"type": "ACTIVATE_VERSION", "stream": "things", "version": v}
+
+
+def _versioned(gid: str, v: int) -> dict:
+    return {**record(gid, name=f"v{v}"), "version": v}
+
+
+META = dict(add_record_metadata=True, activate_version=True, hard_delete=True)
+
+
+def test_activate_version_deletes_only_once_the_extract_is_complete(loader, pg_db, tmp_path):
+    run(loader, pg_db, [SCHEMA, _version(1), *(_versioned(g, 1) for g in "123"), _version(1)], tmp_path, **META)
+    # An extract that stops before its closing message (a tap that died): nothing goes.
+    run(loader, pg_db, [SCHEMA, _version(2), _versioned("1", 2)], tmp_path, **META)
+    assert sorted(pg_reader.query(pg_db, "SELECT gid, name FROM public.things")) == \
+        [("1", "v2"), ("2", "v1"), ("3", "v1")]
+    # The complete one removes what it did not send.
+    run(loader, pg_db, [SCHEMA, _version(3), _versioned("1", 3), _version(3)], tmp_path, **META)
+    assert pg_reader.query(pg_db, "SELECT gid, name FROM public.things") == [("1", "v3")]
+    # An empty, complete extract empties the table.
+    run(loader, pg_db, [SCHEMA, _version(4), _version(4)], tmp_path, **META)
+    assert pg_reader.query(pg_db, "SELECT count(*) FROM public.things") == [(0,)]
+
+
+@pytest.mark.upstream_bug
+def test_plain_target_postgres_deletes_at_the_opening_activate_version(pg_db, tmp_path, omniload_ready):
+    """What row p5 fixes: the table is emptied before the extract has loaded."""
+    plain = ENV / "bin" / "target-postgres"
+    run(plain, pg_db, [SCHEMA, _version(1), *(_versioned(g, 1) for g in "123"), _version(1)], tmp_path, **META)
+    run(plain, pg_db, [SCHEMA, _version(2), _versioned("1", 2)], tmp_path, **META)
+    assert pg_reader.query(pg_db, "SELECT gid FROM public.things") == [("1",)]

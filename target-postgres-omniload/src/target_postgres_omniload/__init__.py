@@ -30,7 +30,7 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:
-        # One greppable line before the traceback (row p4); the exit status stays 1.
+        # One greppable line before the traceback (row p5); the exit status stays 1.
         message = " ".join(f"{type(exc).__name__}: {exc}".split())
         logging.getLogger("target-postgres-omniload").critical("target-postgres-omniload failed: %s", message)
         sys.stderr.write(f"target-postgres-omniload failed: {message}\n")

@@ -50,10 +50,13 @@ CREATE_ENGINE = Upstream("connector.PostgresConnector.create_engine",
                          "718bf15c4e359e159314c2265812b6d8d0d2489702605d354abee66778995dc1")
 PROCESS_BATCH = Upstream("sinks.PostgresSink.process_batch",
                          "5b80eca8f94eee1097ec7946db30db566db6a8871a5f249d5159693802838bdb")
+ACTIVATE_VERSION = Upstream("sinks.PostgresSink.activate_version",
+                            "ff585c54c4997c4bfbe42ac727c1e41bc7b8c5a7d410fd75717368f7c375e7f1")
 BULK_INSERT_RECORDS = Upstream("sinks.PostgresSink.bulk_insert_records",
                                "a6f066d5e83ab86913d7c35b74241da2e5fa88379140f018e6e5ae044f71f1a4")
 
-UPSTREAM = (HANDLE_ARRAY_TYPE, JSONSCHEMA_TO_SQL, CREATE_ENGINE, PROCESS_BATCH, BULK_INSERT_RECORDS)
+UPSTREAM = (HANDLE_ARRAY_TYPE, JSONSCHEMA_TO_SQL, CREATE_ENGINE, PROCESS_BATCH, BULK_INSERT_RECORDS,
+            ACTIVATE_VERSION)
 
 _T = "tests/target/test_target_postgres_omniload.py::"
 _E = "tests/omniload/test_e2e.py::"
@@ -97,6 +100,20 @@ DIVERGENCES = (
     ),
     Divergence(
         id="p4",
+        overrides=((ACTIVATE_VERSION, "OmniloadSink.activate_version"),),
+        relies_on=(),
+        upstream="Every ACTIVATE_VERSION deletes (`hard_delete`) or marks deleted the rows of older versions, "
+                 "the one a tap sends BEFORE a full-table extract included: the table is empty while the "
+                 "extract loads batch by batch (each batch commits on its own), and stays partial if the run dies.",
+        ours="The first ACTIVATE_VERSION of a version only opens it; the next one with the same version (sent "
+             "after the last record, as tap-asana and singer-io's taps do) does what upstream does. A run that "
+             "dies in between deletes nothing; an extract that never closes its version deletes nothing.",
+        why="Readers never see a full-table stream's table empty or half-loaded under `meltano run`, and "
+            "a failed run loses no row.",
+        tests=(f"{_T}test_activate_version_deletes_only_once_the_extract_is_complete",),
+    ),
+    Divergence(
+        id="p5",
         overrides=(),
         relies_on=(),
         upstream="A crash prints a traceback.",

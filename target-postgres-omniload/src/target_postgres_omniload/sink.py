@@ -1,4 +1,15 @@
-"""The sink: upstream's, with tombstones deleted under `hard_delete`.
+"""The sink: upstream's, with tombstones deleted under `hard_delete`, and
+ACTIVATE_VERSION acted on only once the extract is complete.
+
+A full-table extract is framed by ACTIVATE_VERSION: singer-sdk taps send one
+before the first record, and tap-asana (like singer-io's taps) the same
+version again after the last.  Upstream acts on every one: the opening
+message already deletes (or marks deleted) every row of an older version,
+so the table is empty while the extract loads batch by batch, and stays
+partial if the run dies.  Here the first message of a version only opens
+it; the next one with the same version -- the extract is complete -- does
+what upstream does.  A run that dies before it changes nothing of what was
+there; an extract that never closes its version deletes nothing.
 
 A Singer tap says "this row is gone" with a record of only its key and
 `_sdc_deleted_at` set (tap-asana does, for tasks Asana no longer has and,
@@ -22,6 +33,16 @@ TOMBSTONE = "_sdc_deleted_at"
 
 class OmniloadSink(PostgresSink):
     connector_class = OmniloadConnector
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._opened_version: int | None = None
+
+    def activate_version(self, new_version: int) -> None:   # row p4
+        if self._opened_version != new_version:
+            self._opened_version = new_version      # the extract of this version starts
+            return
+        super().activate_version(new_version)       # ... and is complete
 
     def process_batch(self, context: dict[str, Any]) -> None:   # row p3
         if not (self.config.get("hard_delete") and self.key_properties):

@@ -110,9 +110,9 @@ import json
 from target_postgres_omniload import divergences
 from target_postgres_omniload.connector import OmniloadConnector
 from target_postgres_omniload.sink import OmniloadSink
-from target_postgres_omniload.target import TargetPostgresOmniload
+from target_postgres_omniload.target import OrjsonReader, TargetPostgresOmniload
 classes = {"OmniloadConnector": OmniloadConnector, "OmniloadSink": OmniloadSink,
-           "TargetPostgresOmniload": TargetPostgresOmniload}
+           "TargetPostgresOmniload": TargetPostgresOmniload, "OrjsonReader": OrjsonReader}
 def overrides(c):
     # What c defines that a base class defines too: upstream behaviour it replaces.
     return [a for a in vars(c) if not a.startswith("__") and a != "_abc_impl"
@@ -128,7 +128,7 @@ _PG_PYTHON = REPO_ROOT / ".omniload" / "envs" / "target-postgres" / "bin" / "pyt
 
 # Class attributes that are configuration, not overridden behaviour.
 _PG_SETTINGS = {"OmniloadSink.connector_class", "TargetPostgresOmniload.name",
-                "TargetPostgresOmniload.default_sink_class"}
+                "TargetPostgresOmniload.default_sink_class", "TargetPostgresOmniload.message_reader_class"}
 
 
 @pytest.fixture(scope="module")

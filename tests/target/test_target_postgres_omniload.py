@@ -158,3 +158,34 @@ def test_plain_target_postgres_deletes_at_the_opening_activate_version(pg_db, tm
     run(plain, pg_db, [SCHEMA, _version(1), *(_versioned(g, 1) for g in "123"), _version(1)], tmp_path, **META)
     run(plain, pg_db, [SCHEMA, _version(2), _versioned("1", 2)], tmp_path, **META)
     assert pg_reader.query(pg_db, "SELECT gid FROM public.things") == [("1",)]
+
+
+TRICKY = "tab\there, newline\nthere, back\\slash, \"quotes\", 'single', é, 日本, 🚀, \\N, \r\n, ,;|"
+
+
+def test_values_survive_byte_exact(loader, pg_db, tmp_path):
+    nested = {"name": TRICKY, "n": 12345678901234567890, "x": 0.1, "none": None, "list": [TRICKY, 1, True]}
+    run(loader, pg_db, [SCHEMA, record("1", name=TRICKY, assignee=nested, tags=[nested], domains=[TRICKY, ""]),
+                        record("2", name="", minutes=0.1, likes=-(2**62))], tmp_path)
+    rows = pg_reader.rows_by_key(pg_db, "public.things")
+    assert rows["1"]["name"] == TRICKY and rows["1"]["assignee"] == nested and rows["1"]["tags"] == [nested]
+    assert rows["1"]["domains"] == [TRICKY, ""]
+    assert (rows["2"]["name"], rows["2"]["minutes"], rows["2"]["likes"]) == ("", Decimal("0.1"), -(2**62))
+    # What orjson refuses (beyond 64 bits) goes through upstream's encoder; jsonb keeps every digit.
+    run(loader, pg_db, [SCHEMA, record("3", assignee={"huge": 2**70, "tiny": 1e-300})], tmp_path)
+    assert pg_reader.rows_by_key(pg_db, "public.things")["3"]["assignee"] == {"huge": 2**70, "tiny": 1e-300}
+
+
+def test_a_line_that_is_not_json_fails_as_upstream_says(loader, pg_db, tmp_path):
+    r = run(loader, pg_db, [SCHEMA, record("1"), '{"type": "RECORD", "stream": "things", "rec'], tmp_path,
+            check=False)
+    assert r.returncode == 1
+    assert "Unable to parse line as JSON" in r.stderr.decode()
+
+
+def test_upsert_within_and_across_batches(loader, pg_db, tmp_path):
+    run(loader, pg_db, [SCHEMA, record("1", name="a"), record("2", name="b"), record("1", name="a2"),
+                        record("3", name="c"), record("2", name="b2"), record("4", name="d"), record("1", name="a3")],
+        tmp_path, batch_size_rows=2)
+    assert sorted(pg_reader.query(pg_db, "SELECT gid, name FROM public.things")) == \
+        [("1", "a3"), ("2", "b2"), ("3", "c"), ("4", "d")]

@@ -26,10 +26,13 @@ class IncompatibleTargetError(RuntimeError):
 
 
 def resolve(name: str) -> Any:
-    """'connector.PostgresConnector.create_engine' -> that function (a cached
-    property's getter, an inherited method as its class defines it)."""
-    module, cls, attribute = name.split(".")
-    owner = getattr(importlib.import_module(f"target_postgres.{module}"), cls)
+    """'connector.PostgresConnector.create_engine' (under target_postgres) or
+    'singer_sdk.io_base.SingerReader.deserialize_json' -> that function (a
+    cached property's getter, an inherited method as its class defines it)."""
+    module, cls, attribute = name.rsplit(".", 2)
+    if not module.startswith("singer_sdk"):
+        module = f"target_postgres.{module}"
+    owner = getattr(importlib.import_module(module), cls)
     for klass in owner.__mro__:
         if attribute in vars(klass):
             value = vars(klass)[attribute]

@@ -21,6 +21,7 @@ the batch's transaction; without it, upstream's soft delete stands.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy
@@ -43,6 +44,23 @@ class OmniloadSink(PostgresSink):
             self._opened_version = new_version      # the extract of this version starts
             return
         super().activate_version(new_version)       # ... and is complete
+
+    def upsert(self, from_table: sqlalchemy.Table, to_table: sqlalchemy.Table, schema: dict[str, Any],
+               join_keys: Sequence[str], connection: sqlalchemy.engine.Connection) -> int | None:   # row p6
+        """The batch (from_table, keys unique) into the table: UPDATE the rows
+        whose key is there already, then INSERT the others -- each row written
+        once (upstream inserts first, then updates every row of the batch,
+        the ones it has just inserted included)."""
+        if self.append_only:
+            return super().upsert(from_table, to_table, schema, join_keys, connection)
+        matches = sqlalchemy.and_(*(from_table.c[k] == to_table.c[k] for k in join_keys))
+        values = {to_table.c[c]: from_table.c[c] for c in self.schema["properties"] if c not in join_keys}
+        if values:
+            connection.execute(sqlalchemy.update(to_table).where(matches).values(values))
+        new_rows = sqlalchemy.select(*from_table.columns).where(
+            ~sqlalchemy.exists().where(matches))
+        connection.execute(sqlalchemy.insert(to_table).from_select(list(from_table.columns.keys()), new_rows))
+        return None
 
     def process_batch(self, context: dict[str, Any]) -> None:   # row p3
         if not (self.config.get("hard_delete") and self.key_properties):

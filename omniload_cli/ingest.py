@@ -227,7 +227,8 @@ def extract(plan: Plan, tap_argv: list[str], target_argv: list[str], env: dict, 
     progress.start()
     try:
         result = pipeline.run(tap_argv, target_argv, env, stage_streams=set(stages.values()), scrub=scrub,
-                              progress=progress, secret_files=secret_files, into=into)
+                              progress=progress, secret_files=secret_files, into=into,
+                              loader=os.path.basename(target_argv[0]))
     finally:
         progress.stop()
     ignored = set(stages) & result.dropped_streams

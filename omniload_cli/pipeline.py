@@ -1,4 +1,5 @@
-"""Running ``tap-asana | target-duckdb-omniload`` with omniload in the middle.
+"""Running ``tap-asana | <the loader>`` (target-duckdb-omniload, target-postgres-omniload)
+with omniload in the middle.
 
 omniload does not let the shell connect the two programs: it reads the tap's
 stdout line by line so it can count RECORDs for progress and the summary,
@@ -187,8 +188,11 @@ def select_streams(catalog: dict, streams: list[str]) -> dict:
 
 
 def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams: set[str],
-        scrub, progress, secret_files: tuple[str, ...] = (), into: str = "DuckDB") -> PipeResult:
-    """secret_files (the tap's config) are deleted as soon as the tap has
+        scrub, progress, secret_files: tuple[str, ...] = (), into: str = "DuckDB",
+        loader: str = "target-duckdb-omniload") -> PipeResult:
+    """into names the destination's kind and loader the loader, for messages.
+
+    secret_files (the tap's config) are deleted as soon as the tap has
     written its first line, i.e. has read its config: even a SIGKILL of
     omniload, which skips all cleanup, then leaves no token on disk."""
     tap = target = None
@@ -266,7 +270,6 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
             pass
         target_rc = target.proc.wait()
         target.finish_reading()
-        loader = os.path.basename(target_argv[0])
         if loader_gone and target_rc == 0:
             raise LoadError(f"{loader} stopped reading before the tap had finished; nothing was changed")
         if target_rc != 0:

@@ -128,6 +128,33 @@ def for_uri(dest: DuckDBDest | PostgresDest) -> Destination:
     return DuckDBDestination(dest)
 
 
+def check_stage(name: str, sent: Sent, rows: int | None) -> None:
+    """Refuse a stage that is not what this run's loader wrote: rows is its
+    row count, None when it does not exist.  Missing is fine only when the
+    loader was sent no SCHEMA (so created nothing); more rows than records
+    sent, or none although records were sent, means someone else changed it."""
+    if rows is None:
+        if sent.schema:
+            raise StageMismatch(f"the staging table {name} is gone although the loader created it")
+        return
+    if rows > sent.records:
+        raise StageMismatch(f"the staging table {name} holds {rows} rows, more than the "
+                            f"{sent.records} records this run loaded")
+    if sent.records and not rows:
+        raise StageMismatch(f"the staging table {name} is empty although this run loaded "
+                            f"{sent.records} records")
+
+
+def undo_warning(stages: Sequence[tuple[DestTable, str]], exc: Exception, who: str = "the next run") -> str:
+    """The warning of an undo that could not drop the run's stages."""
+    from omniload_cli.errors import DestinationError
+
+    why = exc.message if isinstance(exc, DestinationError) else " ".join(str(exc).split())
+    names = ", ".join(f"{table.schema}.{stage}" for table, stage in stages)
+    return (f"the staging tables ({names}) could not be removed now ({why}); they are not "
+            f"part of any table, and {who} removes them")
+
+
 def waiting_message(holder: int | None, what: str, timeout_s: float) -> str:
     """What a run that waits for another says (once)."""
     return (f"waiting for the run with PID {holder or '?'} to finish with {what} "

@@ -48,11 +48,16 @@ print(json.dumps({
 """
 
 
-@pytest.fixture(scope="module")
-def registry(target_python) -> dict:
-    result = subprocess.run([str(target_python), "-c", _REGISTRY], capture_output=True, text=True, timeout=60)
+def read_registry(python, code: str) -> dict:
+    """What code prints (JSON), run in a loader's environment."""
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def registry(target_python) -> dict:
+    return read_registry(target_python, _REGISTRY)
 
 
 def test_the_registry_is_consistent(registry):
@@ -72,8 +77,9 @@ def test_every_patched_upstream_function_is_pinned_and_in_a_divergence(registry)
         assert patch["upstream"] in changed, patch
 
 
-def test_every_guarding_test_exists(registry):
-    ids = sorted({t for d in registry["divergences"] for t in d["tests"]})
+def assert_tests_exist(divergences: list[dict]) -> None:
+    """Every test a divergence names is one pytest collects."""
+    ids = sorted({t for d in divergences for t in d["tests"]})
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *ids],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
@@ -81,6 +87,10 @@ def test_every_guarding_test_exists(registry):
     collected = result.stdout.splitlines()
     for node_id in ids:
         assert any(line == node_id or line.startswith(node_id + "[") for line in collected), node_id
+
+
+def test_every_guarding_test_exists(registry):
+    assert_tests_exist(registry["divergences"])
 
 
 def test_every_divergence_is_guarded_by_a_test_of_the_loader(registry):
@@ -133,9 +143,7 @@ _PG_SETTINGS = {"OmniloadSink.connector_class", "TargetPostgresOmniload.name",
 
 @pytest.fixture(scope="module")
 def pg_registry(omniload_ready) -> dict:
-    result = subprocess.run([str(_PG_PYTHON), "-c", _PG_REGISTRY], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return read_registry(_PG_PYTHON, _PG_REGISTRY)
 
 
 def test_the_postgres_registry_is_consistent_and_names_every_override(pg_registry):
@@ -144,14 +152,8 @@ def test_the_postgres_registry_is_consistent_and_names_every_override(pg_registr
 
 
 def test_every_postgres_divergence_is_guarded_by_an_existing_test(pg_registry):
-    ids = sorted({t for d in pg_registry["divergences"] for t in d["tests"]})
     assert all(any(t.startswith("tests/target/") for t in d["tests"]) for d in pg_registry["divergences"])
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *ids],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    for node_id in ids:
-        assert any(line == node_id or line.startswith(node_id + "[") for line in result.stdout.splitlines()), node_id
+    assert_tests_exist(pg_registry["divergences"])
 
 
 def test_the_postgres_readme_table_is_the_registry(omniload_ready):

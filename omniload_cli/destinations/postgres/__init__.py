@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult, TableBefore
+from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult, TableBefore, undo_warning
 from omniload_cli.errors import DestinationError
 from omniload_cli.uri import STAGE_PREFIX, DestTable, PostgresDest
 
@@ -187,10 +187,7 @@ class PostgresDestination(Destination):
                             "WHERE n.nspname = %s LIMIT 1", (schema,)).fetchone():
                         con.execute(catalog.sql.SQL("DROP SCHEMA {}").format(catalog.ident(schema)))
         except Exception as exc:  # noqa: BLE001 - best effort: a warning, never a failure
-            why = exc.message if isinstance(exc, DestinationError) else " ".join(str(exc).split())
-            names = ", ".join(f"{table.schema}.{stage}" for table, stage in stages)
-            return (f"the staging tables ({names}) could not be removed now ({why}); they are not "
-                    f"part of any table, and the next run on them removes them")
+            return undo_warning(stages, exc, "the next run on their tables")
         return None
 
 

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 
 from psycopg import sql
 
-from omniload_cli import testhooks
-from omniload_cli.destinations import PublishRequest, PublishResult, Sent, StageMismatch
+from omniload_cli import destinations, testhooks
+from omniload_cli.destinations import PublishRequest, PublishResult, Sent
 from omniload_cli.destinations.postgres import state as state_table
 from omniload_cli.destinations.postgres.catalog import (
     columns,
@@ -41,7 +41,6 @@ from omniload_cli.destinations.postgres.catalog import (
     primary_key_name,
     table_exists,
 )
-from omniload_cli.destinations.postgres.run_lock import key
 
 
 def publish(con, requests: Sequence[PublishRequest]) -> list[PublishResult]:
@@ -57,18 +56,8 @@ def publish(con, requests: Sequence[PublishRequest]) -> list[PublishResult]:
 
 
 def check_stage(con, schema: str, stage: str, sent: Sent) -> None:
-    name = f"{schema}.{stage}"
-    if not table_exists(con, schema, stage):
-        if sent.schema:
-            raise StageMismatch(f"the staging table {name} is gone although the loader created it")
-        return
-    rows = count_rows(con, schema, stage)
-    if rows > sent.records:
-        raise StageMismatch(f"the staging table {name} holds {rows} rows, more than the "
-                            f"{sent.records} records this run loaded")
-    if sent.records and not rows:
-        raise StageMismatch(f"the staging table {name} is empty although this run loaded "
-                            f"{sent.records} records")
+    rows = count_rows(con, schema, stage) if table_exists(con, schema, stage) else None
+    destinations.check_stage(f"{schema}.{stage}", sent, rows)
 
 
 def _publish_one(con, r: PublishRequest) -> PublishResult:
@@ -80,7 +69,7 @@ def _publish_one(con, r: PublishRequest) -> PublishResult:
             (list(r.sent.removed),)).rowcount
         result.rows_in_table -= result.rows_removed
     if r.state_key is not None:
-        state_table.write_state(con, r.state_key, r.source, r.state, key("_omniload._state"))
+        state_table.write_state(con, r.state_key, r.source, r.state)
     return result
 
 

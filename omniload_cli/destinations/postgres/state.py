@@ -33,12 +33,14 @@ def read_state(con, dest_table: str) -> tuple[str, dict] | None:
     return source, (state or {})
 
 
-def write_state(con, dest_table: str, source: str, state: dict | None, lock_key: tuple[int, int]) -> None:
+def write_state(con, dest_table: str, source: str, state: dict | None) -> None:
     """Upsert; the caller owns the transaction."""
     from psycopg import sql
 
+    from omniload_cli.destinations.postgres.run_lock import key
+
     if not table_exists(con, STATE_SCHEMA, STATE_TABLE):
-        con.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock_key)
+        con.execute("SELECT pg_advisory_xact_lock(%s, %s)", key(f"{STATE_SCHEMA}.{STATE_TABLE}"))
         con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident(STATE_SCHEMA)))
         con.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (dest_table text PRIMARY KEY, source text NOT NULL, "
                             "state jsonb, updated_at timestamptz NOT NULL)").format(_QUALIFIED))

@@ -150,6 +150,26 @@ def test_a_role_without_rights(sim, pg_server, weak_role, dest_table, fragment, 
     assert not pg_server.admin("SELECT 1 FROM pg_namespace WHERE nspname = 'fresh'", database=db.name)
 
 
+def test_a_role_without_temp_tables(sim, pg_server, weak_role, omniload_ready):
+    role, db = weak_role
+    pg_server.admin(f'REVOKE TEMP ON DATABASE "{db.name}" FROM PUBLIC')
+    r = ingest_to(sim, pg_server.uri(db.name, user=role, password="weak-pass"), "users", dest_table="theirs.new")
+    one_line_error(r, 1, f"role '{role}' may not create temporary tables")
+
+
+def test_a_failed_first_run_into_a_new_schema_leaves_nothing(sim, pg_db, omniload_ready):
+    sim.faults.fail_from(1, status=500)
+    try:
+        r = run_omniload("ingest", "--source-uri", source_uri(sim), "--source-table", "tasks", "--dest-uri",
+                         pg_db.uri, "--dest-table", "fresh.tasks", env=clean_env(
+                             OMNILOAD_TAP_SETTINGS=json.dumps({"max_tries": 1})), timeout=300)
+    finally:
+        sim.faults.clear()
+    one_line_error(r, 1, "")
+    assert snapshot(pg_db) == {}
+    assert not query(pg_db, "SELECT nspname FROM pg_namespace WHERE nspname IN ('fresh', '_omniload')")
+
+
 def test_a_view_under_the_table_s_name_is_refused(sim, pg_db, omniload_ready):
     execute(pg_db, "CREATE VIEW public.users AS SELECT '1'::text AS gid")
     one_line_error(ingest_to(sim, pg_db.uri, "users", dest_table="public.users"), 2, "public.users is a view in ")

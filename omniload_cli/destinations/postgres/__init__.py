@@ -118,6 +118,10 @@ class PostgresDestination(Destination):
                 f"role {role!r} may not create schemas in {where} (omniload needs "
                 f"{', '.join(sorted(set(needs_database)))}); as its owner: "
                 f"GRANT CREATE ON DATABASE {self.dest.database} TO {role}, or create the schemas for it")
+        if not catalog.may(con, "database", self.dest.database, "TEMP"):
+            raise DestinationError(
+                f"role {role!r} may not create temporary tables in {where} (the loader stages each batch in "
+                f"one); GRANT TEMP ON DATABASE {self.dest.database} TO {role}")
         if catalog.schema_exists(con, state.STATE_SCHEMA):
             if catalog.table_exists(con, state.STATE_SCHEMA, state.STATE_TABLE):
                 state_name = catalog.ident(state.STATE_SCHEMA, state.STATE_TABLE).as_string(con)

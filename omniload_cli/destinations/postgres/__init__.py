@@ -71,6 +71,8 @@ class PostgresDestination(Destination):
         return self._con
 
     def prepare(self, tables: Sequence[DestTable]) -> PreRun:
+        from psycopg import sql
+
         from omniload_cli.destinations.postgres import catalog, state
 
         con = self.con
@@ -91,7 +93,7 @@ class PostgresDestination(Destination):
                 # of a new schema would race on it.
                 with con.transaction():
                     con.execute("SELECT pg_advisory_xact_lock(%s, %s)", _schema_key(schema))
-                    con.execute(catalog.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(catalog.ident(schema)))
+                    con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(catalog.ident(schema)))
             # Under this run's locks, a stage of one of its tables is a killed run's.
             for table in tables:
                 for stage in catalog.stages_of(con, table.schema, f"{STAGE_PREFIX}{table.table}_"):
@@ -177,6 +179,8 @@ class PostgresDestination(Destination):
     def undo(self, stages: Sequence[tuple[DestTable, str]], pre: PreRun | None) -> str | None:
         if pre is None:
             return None
+        from psycopg import sql
+
         from omniload_cli.destinations.postgres import catalog
 
         try:
@@ -189,7 +193,7 @@ class PostgresDestination(Destination):
                     if catalog.schema_exists(con, schema) and not con.execute(
                             "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                             "WHERE n.nspname = %s LIMIT 1", (schema,)).fetchone():
-                        con.execute(catalog.sql.SQL("DROP SCHEMA {}").format(catalog.ident(schema)))
+                        con.execute(sql.SQL("DROP SCHEMA {}").format(catalog.ident(schema)))
         except Exception as exc:  # noqa: BLE001 - best effort: a warning, never a failure
             return undo_warning(stages, exc, "the next run on their tables")
         return None

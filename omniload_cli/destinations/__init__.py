@@ -128,6 +128,23 @@ def for_uri(dest: DuckDBDest | PostgresDest) -> Destination:
     return DuckDBDestination(dest)
 
 
+def publish_in_order(requests: Sequence[PublishRequest], check: Callable[[PublishRequest], None],
+                     publish_one: Callable[[PublishRequest], PublishResult]) -> list[PublishResult]:
+    """The steps of a publish, inside the destination's one transaction:
+    every stage checked before anything changes, then each table published
+    (the tests' kill points between them, testhooks.py)."""
+    from omniload_cli import testhooks
+
+    for r in requests:
+        check(r)
+    results = []
+    for r in requests:
+        results.append(publish_one(r))
+        testhooks.at("in-publish")
+    testhooks.at("before-commit")
+    return results
+
+
 def check_stage(name: str, sent: Sent, rows: int | None) -> None:
     """Refuse a stage that is not what this run's loader wrote: rows is its
     row count, None when it does not exist.  Missing is fine only when the

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from omniload_cli import destinations, testhooks
+from omniload_cli import destinations
 from omniload_cli.destinations import PublishRequest, PublishResult, Sent
 from omniload_cli.destinations.duckdb import state as state_table
 from omniload_cli.destinations.duckdb.catalog import columns, count_rows, q, qualified, table_exists
@@ -47,13 +47,8 @@ def publish(con, requests: Sequence[PublishRequest]) -> list[PublishResult]:
     transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
-        for r in requests:            # every stage checked before anything changes
-            check_stage(con, r.table.schema, r.stage, r.sent)
-        results = []
-        for r in requests:
-            results.append(_publish_one(con, r))
-            testhooks.at("in-publish")
-        testhooks.at("before-commit")
+        results = destinations.publish_in_order(
+            requests, lambda r: check_stage(con, r.table.schema, r.stage, r.sent), lambda r: _publish_one(con, r))
         con.execute("COMMIT")
     except BaseException:
         # BaseException: a Ctrl-C in the middle must roll back too.

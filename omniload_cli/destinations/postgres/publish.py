@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 from psycopg import sql
 
-from omniload_cli import destinations, testhooks
+from omniload_cli import destinations
 from omniload_cli.destinations import PublishRequest, PublishResult, Sent
 from omniload_cli.destinations.postgres import state as state_table
 from omniload_cli.destinations.postgres.catalog import (
@@ -45,14 +45,8 @@ from omniload_cli.destinations.postgres.catalog import (
 
 def publish(con, requests: Sequence[PublishRequest]) -> list[PublishResult]:
     with con.transaction():
-        for r in requests:            # every stage checked before anything changes
-            check_stage(con, r.table.schema, r.stage, r.sent)
-        results = []
-        for r in requests:
-            results.append(_publish_one(con, r))
-            testhooks.at("in-publish")
-        testhooks.at("before-commit")
-    return results
+        return destinations.publish_in_order(requests, lambda r: check_stage(con, r.table.schema, r.stage, r.sent),
+                                             lambda r: _publish_one(con, r))
 
 
 def check_stage(con, schema: str, stage: str, sent: Sent) -> None:

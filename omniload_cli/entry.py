@@ -1,7 +1,8 @@
 """The `omniload` console script's first step: get the token out of sight.
 
 A --source-uri argument, or SOURCE_URI / OMNILOAD_SOURCE_URI in the
-environment, carries the Asana token, and a process's arguments are readable
+environment, carries the Asana token (a PostgreSQL --dest-uri or
+DESTINATION_URI, a password), and a process's arguments are readable
 by every user (/proc/<pid>/cmdline; its environment by the same user and
 root) for as long as it runs. So before anything else is imported, this
 writes them to an anonymous in-memory file (memfd; an unlinked 0600 file
@@ -16,7 +17,8 @@ import os
 import sys
 
 ARGV_FD = "OMNILOAD_ARGV_FD"
-HANDED_OVER_ENV = ("SOURCE_URI", "OMNILOAD_SOURCE_URI")
+# They may hold the Asana token, or a database password.
+HANDED_OVER_ENV = ("SOURCE_URI", "OMNILOAD_SOURCE_URI", "DESTINATION_URI", "OMNILOAD_DESTINATION_URI")
 
 
 def main() -> int:

@@ -4,7 +4,8 @@ Rounds of ordinary Asana activity (edits, new tasks and comments) mixed with
 every kind of removal (deleted tasks, tasks removed from one or from all of
 their projects, moves, renamed projects and sections, deleted projects,
 deleted comments); after each round a merge run of `tasks` and one of
-`stories`, and the tables must equal the simulator's own data.
+`stories`, and the tables must equal the simulator's own data.  On a DuckDB
+file and on a PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import random
 
 import pytest
 
-from tests.duckdb_reader import query, snapshot
+from tests.dest_reader import query, snapshot
 from tests.expected import expected_gids
 from tests.omniload.support import ingest, make_sim
 from tests.reliability.support import tap_settings
@@ -78,10 +79,15 @@ def live_fields(task: dict) -> tuple:
     return task["name"], task["completed"], projects, memberships
 
 
+def _json(value):
+    """A JSON column's value: DuckDB hands out its text, PostgreSQL the value."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def table_tasks(db) -> dict:
     rows = query(db, "SELECT gid, name, completed, projects, memberships FROM public.tasks")
-    return {gid: live_fields({"name": name, "completed": completed, "projects": json.loads(projects),
-                              "memberships": json.loads(memberships)})
+    return {gid: live_fields({"name": name, "completed": completed, "projects": _json(projects),
+                              "memberships": _json(memberships)})
             for gid, name, completed, projects, memberships in rows}
 
 
@@ -104,11 +110,17 @@ def sync(sim, db, env_extra=None):
         assert in_table == query(db, f"SELECT count(*) FROM public.{table}")[0][0], r.stdout
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_merged_tables_stay_exact_round_after_round(tmp_path, omniload_ready, seed):
+def destination(kind: str, tmp_path, request):
+    if kind == "duckdb":
+        return tmp_path / "w.db"
+    return request.getfixturevalue("pg_db")
+
+
+@pytest.mark.parametrize("kind, seed", [("duckdb", 1), ("duckdb", 2), ("postgres", 1)])
+def test_merged_tables_stay_exact_round_after_round(tmp_path, omniload_ready, request, kind, seed):
     sim = make_sim(**SPEC, seed=seed)
     try:
-        db = tmp_path / "w.db"
+        db = destination(kind, tmp_path, request)
         sync(sim, db)
         rng, history = random.Random(seed), []
         for _ in range(5):
@@ -134,14 +146,15 @@ def test_exact_under_faults(tmp_path, omniload_ready):
         sim.stop()
 
 
-@pytest.mark.parametrize("table", ["tasks", "stories"])
-def test_a_run_killed_inside_its_publish_of_removals_changes_nothing(tmp_path, omniload_ready, table):
+@pytest.mark.parametrize("kind, table", [("duckdb", "tasks"), ("duckdb", "stories"), ("postgres", "tasks")])
+def test_a_run_killed_inside_its_publish_of_removals_changes_nothing(tmp_path, omniload_ready, request, kind,
+                                                                     table):
     """SIGKILL inside the publish transaction of a run that had removals to
     publish (rows deleted, bookmark not yet written): the table and its
     bookmark stay as they were, and the next run publishes the removals."""
     sim = make_sim(**SPEC, seed=4)
     try:
-        db = tmp_path / "w.db"
+        db = destination(kind, tmp_path, request)
         sync(sim, db)
         history = mutate(sim, random.Random(4), 30)
         before = published(snapshot(db))

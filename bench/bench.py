@@ -47,7 +47,11 @@ makes the simulator's project events carry every level.
 
 Other modes:
   --throughput   tasks only, no latency and no quota, at several workspace
-                 sizes (--sizes); records/s and peak memory (flatness check)
+                 sizes (--sizes); records/s and peak memory (flatness check).
+                 With --tools destinations: ours into a DuckDB file and into
+                 PostgreSQL, side by side on the same simulator (the server is
+                 a PostgreSQL 15 that bench.py starts like the tests do,
+                 tests/postgres_server.py: fsync off, so figures are the load's)
   --startup      fixed cost of one CLI run: the `workspaces` table (1-2
                  requests) on a no-latency simulator, repeated
 Environments: ours uses $OMNILOAD_HOME (default ./.omniload; bench.py runs
@@ -303,11 +307,23 @@ def run_measured(cmd, *, env, cwd, logfile: Path) -> dict:
             "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
-def count_rows(py: Path, db: Path, table: str) -> tuple[int, int]:
+def count_rows(py: Path, db: Path | str, table: str) -> tuple[int, int]:
     """(rows, distinct gids) of public.<table> (ONE_RUN: summed over every
-    table), read with the tool's own duckdb."""
+    table), read with the tool's own duckdb (or psycopg, for a postgresql:// URI)."""
     names = ALL_TABLES if table == ONE_RUN else [table]
     query = " union all ".join(f"select count(*) n, count(distinct gid) d from public.{t}" for t in names)
+    if isinstance(db, str):
+        code = ("import psycopg,sys,json\n"
+                "from urllib.parse import urlsplit, unquote\n"
+                "u=urlsplit(sys.argv[1])\n"
+                "c=psycopg.connect(host=u.hostname, port=u.port, user=unquote(u.username),"
+                " password=unquote(u.password), dbname=u.path[1:])\n"
+                f"print(json.dumps(list(c.execute('select sum(n)::int, sum(d)::int from ({query}) x').fetchone())))\n")
+        out = subprocess.run([str(py), "-c", code, db], capture_output=True, text=True)
+        try:
+            return tuple(json.loads(out.stdout.strip().splitlines()[-1]))
+        except Exception:  # noqa: BLE001 - no table: reported as -1
+            return (-1, -1)
     code = (
         "import duckdb,sys,json\n"
         "c=duckdb.connect(sys.argv[1],read_only=True)\n"
@@ -324,14 +340,15 @@ def count_rows(py: Path, db: Path, table: str) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- tools
-def ours_cmd(sim: Sim, table: str, db: Path):
+def ours_cmd(sim: Sim, table: str, db: Path | str):
     # ONE_RUN ("all", or a comma list): every table in one run, merge wherever
     # it is incremental, as the single-table runs use it for tasks and stories.
     strategy = ["--incremental-strategy", "merge"] if table in ("stories", ONE_RUN) else []
     dest = (["--dest-schema", "public"] if table == ONE_RUN else ["--dest-table", f"public.{table}"])
     uri = f"asana://{sim.ws}?access_token={TOKEN}&api_url={sim.api_url}"
     cmd = [str(OMNILOAD), "ingest", "--source-uri", uri, "--source-table", table,
-           "--dest-uri", f"duckdb:///{db}", *dest, "--progress", "log", *strategy]
+           "--dest-uri", db if isinstance(db, str) else f"duckdb:///{db}", *dest, "--progress", "log",
+           *strategy]
     return cmd, dict(os.environ, OMNILOAD_HOME=str(OMNILOAD_HOME))
 
 
@@ -353,15 +370,57 @@ def ingestr_cmd(sim: Sim, table: str, db: Path):
 
 TOOLS = {
     "ours": {"cmd": ours_cmd, "py": OUR_PY},
+    "ours-postgres": {"cmd": ours_cmd, "py": OUR_PY},    # db is a postgresql:// URI
     "ingestr": {"cmd": ingestr_cmd, "py": INGESTR_PY},
 }
+TOOL_SETS = {"both": ["ours", "ingestr"], "destinations": ["ours", "ours-postgres"]}
+
+
+def tool_list(args) -> list[str]:
+    return TOOL_SETS.get(args.tools, [args.tools])
+
+
+# A PostgreSQL server for --tools destinations, run by omniload's own Python
+# (it has psycopg): one JSON line when it is up, then a database URI for each
+# line read; it stops when stdin closes.
+_PG_HELPER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from tests import postgres_server
+server = postgres_server.start()
+print(json.dumps({"port": server.port}), flush=True)
+try:
+    for _ in sys.stdin:
+        print(server.uri(server.create_database()), flush=True)
+finally:
+    server.stop()
+"""
+
+
+class PgServer:
+    def __init__(self):
+        self.proc = subprocess.Popen([str(OUR_PY), "-c", _PG_HELPER, str(ROOT)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, start_new_session=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("the PostgreSQL server for the benchmark did not start (is postgresql-15 installed?)")
+        log(f"PostgreSQL 15 on port {json.loads(line)['port']}")
+
+    def new_database(self) -> str:
+        self.proc.stdin.write("db\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def stop(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 ONE_RUN = "all"
 
 
 def nominal_concurrency(tool: str, table: str) -> int:
-    if tool == "ours":
+    if tool.startswith("ours"):
         return OUR_CONCURRENCY
     return 1 if table == "tasks" else 5
 
@@ -388,9 +447,9 @@ def floor_s(requests: int, latency_ms: float, quota: int | None, conc: int) -> f
     return max(lat, q)
 
 
-def measure(tool: str, sim: Sim, table: str, db: Path, workdir: Path, label: str,
+def measure(tool: str, sim: Sim, table: str, db: Path | str, workdir: Path, label: str,
             extra_env: dict | None = None) -> dict:
-    if tool == "ours":   # an env rebuild (target-duckdb-omniload changed) must not be timed
+    if tool.startswith("ours"):   # an env rebuild (target-duckdb-omniload changed) must not be timed
         subprocess.run([str(OMNILOAD), "setup"], cwd=ROOT, capture_output=True,
                        env=dict(os.environ, OMNILOAD_HOME=str(OMNILOAD_HOME)))
     sim.reset_log()
@@ -510,7 +569,7 @@ def fmt_ratios(results: list[dict]) -> str:
 
 # --------------------------------------------------------------------------- modes
 def ensure_envs(tools):
-    if "ours" in tools and not OUR_PY.exists():
+    if any(t.startswith("ours") for t in tools) and not OUR_PY.exists():
         log("ours: running ./omniload setup")
         subprocess.run([str(OMNILOAD), "setup"], check=True, cwd=ROOT,
                        env=dict(os.environ, OMNILOAD_HOME=str(OMNILOAD_HOME)))
@@ -521,7 +580,7 @@ def ensure_envs(tools):
 
 def mode_sync(args, workdir):
     tables = [t.strip() for t in args.tables.split(",") if t.strip()]
-    tools = ["ours", "ingestr"] if args.tools == "both" else [args.tools]
+    tools = tool_list(args)
     results = []
     if args.one_run and "ours" in tools:
         results += run_tool_table(args, "ours", ONE_RUN, workdir)
@@ -574,22 +633,51 @@ def fmt_one_run(results: list[dict]) -> str:
 
 
 def mode_throughput(args, workdir):
-    tools = ["ours", "ingestr"] if args.tools == "both" else [args.tools]
+    tools = tool_list(args)
+    pg = PgServer() if "ours-postgres" in tools else None
     results = []
-    for size in [int(s) for s in args.sizes.split(",")]:
-        projects = max(1, size // args.tasks_per_project)
-        for tool in tools:
-            sim = Sim(args, projects=projects, tpp=args.tasks_per_project, latency_ms=0,
-                      quota=None, logdir=workdir, name=f"tp-{tool}-{size}")
-            try:
-                r = measure(tool, sim, "tasks", workdir / f"tp-{tool}-{size}.db", workdir,
-                            f"{size // 1000}k")
-                r["size"] = size
-                results.append(r)
-            finally:
-                sim.stop()
-        save(args, results, workdir)
+    try:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            projects = max(1, size // args.tasks_per_project)
+            for repeat in range(args.repeat if args.tools == "destinations" else 1):
+                # Destinations alternate which goes first, so neither always meets a warm cache.
+                order = tools if repeat % 2 == 0 else tools[::-1]
+                for tool in order:
+                    sim = Sim(args, projects=projects, tpp=args.tasks_per_project, latency_ms=0,
+                              quota=None, logdir=workdir, name=f"tp-{tool}-{size}-{repeat}")
+                    try:
+                        db = pg.new_database() if tool == "ours-postgres" and pg else \
+                            workdir / f"tp-{tool}-{size}-{repeat}.db"
+                        r = measure(tool, sim, "tasks", db, workdir, f"{size // 1000}k")
+                        r["size"] = size
+                        results.append(r)
+                    finally:
+                        sim.stop()
+            save(args, results, workdir)
+    finally:
+        if pg is not None:
+            pg.stop()
     return results
+
+
+def fmt_destinations(results):
+    """--tools destinations: medians per size and destination, and the ratio."""
+    lines = ["| tasks | destination | runs | wall s (median) | rec/s (median) | peak MB (max) | cpu s (median) |",
+             "|---|---|---|---|---|---|---|"]
+    ratios = []
+    for size in sorted({r["size"] for r in results}):
+        medians = {}
+        for tool, name in (("ours", "DuckDB"), ("ours-postgres", "PostgreSQL")):
+            rs = [r for r in results if r["size"] == size and r["tool"] == tool and r["rc"] == 0]
+            if not rs:
+                continue
+            medians[tool] = statistics.median(r["rps"] for r in rs)
+            lines.append(f"| {size} | {name} | {len(rs)} | {statistics.median(r['wall'] for r in rs):.1f} "
+                         f"| {medians[tool]:.0f} | {max(r['peak_mb'] for r in rs):.0f} "
+                         f"| {statistics.median(r['cpu_s'] for r in rs):.1f} |")
+        if len(medians) == 2:
+            ratios.append(f"{size} tasks: PostgreSQL / DuckDB rec/s = {medians['ours-postgres'] / medians['ours']:.2f}")
+    return "\n".join(lines + [""] + ratios)
 
 
 def fmt_throughput(results):
@@ -605,7 +693,7 @@ def fmt_throughput(results):
 
 
 def mode_startup(args, workdir):
-    tools = ["ours", "ingestr"] if args.tools == "both" else [args.tools]
+    tools = tool_list(args)
     out = []
     for tool in tools:
         sim = Sim(args, projects=2, tpp=2, latency_ms=0, quota=None, logdir=workdir,
@@ -635,6 +723,10 @@ def save(args, results, workdir):
 
 def report(paths):
     keyed = {}
+    every = [r for p in paths for r in json.loads(Path(p).read_text())["results"]]
+    if any(r.get("tool") == "ours-postgres" for r in every):
+        print(fmt_destinations(every))      # repeats are the point: medians of all of them
+        return
     for p in paths:
         data = json.loads(Path(p).read_text())
         a = data["args"]
@@ -674,7 +766,8 @@ def main():
                          "delete N comments and rename a project; report rows left stale")
     ap.add_argument("--tables", default="tasks,stories",
                     help=f"comma-separated, from {','.join(ALL_TABLES)} (or 'all')")
-    ap.add_argument("--tools", choices=("ours", "ingestr", "both"), default="both")
+    ap.add_argument("--tools", choices=("ours", "ingestr", "both", "destinations"), default="both",
+                    help="destinations (--throughput only): ours into DuckDB and into PostgreSQL")
     ap.add_argument("--one-run", action="store_true",
                     help="also load every table in ONE omniload run (--source-table all) and compare "
                          "it with the single-table runs of --tables summed")
@@ -716,7 +809,9 @@ def main():
         args.quota_per_minute = None
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="omniload-bench-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    tools = ["ours", "ingestr"] if args.tools == "both" else [args.tools]
+    tools = tool_list(args)
+    if args.tools == "destinations" and not args.throughput:
+        ap.error("--tools destinations goes with --throughput")
     ensure_envs(tools)
     log(f"work dir {workdir}")
     try:
@@ -732,6 +827,9 @@ def main():
             print(f"\nthroughput: tasks, no latency, no quota, "
                   f"{args.tasks_per_project} tasks/project, seed {args.seed}\n")
             print(fmt_throughput(res))
+            if args.tools == "destinations":
+                print()
+                print(fmt_destinations(res))
         else:
             res = mode_sync(args, workdir)
             q = args.quota_per_minute or "no"

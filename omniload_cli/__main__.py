@@ -1,5 +1,5 @@
 import sys
 
-from omniload_cli.cli import main
+from omniload_cli.entry import main
 
 sys.exit(main())

@@ -19,17 +19,26 @@ import sys
 import textwrap
 
 from omniload_cli import tables as tables_mod
+from omniload_cli.entry import ARGV_FD, HANDED_OVER_ENV
 from omniload_cli.errors import Interrupted, OmniloadError, UsageError, with_disk_hint
 from omniload_cli.secrets import Scrubber
-from omniload_cli.uri import parse_datetime, parse_dest_table, parse_dest_uri, parse_source_uri
+from omniload_cli.uri import (
+    PostgresDest,
+    check_table_for,
+    parse_datetime,
+    parse_dest_table,
+    parse_dest_uri,
+    parse_source_uri,
+)
 
 PROG = "omniload"
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 
 DESCRIPTION = """\
-omniload copies an Asana workspace into a DuckDB file, one table or all of
-them per command, and re-runs fetch only what changed (tasks, subtasks;
-stories with merge) or swap in a fresh copy (the rest).
+omniload copies an Asana workspace into a DuckDB file or a PostgreSQL
+database, one table or all of them per command, and re-runs fetch only what
+changed (tasks, subtasks; stories with merge) or swap in a fresh copy (the
+rest).
 """
 
 TABLES_HELP = "tables (--source-table):\n" + "\n".join(
@@ -39,9 +48,11 @@ TABLES_HELP = "tables (--source-table):\n" + "\n".join(
 INGEST_EPILOG = TABLES_HELP + """
 
 strategies (--incremental-strategy):
-  replace  full extract into a staging table, then swapped in atomically
-           (drop old + rename, one transaction). Deletions and renames at the
-           source show up. Default for every table except tasks and subtasks.
+  replace  full extract into a staging table, then swapped in atomically, in
+           one transaction (DuckDB: drop old + rename; PostgreSQL: delete every
+           row and insert the stage into the same table, so its views, grants
+           and indexes stay). Deletions and renames at the source show up.
+           Default for every table except tasks and subtasks.
   merge    upsert on gid. On tasks (the default there) it is incremental and
            exact: a compact index of every project names the tasks that
            changed, moved or were renamed around since the last run (only those
@@ -63,20 +74,26 @@ state and atomicity:
   Each table's bookmark (its part of the tap's last Singer STATE) is stored
   in the destination itself, table _omniload._state, keyed by schema.table,
   and written in the same transaction as the rows. A failed or interrupted run changes nothing;
-  deleting the .db file starts from scratch; --full-refresh ignores the stored
-  state and rebuilds the table. --interval-start/--interval-end (tasks only)
-  load just that modified_at window and leave the stored bookmark unchanged.
-  One run at a time per database file: a second run waits for the first
-  (saying for which PID) up to --lock-timeout seconds, then fails, changing
-  nothing.
+  deleting the .db file (or the state row) starts from scratch; --full-refresh
+  ignores the stored state and rebuilds the table. --interval-start/
+  --interval-end (tasks only) load just that modified_at window and leave the
+  stored bookmark unchanged. One run at a time per DuckDB file, and per
+  PostgreSQL table (advisory locks): a second run waits for the first (saying
+  for which PID) up to --lock-timeout seconds, then fails, changing nothing.
 
 URIs:
   asana://<workspace_gid>?access_token=<token>[&api_url=URL][&start_date=DATE]
       Values are percent-decoded; '+' stays a literal plus. Tokens look like
       2/1204...:abc... and need no encoding ('/', ':' are fine).
   duckdb://./work.db  (relative)   duckdb:////abs/path/work.db  (absolute)
-  --dest-table schema.table, or a bare name for schema main (default:
-  main.<source table>). Letters, digits and '_' only; case-insensitive.
+  postgresql://user:password@host:5432/database?sslmode=require  (postgres://
+      too; user, password and database percent-decoded: @ as %40, : as %3A,
+      / as %2F, # as %23; port 5432 by default; libpq parameters in the query;
+      a unix socket: postgresql://user@/database?host=/var/run/postgresql).
+      Put it in DESTINATION_URI: the password then shows in no process list.
+  --dest-table schema.table, or a bare name for schema main on DuckDB, public
+  on PostgreSQL (default: <that schema>.<source table>). Letters, digits and
+  '_' only; case-insensitive.
   Several tables (--source-table all, or tasks,stories,users) go to
   --dest-schema, each named after its source table; a requested strategy
   applies where it means something (replace: every table; merge: tasks,
@@ -97,6 +114,8 @@ examples:
       --dest-uri duckdb://./work.db --dest-table public.tasks
   ./omniload ingest --source-table all --incremental-strategy merge \\
       --dest-uri duckdb://./work.db --dest-schema public
+  export DESTINATION_URI='postgresql://omni:p%40ss@db.internal:5432/analytics?sslmode=require'
+  ./omniload ingest --source-table all --dest-schema asana
 """
 
 
@@ -125,15 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog=textwrap.dedent("""\
                          commands:
-                           ingest  copy Asana tables into DuckDB (see: omniload ingest --help)
+                           ingest  copy Asana tables into DuckDB or PostgreSQL (see: omniload ingest --help)
                            demo    run against a bundled Asana simulator, no token needed
                            setup   only create the tap's and the loader's environments
                          """))
     sub = parser.add_subparsers(dest="command", metavar="{ingest,demo,setup}", parser_class=_Parser)
 
-    ing = sub.add_parser("ingest", help="copy Asana tables into DuckDB tables",
-                         description="Copy one Asana table, several or all into DuckDB tables, "
-                                     "in one run and one transaction.",
+    ing = sub.add_parser("ingest", help="copy Asana tables into DuckDB or PostgreSQL tables",
+                         description="Copy one Asana table, several or all into DuckDB or PostgreSQL "
+                                     "tables, in one run and one transaction.",
                          epilog=INGEST_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     ing.add_argument("--source-uri", default=_env("SOURCE_URI"), metavar="URI",
                      help="asana://<workspace_gid>?access_token=<token> [env SOURCE_URI]")
@@ -141,13 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"one of: {', '.join(tables_mod.TABLES)}; several, comma-separated; or all "
                           f"(one run, one consistent publish) [env SOURCE_TABLE]")
     ing.add_argument("--dest-uri", default=_env("DESTINATION_URI"), metavar="URI",
-                     help="duckdb://./work.db or duckdb:////abs/path.db [env DESTINATION_URI]")
+                     help="duckdb://./work.db, duckdb:////abs/path.db or "
+                          "postgresql://user:password@host:5432/database [env DESTINATION_URI]")
     ing.add_argument("--dest-table", default=_env("DESTINATION_TABLE"), metavar="SCHEMA.TABLE",
-                     help="target table of a single source table (default main.<source table>) "
-                          "[env DESTINATION_TABLE]")
+                     help="target table of a single source table (default main.<source table>; "
+                          "public.<source table> on PostgreSQL) [env DESTINATION_TABLE]")
     ing.add_argument("--dest-schema", default=_env("DESTINATION_SCHEMA"), metavar="SCHEMA",
-                     help="schema for every table, each named after its source table (default main) "
-                          "[env DESTINATION_SCHEMA]")
+                     help="schema for every table, each named after its source table (default main; "
+                          "public on PostgreSQL) [env DESTINATION_SCHEMA]")
     ing.add_argument("--incremental-strategy", default=_env("INCREMENTAL_STRATEGY"),
                      metavar="{replace,merge,append}",
                      help="override the table's default strategy (see below) [env INCREMENTAL_STRATEGY]")
@@ -158,8 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--full-refresh", action="store_true", default=_env_flag("FULL_REFRESH"),
                      help="ignore the stored state and rebuild the table [env FULL_REFRESH]")
     ing.add_argument("--lock-timeout", default=_env("LOCK_TIMEOUT"), metavar="SECONDS",
-                     help="while another omniload run uses the destination, wait this long for it "
-                          "(default 600; 0: fail at once) [env LOCK_TIMEOUT]")
+                     help="while another omniload run uses the destination (the DuckDB file, the "
+                          "PostgreSQL tables), wait this long for it (default 600; 0: fail at once) "
+                          "[env LOCK_TIMEOUT]")
     ing.add_argument("--yes", "-y", action="store_true", default=_env_flag("SKIP_CONFIRMATION"),
                      help="accepted for ingestr compatibility; omniload never prompts [env SKIP_CONFIRMATION]")
     ing.add_argument("--progress", default=_env("PROGRESS") or "interactive",
@@ -200,7 +221,9 @@ def plan_from_args(args):
     tables = tables_mod.parse_table_list(args.source_table)
     source = parse_source_uri(args.source_uri)
     dest = parse_dest_uri(args.dest_uri)
-    dest_tables = _dest_tables(tables, args.dest_table, args.dest_schema)
+    dest_tables = _dest_tables(tables, args.dest_table, args.dest_schema, dest.default_schema)
+    for dest_table in dest_tables:
+        check_table_for(dest, dest_table)
     requested = (_choice(args.incremental_strategy, tables_mod.STRATEGIES, "--incremental-strategy")
                  if args.incremental_strategy else None)
     strategies = tables_mod.resolve_strategies(tables, requested)
@@ -220,7 +243,7 @@ def plan_from_args(args):
                 progress=progress, lock_timeout=parse_lock_timeout(args.lock_timeout))
 
 
-def _dest_tables(tables, dest_table: str | None, dest_schema: str | None):
+def _dest_tables(tables, dest_table: str | None, dest_schema: str | None, default_schema: str):
     """--dest-table names one table's destination; --dest-schema the schema
     of every table, each named after its source table."""
     if dest_table and dest_schema:
@@ -230,12 +253,12 @@ def _dest_tables(tables, dest_table: str | None, dest_schema: str | None):
         if len(tables) > 1:
             raise UsageError(f"--dest-table names one table, and {len(tables)} are loaded; use "
                              f"--dest-schema (each table named after its source table)")
-        return [parse_dest_table(dest_table, tables[0].name)]
+        return [parse_dest_table(dest_table, tables[0].name, default_schema)]
     if dest_schema:
         if "." in dest_schema:
             raise UsageError(f"invalid --dest-schema {dest_schema[:40]!r}: a schema name, without a table")
         return [parse_dest_table(f"{dest_schema}.{t.name}", t.name) for t in tables]
-    return [parse_dest_table(None, t.name) for t in tables]
+    return [parse_dest_table(None, t.name, default_schema) for t in tables]
 
 
 def parse_lock_timeout(value: str | None) -> float:
@@ -253,18 +276,14 @@ def parse_lock_timeout(value: str | None) -> float:
     return seconds
 
 
-# The variables ./omniload hands over through its argument file instead of
-# its environment (they may hold the token).
-_HANDED_OVER_ENV = ("SOURCE_URI", "OMNILOAD_SOURCE_URI")
-
-
 def _read_argv_from_fd() -> list[str] | None:
-    """The ./omniload script hands us the arguments (and SOURCE_URI, if set)
-    through an unlinked 0600 file open as fd OMNILOAD_ARGV_FD rather than
-    argv and environ, so a token is not visible in /proc/<pid>/cmdline or
-    /proc/<pid>/environ while we run.  The file holds, NUL-separated, the
-    argument count, the arguments, then NAME=value entries."""
-    fd = os.environ.pop("OMNILOAD_ARGV_FD", None)
+    """The ./omniload script, or the console script's first step (entry.py),
+    hands us the arguments (and SOURCE_URI, if set) through an unlinked
+    private file open as fd OMNILOAD_ARGV_FD rather than argv and environ,
+    so a token is not visible in /proc/<pid>/cmdline or /proc/<pid>/environ
+    while we run.  The file holds, NUL-separated, the argument count, the
+    arguments, then NAME=value entries."""
+    fd = os.environ.pop(ARGV_FD, None)
     if not fd:
         return None
     with os.fdopen(int(fd), "rb") as f:
@@ -273,11 +292,24 @@ def _read_argv_from_fd() -> list[str] | None:
     count = int(parts[0])
     for entry in parts[1 + count:]:
         name, _, value = entry.partition("=")
-        if name in _HANDED_OVER_ENV:
+        if name in HANDED_OVER_ENV:
             # Set after exec: not in /proc/<pid>/environ, which shows the
             # environment the process started with.
             os.environ[name] = value
     return parts[1:1 + count]
+
+
+def _uri_passwords(texts) -> list[str]:
+    """The password part (user:<password>@) of anything that looks like a
+    URI with one, so no error -- a mistyped flag argparse echoes with its
+    value included -- can show a database password."""
+    import re
+    from urllib.parse import unquote
+    out = []
+    for text in texts:
+        for m in re.finditer(r"://[^/:@\s]*:([^@\s]+)@", text or ""):
+            out += [m.group(1), unquote(m.group(1))]
+    return out
 
 
 def _raw_tokens(uri: str | None) -> list[str]:
@@ -302,27 +334,33 @@ def main(argv: list[str] | None = None) -> int:
         argv = _read_argv_from_fd()
     if argv is None:
         argv = sys.argv[1:]
-    scrub = Scrubber()
+    scrub = Scrubber(*_uri_passwords([*argv, *(os.environ.get(k) for k in HANDED_OVER_ENV)]))
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        scrub = Scrubber(*_raw_tokens(getattr(args, "source_uri", None)))
+        scrub = Scrubber(*_raw_tokens(getattr(args, "source_uri", None)),
+                         *_uri_passwords([*argv, *(os.environ.get(k) for k in HANDED_OVER_ENV)]))
         if args.command is None:
             parser.print_help()
             return 0
         if args.command == "setup":
             from omniload_cli import environments, sources
-            environments.executables()
+            environments.setup_all()
             sys.stderr.write(f"omniload: environments are ready in {sources.home() / 'envs'}\n")
             return 0
         if args.command == "demo":
             from omniload_cli import demo
+            demo_dest = parse_dest_uri(args.dest_uri)
+            if isinstance(demo_dest, PostgresDest):
+                raise UsageError("the demo writes a DuckDB file (its sample query is DuckDB's): give it "
+                                 "duckdb://<file>, and load PostgreSQL with ingest")
             progress = _choice(args.progress, ("interactive", "log"), "--progress")
-            return demo.run(parse_dest_uri(args.dest_uri), projects=args.projects,
+            return demo.run(demo_dest, projects=args.projects,
                             tasks_per_project=args.tasks_per_project, seed=args.seed,
                             progress=progress)
         plan = plan_from_args(args)
-        scrub = Scrubber(plan.source.access_token)
+        scrub = Scrubber(plan.source.access_token,
+                         plan.dest.password if isinstance(plan.dest, PostgresDest) else None)
         from omniload_cli import ingest
         summary = ingest.run(plan)
         sys.stdout.write(summary.render())

@@ -1,8 +1,10 @@
-"""The tap's and the loader's environments: built on first use, rebuilt when stale.
+"""The tap's and the loaders' environments: built on first use, rebuilt when stale.
 
-tap-asana (singer-sdk) and target-duckdb-omniload (target-duckdb, which pins
-old singer-python libraries) cannot share one environment, and neither shares
-omniload's.  Each gets a virtualenv under <home>/envs/, installed with its
+tap-asana (singer-sdk), target-duckdb-omniload (target-duckdb, which pins
+old singer-python libraries) and target-postgres-omniload (target-postgres,
+on another singer-sdk pin) cannot share one environment, and none shares
+omniload's.  A run builds the tap's and its destination's loader's;
+`omniload setup` builds them all.  Each gets a virtualenv under <home>/envs/, installed with its
 lock file as constraints, so every machine runs the versions the tests ran.
 
 An environment is ready when its stamp -- a hash of what decides its
@@ -61,10 +63,19 @@ def _is_debris(relative: Path) -> bool:
             or relative.suffix == ".pyc")
 
 
-def programs() -> tuple[Program, Program]:
+# Each kind of destination's loader: (environment name, project = console script).
+LOADERS = {"duckdb": ("target", "target-duckdb-omniload"),
+           "postgres": ("target-postgres", "target-postgres-omniload")}
+
+
+def loader_program(kind: str = "duckdb") -> Program:
+    env_name, project = LOADERS[kind]
+    return Program(env_name, sources.target_dir(project), project, editable=False)
+
+
+def programs(loader: str = "duckdb") -> tuple[Program, Program]:
     """(tap, loader) as this omniload installs them."""
-    return (Program("tap", sources.tap_dir(), "tap-asana", editable=sources.in_clone()),
-            Program("target", sources.target_dir(), "target-duckdb-omniload", editable=False))
+    return (Program("tap", sources.tap_dir(), "tap-asana", editable=sources.in_clone()), loader_program(loader))
 
 
 def _uv() -> str | None:
@@ -168,15 +179,20 @@ class Environments:
         self._say(f"{program.env_name} environment ready")
 
 
-def executables(home: Path | None = None) -> tuple[str, str]:
-    """(tap-asana, target-duckdb-omniload), built first if needed.
+def setup_all(home: Path | None = None) -> None:
+    """`omniload setup`: the tap's and every loader's environment."""
+    Environments(home or sources.home()).ensure(programs()[0], *(loader_program(k) for k in LOADERS))
+
+
+def executables(home: Path | None = None, loader: str = "duckdb") -> tuple[str, str]:
+    """(tap-asana, the loader of that kind of destination), built first if needed.
 
     OMNILOAD_TAP_EXECUTABLE / OMNILOAD_TARGET_EXECUTABLE name other builds
     (a development checkout of either, a benchmark's variant)."""
     envs = Environments(home or sources.home())
     chosen: list[str] = []
     to_build = []
-    for program, variable in zip(programs(), ("OMNILOAD_TAP_EXECUTABLE", "OMNILOAD_TARGET_EXECUTABLE")):
+    for program, variable in zip(programs(loader), ("OMNILOAD_TAP_EXECUTABLE", "OMNILOAD_TARGET_EXECUTABLE")):
         override = os.environ.get(variable)
         if override and not os.access(override, os.X_OK):
             raise OmniloadError(f"{variable}={override} is not an executable")

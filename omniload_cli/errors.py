@@ -30,7 +30,8 @@ class UsageError(OmniloadError):
 
 
 class DestinationError(OmniloadError):
-    """The DuckDB file cannot be used (unwritable, locked, not a database)."""
+    """The destination cannot be used (a DuckDB file unwritable, locked, not a
+    database; a PostgreSQL server unreachable, a password refused, a right missing)."""
 
 
 class SourceError(OmniloadError):
@@ -38,7 +39,7 @@ class SourceError(OmniloadError):
 
 
 class LoadError(OmniloadError):
-    """target-duckdb-omniload failed, or publishing the staged rows failed."""
+    """The loader failed, or publishing the staged rows failed."""
 
 
 class Interrupted(OmniloadError):

@@ -39,7 +39,7 @@ from omniload_cli.progress import Progress
 from omniload_cli.secrets import PrivateDir, Scrubber
 from omniload_cli.summary import Summary, TableSummary
 from omniload_cli.tables import Table
-from omniload_cli.uri import AsanaSource, DestTable, DuckDBDest, to_iso
+from omniload_cli.uri import AsanaSource, DestTable, DuckDBDest, PostgresDest, to_iso
 
 # Tap settings a user may tune through OMNILOAD_TAP_SETTINGS (JSON); the ones
 # omniload owns (token, workspace, stream maps, window) cannot be overridden.
@@ -57,7 +57,7 @@ class TablePlan:
 class Plan:
     source: AsanaSource
     tables: tuple[TablePlan, ...]
-    dest: DuckDBDest
+    dest: DuckDBDest | PostgresDest
     full_refresh: bool = False
     interval_start: datetime | None = None
     interval_end: datetime | None = None
@@ -98,8 +98,9 @@ def run(plan: Plan, *, err=None) -> Summary:
     tap_overrides = tap_settings_override()
     dest = destinations.for_uri(plan.dest)
     dest.check_local()      # before building anything, and before waiting for a lock on it
-    tap_exe, target_exe = environments.executables()
-    with dest.run_lock(plan.lock_timeout, on_wait=lambda msg: err.write(f"omniload: {msg}\n")):
+    tap_exe, target_exe = environments.executables(loader=dest.loader)
+    with dest.run_lock([tp.dest_table for tp in plan.tables], plan.lock_timeout,
+                       on_wait=lambda msg: err.write(f"omniload: {msg}\n")):
         testhooks.at("locked")
         return _run_locked(plan, dest, tap_exe, target_exe, tap_overrides, started, err)
 
@@ -117,16 +118,17 @@ def _run_locked(plan: Plan, dest: Destination, tap_exe: str, target_exe: str, ta
         if state is not None:
             stored[tp.table.name] = state
 
-    scrub = Scrubber(plan.source.access_token)
+    scrub = Scrubber(plan.source.access_token, *dest.secrets)
     private = PrivateDir()
-    progress = Progress(plan.progress, plan.label, err)
+    progress = Progress(plan.progress, plan.label if len(plan.tables) == 1 else f"{len(plan.tables)} tables",
+                        err, tables={stages[tp.table.name]: tp.table.name for tp in plan.tables})
     ok = False
     try:
         tap_config_path = private.write_json("tap-config.json", tap_config(plan, stages, progress, tap_overrides))
         schema = plan.tables[0].dest_table.schema     # one schema per run (the CLI makes sure)
         target_config_path = private.write_json(
             "target-config.json", dest.loader_config(schema, pre, Path(private.subdir("target-tmp"))))
-        env = pipeline.child_env(plan.source.access_token)
+        env = pipeline.child_env(plan.source.access_token, *dest.secrets)
         for n in notes:
             progress.note(f"omniload: {n}")
         progress.header = header(plan, stored)
@@ -140,7 +142,8 @@ def _run_locked(plan: Plan, dest: Destination, tap_exe: str, target_exe: str, ta
             tap_argv += ["--state", private.write_json("state.json", merged_state(stored.values()))]
 
         result = extract(plan, tap_argv, [target_exe, "--config", target_config_path], env,
-                         stages=stages, scrub=scrub, progress=progress, secret_files=(tap_config_path,))
+                         stages=stages, scrub=scrub, progress=progress, secret_files=(tap_config_path,),
+                         into=dest.database_kind)
         testhooks.at("before-publish")
         published = publish(plan, dest, stages, result, scrub)
         ok = True
@@ -220,12 +223,13 @@ def header(plan: Plan, stored: dict[str, dict]) -> str:
 
 
 def extract(plan: Plan, tap_argv: list[str], target_argv: list[str], env: dict, *, stages: dict[str, str],
-            scrub: Scrubber, progress: Progress, secret_files: tuple[str, ...]) -> PipeResult:
+            scrub: Scrubber, progress: Progress, secret_files: tuple[str, ...], into: str = "DuckDB") -> PipeResult:
     testhooks.at("before-load")
     progress.start()
     try:
         result = pipeline.run(tap_argv, target_argv, env, stage_streams=set(stages.values()), scrub=scrub,
-                              progress=progress, secret_files=secret_files)
+                              progress=progress, secret_files=secret_files, into=into,
+                              loader=os.path.basename(target_argv[0]))
     finally:
         progress.stop()
     ignored = set(stages) & result.dropped_streams

@@ -1,4 +1,5 @@
-"""Running ``tap-asana | target-duckdb-omniload`` with omniload in the middle.
+"""Running ``tap-asana | <the loader>`` (target-duckdb-omniload, target-postgres-omniload)
+with omniload in the middle.
 
 omniload does not let the shell connect the two programs: it reads the tap's
 stdout line by line so it can count RECORDs for progress and the summary,
@@ -137,11 +138,12 @@ class Child:
         return self.tail[-1].strip() if self.tail else "(no message)"
 
 
-def child_env(secret: str) -> dict:
+def child_env(*secrets: str) -> dict:
     """The environment for the children: ours minus anything carrying the
-    token (SOURCE_URI may hold it; /proc/<pid>/environ is readable too)."""
+    token or a database password (SOURCE_URI may hold it; /proc/<pid>/environ
+    is readable too)."""
     return {k: v for k, v in os.environ.items()
-            if secret not in v and k not in TOKEN_VARIABLES}
+            if not any(secret in v for secret in secrets if secret) and k not in TOKEN_VARIABLES}
 
 
 def discover(tap_exe: str, config_path: str, env: dict, scrub, timeout: float = 300) -> dict:
@@ -186,14 +188,18 @@ def select_streams(catalog: dict, streams: list[str]) -> dict:
 
 
 def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams: set[str],
-        scrub, progress, secret_files: tuple[str, ...] = ()) -> PipeResult:
-    """secret_files (the tap's config) are deleted as soon as the tap has
+        scrub, progress, secret_files: tuple[str, ...] = (), into: str = "DuckDB",
+        loader: str = "target-duckdb-omniload") -> PipeResult:
+    """into names the destination's kind and loader the loader, for messages.
+
+    secret_files (the tap's config) are deleted as soon as the tap has
     written its first line, i.e. has read its config: even a SIGKILL of
     omniload, which skips all cleanup, then leaves no token on disk."""
     tap = target = None
     last_state = None
     dropped: set[str] = set()
     streams: dict[str, StreamResult] = {}
+    progress.count_per_stream(streams)
     try:
         target = Child("target", target_argv, env, scrub, stdin=subprocess.PIPE,
                        stdout=subprocess.DEVNULL)
@@ -266,8 +272,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
         target_rc = target.proc.wait()
         target.finish_reading()
         if loader_gone and target_rc == 0:
-            raise LoadError("target-duckdb-omniload stopped reading before the tap had finished; "
-                            "nothing was changed")
+            raise LoadError(f"{loader} stopped reading before the tap had finished; nothing was changed")
         if target_rc != 0:
             tap.stop()
             if any("Could not set lock" in line for line in target.tail):
@@ -275,7 +280,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
                 raise LoadError("the destination database was locked by another process while "
                                 "loading; close it and retry (nothing was changed)")
             raise LoadError(with_disk_hint(
-                f"loading into DuckDB failed (target-duckdb-omniload exit {target_rc}): "
+                f"loading into {into} failed ({loader} exit {target_rc}): "
                 f"{shorten(target.last_error_line())}; nothing was changed"))
         tap.finish_reading()
         return PipeResult(streams, last_state, dropped)

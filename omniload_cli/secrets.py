@@ -16,9 +16,10 @@ import shutil
 import tempfile
 from urllib.parse import quote, quote_plus
 
-# Variables that may hold the token (a source URI), or the way to it: no
-# child process omniload starts gets them.
-TOKEN_VARIABLES = ("SOURCE_URI", "OMNILOAD_SOURCE_URI", "OMNILOAD_ARGV_FD")
+# Variables that may hold the token (a source URI), a database password (a
+# destination URI), or the way to them: no child process omniload starts gets them.
+TOKEN_VARIABLES = ("SOURCE_URI", "OMNILOAD_SOURCE_URI", "DESTINATION_URI", "OMNILOAD_DESTINATION_URI",
+                   "OMNILOAD_ARGV_FD")
 
 REDACTED = "***"
 

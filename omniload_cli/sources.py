@@ -1,8 +1,9 @@
 """Where omniload finds the programs it runs, and where it keeps its files.
 
-omniload drives three programs that live in environments of their own: the
-tap (tap-asana/), the loader (target-duckdb-omniload/) and, for `demo`, the
-Asana simulator (asana-simulator/).  Run from a clone (./omniload, or an
+omniload drives programs that live in environments of their own: the tap
+(tap-asana/), a loader per kind of destination (target-duckdb-omniload/,
+target-postgres-omniload/) and, for `demo`, the Asana simulator
+(asana-simulator/).  Run from a clone (./omniload, or an
 editable install) their sources are the clone's own directories beside
 omniload_cli/; an installed wheel carries copies of them under
 omniload_cli/_bundled/.
@@ -16,7 +17,7 @@ from pathlib import Path
 from omniload_cli.errors import OmniloadError
 
 _PACKAGE = Path(__file__).resolve().parent
-_PROJECTS = ("tap-asana", "target-duckdb-omniload", "asana-simulator")
+_PROJECTS = ("tap-asana", "target-duckdb-omniload", "target-postgres-omniload", "asana-simulator")
 
 
 def _holds_projects(root: Path) -> bool:
@@ -29,7 +30,7 @@ def in_clone() -> bool:
 
 
 def root() -> Path:
-    """The directory holding tap-asana/, target-duckdb-omniload/ and asana-simulator/."""
+    """The directory holding tap-asana/, the loaders and asana-simulator/."""
     for candidate in (_PACKAGE.parent, _PACKAGE / "_bundled"):
         if _holds_projects(candidate):
             return candidate
@@ -41,8 +42,9 @@ def tap_dir() -> Path:
     return root() / "tap-asana"
 
 
-def target_dir() -> Path:
-    return root() / "target-duckdb-omniload"
+def target_dir(project: str = "target-duckdb-omniload") -> Path:
+    """A loader's project directory."""
+    return root() / project
 
 
 def simulator_dir() -> Path:

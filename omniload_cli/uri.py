@@ -22,7 +22,18 @@ likely has; an existing file keeps its format.  Not older: written by duckdb
 2.0 in the v1.0/v1.1 formats, a file was corrupted when a write failed
 (disk full) mid-load, where v1.2 and later roll back cleanly.
 
-Destination table: ``schema.table`` or ``table`` (schema ``main``).  Names are
+Destination: ``postgresql://user:password@host:port/database?sslmode=require``
+(``postgres://`` too), as ingestr and libpq accept it: user, password and
+database percent-decoded (``+`` stays a plus, as in the token), port 5432 by
+default, libpq's connection parameters in the query (``sslmode``,
+``connect_timeout``, ``?host=/var/run/postgresql`` for a unix socket, ...).
+Only parameters from a list are accepted, so a typo is an error and not a
+silently ignored setting.  The password is a secret like the token: no
+error message repeats it, nor any part of the URI that could hold it (a
+raw ``#``, ``@`` or ``&`` in it must be percent-encoded).
+
+Destination table: ``schema.table`` or ``table`` (schema ``main`` on DuckDB,
+``public`` on PostgreSQL).  Names are
 plain SQL identifiers (letters, digits, underscore, not starting with a digit),
 folded to lower case because DuckDB compares identifiers case-insensitively and
 target-duckdb lower-cases table names.  Nothing else can reach SQL, and every
@@ -35,7 +46,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from omniload_cli.errors import UsageError
 
@@ -68,6 +79,82 @@ class DuckDBDest:
     path: str          # absolute
     display: str       # as the user wrote it
     storage_version: str = DEFAULT_STORAGE_VERSION   # for a file omniload creates
+
+    default_schema = "main"
+
+
+# libpq connection parameters a --dest-uri may carry, and checks of some values.
+# Not user, password, dbname (the URI's own parts say them), application_name
+# (omniload's runs name themselves by it) or client_encoding (always UTF8).
+PG_PARAMS = ("host", "hostaddr", "port", "sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl",
+             "sslcrldir", "sslsni", "sslcompression", "ssl_min_protocol_version", "ssl_max_protocol_version",
+             "connect_timeout", "options", "target_session_attrs", "keepalives", "keepalives_idle",
+             "keepalives_interval", "keepalives_count", "tcp_user_timeout", "gssencmode", "krbsrvname",
+             "channel_binding", "require_auth", "passfile", "service")
+_PG_OWN = {"user": "put the user before the host: postgresql://user:password@host/db",
+           "password": "put the password after the user: postgresql://user:password@host/db",
+           "dbname": "put the database in the path: postgresql://user@host:5432/<database>",
+           "application_name": "omniload names its sessions itself (application_name shows its PID)",
+           "client_encoding": "omniload always talks UTF8 to the server"}
+_PG_CHOICES = {"sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+               "gssencmode": ("disable", "prefer", "require"),
+               "channel_binding": ("disable", "prefer", "require"),
+               "target_session_attrs": ("any", "read-write", "read-only", "primary", "standby", "prefer-standby")}
+PG_DEFAULT_PORT = 5432
+# Postgres cuts identifiers at 63 bytes; the run's stage adds 25 characters
+# to the table's name (STAGE_PREFIX, "_", the 8-character run id).
+PG_MAX_IDENT = 63
+PG_MAX_TABLE = PG_MAX_IDENT - 25
+
+
+@dataclass(frozen=True)
+class PostgresDest:
+    host: str | None           # a name, an address, or a unix-socket directory (starts with /)
+    port: int
+    database: str
+    user: str | None
+    password: str | None = field(default=None, repr=False)   # never in a repr, a log or an error
+    params: tuple[tuple[str, str], ...] = ()   # libpq parameters from the query, in order
+
+    default_schema = "public"
+
+    @property
+    def where(self) -> str:
+        """host:port (or the socket directory) and database: what errors name."""
+        if self.host is None:
+            server = f"the default unix socket (port {self.port})"
+        elif self.host.startswith("/"):
+            server = f"the unix socket in {self.host} (port {self.port})"
+        else:
+            server = f"{self.host}:{self.port}"
+        return f"database {self.database!r} on {server}"
+
+    @property
+    def display(self) -> str:
+        """The URI without the password: safe for logs and the summary."""
+        user = f"{quote(self.user, safe='')}@" if self.user else ""
+        host = self.host or ""
+        query = ""
+        if host.startswith("/"):
+            query, host = f"?host={quote(host, safe='/')}", ""
+        elif ":" in host:
+            host = f"[{host}]"
+        port = f":{self.port}" if self.port != PG_DEFAULT_PORT and host else ""
+        if not host and self.port != PG_DEFAULT_PORT:
+            query += f"{'&' if query else '?'}port={self.port}"
+        return f"postgresql://{user}{host}{port}/{quote(self.database, safe='')}{query}"
+
+    def conninfo(self) -> dict[str, str | int]:
+        """libpq's keyword arguments (psycopg.connect(**conninfo()))."""
+        out: dict[str, str | int] = {"dbname": self.database, "port": self.port}
+        if self.host is not None:
+            out["host"] = self.host
+        if self.user is not None:
+            out["user"] = self.user
+        if self.password is not None:
+            out["password"] = self.password
+        out.update(dict(self.params))
+        return out
 
 
 @dataclass(frozen=True)
@@ -131,14 +218,17 @@ def _unknown_parameter(name: str) -> str:
             f"&, # or % must be percent-encoded (& as %26, # as %23, % as %25)")
 
 
-def parse_dest_uri(uri: str | None, cwd: str | None = None) -> DuckDBDest:
+def parse_dest_uri(uri: str | None, cwd: str | None = None) -> DuckDBDest | PostgresDest:
     if not uri:
         raise UsageError("missing --dest-uri (or DESTINATION_URI), e.g. duckdb://./work.db")
     scheme, sep, rest = uri.partition("://")
     if not sep:
-        raise UsageError("--dest-uri must look like duckdb://./work.db or duckdb:////abs/path/work.db")
+        raise UsageError("--dest-uri must look like duckdb://./work.db, duckdb:////abs/path/work.db "
+                         "or postgresql://user:password@host:5432/database")
+    if scheme.lower() in ("postgresql", "postgres"):
+        return _parse_postgres(rest)
     if scheme.lower() != "duckdb":
-        raise UsageError(f"unsupported destination scheme {_safe(scheme)!r}; only duckdb:// is supported")
+        raise UsageError(f"unsupported destination scheme {_safe(scheme)!r}; use duckdb:// or postgresql://")
     rest, _, query = rest.partition("?")
     storage_version = _duckdb_options(query)
     rest = unquote(rest)
@@ -157,6 +247,123 @@ def parse_dest_uri(uri: str | None, cwd: str | None = None) -> DuckDBDest:
         raise UsageError(f"the destination {path!r} is a directory; name a file in it, "
                          f"e.g. duckdb:///{full.rstrip('/')}/work.db")
     return DuckDBDest(full, uri, storage_version)
+
+
+def _parse_postgres(rest: str) -> PostgresDest:
+    """What follows postgresql://.  No error repeats the userinfo (the
+    password) or a query value (it may be the tail of a password with a raw
+    '&' or '#')."""
+    example = "postgresql://user:password@host:5432/database"
+    if "#" in rest:
+        raise UsageError("the destination URI contains a '#': a '#' in the password (or anywhere) must be "
+                         "percent-encoded as %23")
+    location, _, query = rest.partition("?")
+    netloc, slash, path = location.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if not at:
+        userinfo, hostport = "", netloc
+    user = password = None
+    if at:
+        raw_user, colon, raw_password = userinfo.partition(":")
+        user = _pg_decode(raw_user, "user name") or None
+        if colon:
+            password = _pg_decode(raw_password, "password")
+        if password and not user:
+            raise UsageError(f"the destination URI has a password but no user name: {example}")
+    host, port = _pg_host_port(hostport)
+    if not slash or not path:
+        raise UsageError(f"the destination URI names no database: {example}")
+    database = _pg_decode(path, "database name")
+    if "/" in database:
+        raise UsageError(f"the database name in the destination URI may not contain '/' (percent-encode it "
+                         f"as %2F if it really does): {example}")
+    params: dict[str, str] = {}
+    for part in filter(None, query.split("&")):
+        key, eq, value = part.partition("=")
+        key = unquote(key)
+        if key in _PG_OWN:
+            raise UsageError(f"the destination URI may not set {key} as a parameter: {_PG_OWN[key]}")
+        if key not in PG_PARAMS:
+            import difflib
+
+            close = difflib.get_close_matches(key.lower(), PG_PARAMS, n=1, cutoff=0.7)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise UsageError(f"the destination URI has a parameter omniload does not know (not repeated here: it "
+                             f"may be part of the password){hint} Valid: {', '.join(PG_PARAMS[:9])}, ... "
+                             f"(libpq's). A password containing &, # or % must be percent-encoded")
+        if not eq or not value:
+            raise UsageError(f"the destination URI's parameter {key} has no value")
+        if key in params:
+            raise UsageError(f"the destination URI sets {key} twice")
+        params[key] = _pg_decode(value, f"value of {key}")
+    for key, choices in _PG_CHOICES.items():
+        if key in params and params[key] not in choices:
+            raise UsageError(f"invalid {key} in the destination URI: use one of {', '.join(choices)}")
+    for key in ("connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                "tcp_user_timeout"):
+        if key in params and not params[key].isdigit():
+            raise UsageError(f"invalid {key} in the destination URI: a whole number of seconds "
+                             f"(milliseconds for tcp_user_timeout)")
+    if "host" in params:
+        if host is not None:
+            raise UsageError("the destination URI names a host twice (before the database and as ?host=); "
+                             "name it once")
+        host = params.pop("host")
+        if not host.startswith("/") and ("/" in host or not _PG_HOST.match(host)):
+            raise UsageError("invalid ?host= in the destination URI: a host name, an address, or the "
+                             "directory of a unix socket (an absolute path, e.g. ?host=/var/run/postgresql)")
+    if "port" in params:
+        if hostport.rpartition(":")[1] and not hostport.endswith("]"):
+            raise UsageError("the destination URI names a port twice (after the host and as ?port=); name it once")
+        port = _pg_port(params.pop("port"))
+    return PostgresDest(host, port, database, user, password, tuple(params.items()))
+
+
+_PG_HOST = re.compile(r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:.]+$")
+
+
+def _pg_host_port(hostport: str) -> tuple[str | None, int]:
+    if hostport.startswith("["):
+        inner, close, after = hostport[1:].partition("]")
+        if not close or not inner:
+            raise UsageError("invalid host in the destination URI: an IPv6 address in brackets, e.g. "
+                             "postgresql://user@[::1]:5432/database")
+        if after and not after.startswith(":"):
+            raise UsageError("invalid host in the destination URI: after ']' only ':<port>' may follow")
+        return inner, _pg_port(after[1:]) if after else PG_DEFAULT_PORT
+    host, colon, port = hostport.partition(":")
+    host = unquote(host)
+    if host and not _PG_HOST.match(host):
+        raise UsageError("invalid host in the destination URI: letters, digits, '.', '-' and '_' "
+                         "(a unix socket goes in ?host=/path/to/dir)")
+    return host or None, _pg_port(port) if colon else PG_DEFAULT_PORT
+
+
+def _pg_port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        # Not echoed: in a URI without '@' (user:password/db) the password is here.
+        raise UsageError("invalid port in the destination URI: a number from 1 to 65535 (5432 if left out), "
+                         "e.g. postgresql://user:password@host:5432/database")
+    return int(value)
+
+
+def _pg_decode(value: str, what: str) -> str:
+    """Percent-decoded ('+' stays a plus), as UTF-8; never echoed."""
+    try:
+        decoded = unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        raise UsageError(f"the {what} in the destination URI is not percent-encoded UTF-8") from None
+    if "\x00" in decoded:
+        raise UsageError(f"the {what} in the destination URI contains a NUL character")
+    return decoded
+
+
+def check_table_for(dest: DuckDBDest | PostgresDest, table: DestTable) -> None:
+    """Names a destination cannot hold as they are (Postgres would cut them)."""
+    if isinstance(dest, PostgresDest) and (len(table.table) > PG_MAX_TABLE or len(table.schema) > PG_MAX_IDENT):
+        raise UsageError(f"--dest-table {table.display} is too long for PostgreSQL: at most {PG_MAX_TABLE} "
+                         f"characters for the table (its staging table adds 25 to the 63 Postgres allows) "
+                         f"and {PG_MAX_IDENT} for the schema")
 
 
 def _duckdb_options(query: str) -> str:
@@ -183,10 +390,11 @@ def _release(version: str) -> tuple[int, ...]:
     return tuple(int(n) for n in version[1:].split("."))
 
 
-def parse_dest_table(value: str | None, source_table: str) -> DestTable:
-    """None -> main.<source_table>, as ingestr v1 does."""
+def parse_dest_table(value: str | None, source_table: str, default_schema: str = "main") -> DestTable:
+    """None -> <default_schema>.<source_table> (main on DuckDB, public on
+    PostgreSQL), as ingestr v1 does."""
     if not value:
-        return DestTable("main", source_table)
+        return DestTable(default_schema, source_table)
     parts = value.split(".")
     if len(parts) > 2:
         raise UsageError(f"invalid --dest-table {_safe(value)!r}: use schema.table or table")
@@ -195,7 +403,7 @@ def parse_dest_table(value: str | None, source_table: str) -> DestTable:
             raise UsageError(
                 f"invalid --dest-table {_safe(value)!r}: names may contain only letters, digits "
                 f"and underscores and must not start with a digit")
-    schema, table = (parts if len(parts) == 2 else ["main", parts[0]])
+    schema, table = (parts if len(parts) == 2 else [default_schema, parts[0]])
     schema, table = schema.lower(), table.lower()
     if schema == RESERVED_SCHEMA or table.startswith(STAGE_PREFIX):
         raise UsageError(f"invalid --dest-table {_safe(value)!r}: the {RESERVED_SCHEMA} schema and "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 # The tables omniload loads, the tap's streams: Asana's eight resources and
@@ -74,9 +75,17 @@ def expected_rows(sim, table: str, column_types: dict[str, str]) -> dict[str, di
 
 def as_loaded(value, column_type: str):
     """A value of an Asana record as the loader stores it in a column of that
-    DuckDB type (the README: timestamps are UTC TIMESTAMPs, dates DATEs)."""
+    DuckDB type (the README: timestamps are UTC TIMESTAMPs, dates DATEs), or
+    PostgreSQL type (timestamptz, date, numeric), as the readers hand it out."""
     if value is None:
         return None
+    if column_type == "timestamp with time zone":
+        return datetime.fromisoformat(value).astimezone(timezone.utc)
+    if column_type == "date":
+        return date.fromisoformat(value)
+    if column_type == "numeric":
+        # A `number` reaches the loader as a float, and numeric keeps its digits.
+        return Decimal(repr(float(value)))
     if column_type == "TIMESTAMP":
         # Asana's instants are UTC with milliseconds ("...T10:00:00.123Z"); a
         # TIMESTAMP is the same instant, without a zone, in microseconds.

@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from omniload_cli.uri import DestTable, DuckDBDest
+from omniload_cli.uri import DestTable, DuckDBDest, PostgresDest
 
 
 class StageMismatch(Exception):
@@ -78,14 +78,23 @@ class PublishRequest:
 
 class Destination(ABC):
     display: str
+    loader: str = "duckdb"            # which loader fills it (environments.LOADERS)
+    database_kind: str = "DuckDB"     # for messages
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What the destination URI holds that no output may show (a password)."""
+        return ()
 
     @abstractmethod
     def check_local(self) -> None:
         """Checks that need no connection (a path, a file's kind): before the lock."""
 
     @abstractmethod
-    def run_lock(self, timeout_s: float, on_wait: Callable[[str], None]) -> AbstractContextManager:
-        """Held for the whole run: a second run waits, or fails after timeout_s."""
+    def run_lock(self, tables: Sequence[DestTable], timeout_s: float,
+                 on_wait: Callable[[str], None]) -> AbstractContextManager:
+        """Held for the whole run over tables: a second run on any of them
+        waits, or fails after timeout_s."""
 
     @abstractmethod
     def prepare(self, tables: Sequence[DestTable]) -> PreRun:
@@ -109,7 +118,70 @@ class Destination(ABC):
         the run was loading; a warning to show, or None."""
 
 
-def for_uri(dest: DuckDBDest) -> Destination:
+def for_uri(dest: DuckDBDest | PostgresDest) -> Destination:
+    if isinstance(dest, PostgresDest):
+        from omniload_cli.destinations.postgres import PostgresDestination
+
+        return PostgresDestination(dest)
     from omniload_cli.destinations.duckdb import DuckDBDestination
 
     return DuckDBDestination(dest)
+
+
+def publish_in_order(requests: Sequence[PublishRequest], check: Callable[[PublishRequest], None],
+                     publish_one: Callable[[PublishRequest], PublishResult]) -> list[PublishResult]:
+    """The steps of a publish, inside the destination's one transaction:
+    every stage checked before anything changes, then each table published
+    (the tests' kill points between them, testhooks.py)."""
+    from omniload_cli import testhooks
+
+    for r in requests:
+        check(r)
+    results = []
+    for r in requests:
+        results.append(publish_one(r))
+        testhooks.at("in-publish")
+    testhooks.at("before-commit")
+    return results
+
+
+def check_stage(name: str, sent: Sent, rows: int | None) -> None:
+    """Refuse a stage that is not what this run's loader wrote: rows is its
+    row count, None when it does not exist.  Missing is fine only when the
+    loader was sent no SCHEMA (so created nothing); more rows than records
+    sent, or none although records were sent, means someone else changed it."""
+    if rows is None:
+        if sent.schema:
+            raise StageMismatch(f"the staging table {name} is gone although the loader created it")
+        return
+    if rows > sent.records:
+        raise StageMismatch(f"the staging table {name} holds {rows} rows, more than the "
+                            f"{sent.records} records this run loaded")
+    if sent.records and not rows:
+        raise StageMismatch(f"the staging table {name} is empty although this run loaded "
+                            f"{sent.records} records")
+
+
+def undo_warning(stages: Sequence[tuple[DestTable, str]], exc: Exception, who: str = "the next run") -> str:
+    """The warning of an undo that could not drop the run's stages."""
+    from omniload_cli.errors import DestinationError
+
+    why = exc.message if isinstance(exc, DestinationError) else " ".join(str(exc).split())
+    names = ", ".join(f"{table.schema}.{stage}" for table, stage in stages)
+    return (f"the staging tables ({names}) could not be removed now ({why}); they are not "
+            f"part of any table, and {who} removes them")
+
+
+def waiting_message(holder: int | None, what: str, timeout_s: float) -> str:
+    """What a run that waits for another says (once)."""
+    return (f"waiting for the run with PID {holder or '?'} to finish with {what} "
+            f"(at most {timeout_s:g} s; --lock-timeout)")
+
+
+def busy_message(holder: int | None, what: str, timeout_s: float) -> str:
+    """The error of a run that waited --lock-timeout seconds in vain."""
+    who = f"the omniload run with PID {holder}" if holder else "another omniload run"
+    if timeout_s <= 0:
+        return f"{who} is using {what}; nothing was changed (--lock-timeout SECONDS waits for it instead)"
+    return (f"{who} is still using {what} after {timeout_s:g} s of waiting; "
+            f"nothing was changed (a longer --lock-timeout waits longer)")

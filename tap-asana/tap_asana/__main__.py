@@ -13,6 +13,7 @@ import sys
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_asana.http.errors import AsanaError
+from tap_asana.malloc_arenas import limit_malloc_arenas
 from tap_asana.tap import TapAsana
 
 # Every page parses into thousands of dicts and strings, so with the default
@@ -24,6 +25,7 @@ GC_THRESHOLD = (50_000, 20, 100)
 
 def main() -> None:
     gc.set_threshold(*GC_THRESHOLD)
+    limit_malloc_arenas()
     try:
         exit_code = TapAsana.cli(standalone_mode=False)
     except AsanaError as exc:

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 
 from tap_asana import timestamps
 from tap_asana.concurrency import merge_parallel
+from tap_asana.first_pages import FirstPages, Request
 from tap_asana.http.client import AsanaClient, Page
 from tap_asana.http.errors import Forbidden, NotFound
-from tap_asana.http.pagination import paginate
+from tap_asana.http.pagination import first_page_query, paginate
 from tap_asana.streams.not_found import skip_if_deleted, workspace_must_exist
 from tap_asana.task_index import IndexedTask
 
@@ -36,6 +37,7 @@ class SharedListings:
         concurrency: int,
     ) -> None:
         self._client = client
+        self._first_pages = FirstPages(client)
         self._configured_workspace = workspace_gid
         self._page_size = page_size
         self._concurrency = concurrency
@@ -56,7 +58,7 @@ class SharedListings:
         """A paginated listing with this run's page size (not remembered: each
         call pages through Asana again)."""
         return paginate(
-            self._client,
+            self._first_pages,
             path,
             params=params,
             opt_fields=opt_fields,
@@ -64,7 +66,27 @@ class SharedListings:
             on_page=on_page,
         )
 
+    def get(self, path: str, params: dict | None = None) -> Page:
+        """One request (a single object), answered by a prefetched page if any."""
+        return self._first_pages.get(path, params)
+
+    # First pages, all at once ----------------------------------------------
+    def listing_request(self, path: str, params: dict | None = None, opt_fields: Iterable[str] = ()) -> Request:
+        """The first request `listing` will make for these arguments."""
+        return path, first_page_query(params, opt_fields, self._page_size)
+
+    def prefetch(self, requests: Iterable[Request]) -> None:
+        """Send these first requests now, together (see first_pages.py)."""
+        self._first_pages.prefetch(requests)
+
+    def close(self) -> None:
+        self._first_pages.close()
+
     # Workspaces -------------------------------------------------------
+    def configured_workspace_gids(self) -> list[str]:
+        """The workspace the config names, if it names one: known before any request."""
+        return [self._configured_workspace] if self._configured_workspace else []
+
     def workspace_gids(self) -> list[str]:
         if self._configured_workspace:
             return [self._configured_workspace]

@@ -17,6 +17,7 @@ from tap_asana.settings import CONFIG_SCHEMA
 from tap_asana.shared_listings import SharedListings
 from tap_asana.singer_output import BufferedSingerWriter
 from tap_asana.streams import ALL_STREAMS
+from tap_asana.streams.base import AsanaStream
 
 
 class InsecureApiUrl(AsanaUserError):
@@ -82,10 +83,18 @@ class TapAsana(Tap):
 
     def sync_all(self) -> None:  # type: ignore[misc]
         try:
+            self.listings.prefetch(
+                request
+                for stream in self.streams.values()
+                if isinstance(stream, AsanaStream) and stream.selected and not stream.mapped_away
+                for request in stream.first_requests()
+            )
             super().sync_all()
         finally:
             if "progress" in self.__dict__:
                 self.progress.close()
+            if "listings" in self.__dict__:
+                self.listings.close()
             if "client" in self.__dict__:
                 self.client.close()
 

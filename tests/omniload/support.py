@@ -48,10 +48,16 @@ def source_uri(sim, workspace=None, token=TOKEN) -> str:
             f"&api_url={sim.api_url}")
 
 
+def dest_uri(db) -> str:
+    """--dest-uri of a test destination: a DuckDB file's path, or a
+    PostgreSQL test database (tests.postgres_server.Database)."""
+    return getattr(db, "uri", None) or f"duckdb:///{db}"
+
+
 def ingest(sim, db, table, *extra, dest_table=None, env_extra=None, token=TOKEN,
            workspace=None, timeout=300):
     args = ["ingest", "--source-uri", source_uri(sim, workspace, token), "--source-table", table,
-            "--dest-uri", f"duckdb:///{db}", "--dest-table", dest_table or f"public.{table}",
+            "--dest-uri", dest_uri(db), "--dest-table", dest_table or f"public.{table}",
             "--progress", "log", *extra]
     return run_omniload(*args, env=clean_env(**(env_extra or {})), timeout=timeout)
 

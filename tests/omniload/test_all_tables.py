@@ -2,7 +2,8 @@
 
 One tap extracts every table, listing each thing once; one transaction
 publishes every table and its bookmark.  Real ./omniload, real simulator
-over HTTP, real DuckDB files.
+over HTTP, real DuckDB files and a real PostgreSQL server (the tests whose
+meaning does not depend on the destination run on both).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import random
 import pytest
 
 from omniload_cli.tables import TABLES
-from tests.duckdb_reader import snapshot
+from tests.dest_reader import snapshot
 from tests.expected import expected_gids
-from tests.omniload.support import clean_env, make_sim, run_omniload, source_uri
+from tests.omniload.support import clean_env, dest_uri, make_sim, run_omniload, source_uri
+from tests.postgres_server import Database
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +30,24 @@ def sim():
     simulator.stop()
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def dest_pair(request, tmp_path):
+    """Two empty destinations of one kind: a run of every table, and one run per table."""
+    if request.param == "duckdb":
+        return tmp_path / "one.db", tmp_path / "each.db"
+    server = request.getfixturevalue("pg_server")
+    return Database(server, server.create_database()), Database(server, server.create_database())
+
+
 def ingest_many(sim, db, tables: str, *extra, env_extra=None):
     return run_omniload("ingest", "--source-uri", source_uri(sim), "--source-table", tables,
-                        "--dest-uri", f"duckdb:///{db}", "--dest-schema", "public", "--progress", "log",
+                        "--dest-uri", dest_uri(db), "--dest-schema", "public", "--progress", "log",
                         *extra, env=clean_env(**(env_extra or {})), timeout=300)
 
 
 def ingest_one(sim, db, table: str, *extra):
     return run_omniload("ingest", "--source-uri", source_uri(sim), "--source-table", table,
-                        "--dest-uri", f"duckdb:///{db}", "--dest-table", f"public.{table}",
+                        "--dest-uri", dest_uri(db), "--dest-table", f"public.{table}",
                         "--progress", "log", *extra, timeout=300)
 
 
@@ -63,10 +74,10 @@ def mutate(sim, n: int, seed: int) -> None:
 
 
 @pytest.mark.parametrize("strategy", [None, "merge"])
-def test_one_run_equals_the_single_table_runs(sim, tmp_path, strategy):
+def test_one_run_equals_the_single_table_runs(sim, dest_pair, strategy):
     """Row for row, first load and a recurring run after changes."""
     extra = ["--incremental-strategy", strategy] if strategy else []
-    one, each = tmp_path / "one.db", tmp_path / "each.db"
+    one, each = dest_pair
     for round_no in range(2):
         r = ingest_many(sim, one, "all", *extra)
         assert r.returncode == 0, r.stderr
@@ -140,8 +151,8 @@ def test_a_recurring_merge_run_takes_the_task_index_once(sim, tmp_path):
                              "GET /tasks/{task_gid}": 1, "GET /tasks/{task_gid}/stories": 1}
 
 
-def test_a_failure_in_the_last_table_changes_no_table(sim, tmp_path):
-    db = tmp_path / "w.db"
+def test_a_failure_in_the_last_table_changes_no_table(sim, dest):
+    db = dest
     assert ingest_many(sim, db, "all").returncode == 0
     before = snapshot(db)
     mutate(sim, 3, seed=9)
@@ -156,8 +167,8 @@ def test_a_failure_in_the_last_table_changes_no_table(sim, tmp_path):
 
 
 @pytest.mark.parametrize("point", ["in-publish", "before-commit"])
-def test_sigkill_inside_the_shared_publish_leaves_all_old(sim, tmp_path, point):
-    db = tmp_path / "w.db"
+def test_sigkill_inside_the_shared_publish_leaves_all_old(sim, dest, point):
+    db = dest
     assert ingest_many(sim, db, "all", "--incremental-strategy", "merge").returncode == 0
     before = snapshot(db)
     mutate(sim, 3, seed=3)

@@ -40,7 +40,7 @@ def ingest(tmp_path, *extra, src=GOOD_SRC, table="tasks", dest=None):
     (dict(src=None), [], "missing --source-uri"),
     (dict(table="foo"), [], "unknown source table 'foo'; valid tables: workspaces, projects, sections"),
     (dict(table=None), [], "missing --source-table"),
-    (dict(dest="postgres://x/y"), [], "unsupported destination scheme 'postgres'"),
+    (dict(dest="mysql://x/y"), [], "unsupported destination scheme 'mysql'"),
     (dict(dest="duckdb://"), [], "must be a DuckDB file"),
     (dict(), ["--dest-table", "a.b.c"], "invalid --dest-table"),
     (dict(), ["--dest-table", 'x"; DROP TABLE y; --'], "invalid --dest-table"),

@@ -1,5 +1,7 @@
-"""./omniload for real: tap-asana -> target-duckdb-omniload -> publish, against
-the Asana simulator over HTTP.  Nothing is patched."""
+"""./omniload for real: tap-asana -> the loader -> publish, against the Asana
+simulator over HTTP.  Nothing is patched.  Tests that mean the same on every
+destination run on a DuckDB file and on a real PostgreSQL server (the
+`dest` fixture, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.duckdb_reader import columns, loaded_records, query, snapshot
+from tests.dest_reader import columns, execute, loaded_records, query, snapshot, stages
 from tests.expected import OPT_FIELDS, PARENT_KEYS, TABLES, assert_same_records, expected_gids, expected_rows
-from tests.omniload.support import OMNILOAD, SECRET_PART, clean_env, ingest, make_sim, run_omniload, source_uri
+from tests.omniload.support import OMNILOAD, REPO, SECRET_PART, clean_env, ingest, make_sim, run_omniload, source_uri
+from tests.postgres_server import SECRET_PART as PG_SECRET
+from tests.postgres_server import Database
+from tests.reliability.support import cmdline, descendants
 
 pytestmark = pytest.mark.slow
 # Keep failing runs short: the tap would otherwise retry a 500 eight times.
@@ -27,11 +32,20 @@ def sim():
     s.stop()
 
 
-@pytest.fixture(scope="module")
-def full_db(tmp_path_factory, omniload_ready):
+def _json(value):
+    """A JSON column's value: DuckDB hands out its text, PostgreSQL the value."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def full_db(request, tmp_path_factory, omniload_ready):
     """All eight tables of one simulated workspace, loaded once."""
     s = make_sim(seed=3)
-    db = tmp_path_factory.mktemp("full") / "work.db"
+    if request.param == "duckdb":
+        db = tmp_path_factory.mktemp("full") / "work.db"
+    else:
+        server = request.getfixturevalue("pg_server")
+        db = Database(server, server.create_database())
     runs = {t: ingest(s, db, t) for t in TABLES}
     yield s, db, runs
     s.stop()
@@ -59,28 +73,29 @@ def test_state_lives_in_the_destination(full_db):
     sim, db, _ = full_db
     rows = dict(query(db, "SELECT dest_table, state FROM _omniload._state"))
     assert set(rows) == {f"public.{t}" for t in TABLES}
-    st = json.loads(rows["public.tasks"])
+    st = _json(rows["public.tasks"])
     assert st["bookmarks"]["tasks"]["replication_key"] == "modified_at"
     assert st["bookmarks"]["tasks"]["replication_key_value"]
     # No staging tables left behind.
-    assert not query(db, "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '_omniload_stage_%'")
+    assert not stages(db)
 
 
 def test_token_never_stored(full_db):
     sim, db, runs = full_db
     for r in runs.values():
         assert SECRET_PART not in r.stdout + r.stderr
-    for (schema, table) in query(db, "SELECT schema_name, table_name FROM duckdb_tables()"):
-        for row in query(db, f'SELECT * FROM "{schema}"."{table}"'):
-            assert SECRET_PART not in repr(row), (schema, table)
-    assert SECRET_PART.encode() not in Path(db).read_bytes()
+        assert PG_SECRET not in r.stdout + r.stderr
+    for name, (_, rows) in snapshot(db).items():
+        assert SECRET_PART not in repr(rows) and PG_SECRET not in repr(rows), name
+    if isinstance(db, Path):
+        assert SECRET_PART.encode() not in Path(db).read_bytes()
 
 
-def test_incremental_merge_updates_without_duplicates(sim, tmp_path, omniload_ready):
-    db = tmp_path / "w.db"
+def test_incremental_merge_updates_without_duplicates(sim, dest, omniload_ready):
+    db = dest
     first = ingest(sim, db, "tasks")
     assert first.returncode == 0, first.stderr
-    bookmark1 = json.loads(query(db, "SELECT state FROM _omniload._state")[0][0])
+    bookmark1 = _json(query(db, "SELECT state FROM _omniload._state")[0][0])
     gids = sorted(expected_gids(sim, "tasks"))
     sim.store.edit_task(gids[0], name="renamed by the test", completed=True)
     project = sim.store.records("projects", workspace_gid=sim.org_workspace_gid)[0]["gid"]
@@ -94,24 +109,20 @@ def test_incremental_merge_updates_without_duplicates(sim, tmp_path, omniload_re
     by_gid = {g: (n, c) for g, n, c in rows}
     assert by_gid[gids[0]] == ("renamed by the test", True)
     assert "brand new task" in {n for n, _ in by_gid.values()}
-    bookmark2 = json.loads(query(db, "SELECT state FROM _omniload._state")[0][0])
+    bookmark2 = _json(query(db, "SELECT state FROM _omniload._state")[0][0])
     assert bookmark2["bookmarks"]["tasks"]["replication_key_value"] > \
         bookmark1["bookmarks"]["tasks"]["replication_key_value"]
     assert "changes since" not in second.stdout and "incremental on modified_at" in second.stdout
 
 
-def test_a_column_the_user_added_to_a_merged_table_keeps_its_values(sim, tmp_path, omniload_ready):
+def test_a_column_the_user_added_to_a_merged_table_keeps_its_values(sim, dest, omniload_ready):
     """Merge owns the columns it loads, not the table: a team's own column
     survives every re-merged row. Replace builds a new table (README)."""
-    import duckdb
-
-    db = tmp_path / "w.db"
+    db = dest
     assert ingest(sim, db, "tasks").returncode == 0
     gids = sorted(expected_gids(sim, "tasks"))
-    con = duckdb.connect(str(db))
-    con.execute("ALTER TABLE public.tasks ADD COLUMN triage VARCHAR")
-    con.execute("UPDATE public.tasks SET triage = 'ours:' || gid")
-    con.close()
+    execute(db, "ALTER TABLE public.tasks ADD COLUMN triage VARCHAR",
+            "UPDATE public.tasks SET triage = 'ours:' || gid")
     sim.store.edit_task(gids[1], name="edited after the column was added")
     r = ingest(sim, db, "tasks")
     assert r.returncode == 0, r.stderr
@@ -122,8 +133,8 @@ def test_a_column_the_user_added_to_a_merged_table_keeps_its_values(sim, tmp_pat
         [("edited after the column was added",)]
 
 
-def test_replace_reflects_deletions_and_renames(sim, tmp_path, omniload_ready):
-    db = tmp_path / "w.db"
+def test_replace_reflects_deletions_and_renames(sim, dest, omniload_ready):
+    db = dest
     for t in ("projects", "users"):
         assert ingest(sim, db, t).returncode == 0
     projects = sorted(expected_gids(sim, "projects"))
@@ -139,8 +150,8 @@ def test_replace_reflects_deletions_and_renames(sim, tmp_path, omniload_ready):
     assert {g for (g,) in query(db, "SELECT gid FROM public.users")} == set(users[:-1])
 
 
-def test_failed_run_changes_nothing(sim, tmp_path, omniload_ready):
-    db = tmp_path / "w.db"
+def test_failed_run_changes_nothing(sim, dest, omniload_ready):
+    db = dest
     for t in ("tasks", "projects"):
         assert ingest(sim, db, t).returncode == 0
     before = snapshot(db)
@@ -179,8 +190,8 @@ def test_dest_table_names_the_table(sim, tmp_path, omniload_ready):
     assert r.returncode == 0 and query(db, "SELECT count(*) FROM main.people")[0][0] > 0
 
 
-def test_windowed_run_leaves_bookmark(sim, tmp_path, omniload_ready):
-    db = tmp_path / "w.db"
+def test_windowed_run_leaves_bookmark(sim, dest, omniload_ready):
+    db = dest
     assert ingest(sim, db, "tasks").returncode == 0
     state_before = query(db, "SELECT state FROM _omniload._state")
     gid = sorted(expected_gids(sim, "tasks"))[0]
@@ -230,48 +241,39 @@ def test_rejected_token_and_unknown_workspace(sim, tmp_path, omniload_ready):
         assert not db.exists()
 
 
-def test_strategy_overrides(sim, tmp_path, omniload_ready):
-    db = tmp_path / "w.db"
+def test_strategy_overrides(sim, dest, omniload_ready):
+    db = dest
     n = len(expected_gids(sim, "tasks"))
     for _ in range(2):
         assert ingest(sim, db, "tasks", "--incremental-strategy", "replace").returncode == 0
     assert query(db, "SELECT count(*) FROM public.tasks")[0][0] == n
     assert ingest(sim, db, "projects", "--incremental-strategy", "merge").returncode == 0
     # append: a change log of versions, no primary key
+    log = "main.log" if isinstance(db, Path) else "public.log"     # a bare name's schema
     assert ingest(sim, db, "tasks", "--incremental-strategy", "append", dest_table="log").returncode == 0
     sim.store.edit_task(sorted(expected_gids(sim, "tasks"))[0], name="v2")
     assert ingest(sim, db, "tasks", "--incremental-strategy", "append", dest_table="log").returncode == 0
-    total, distinct = query(db, "SELECT count(*), count(DISTINCT gid) FROM main.log")[0]
+    total, distinct = query(db, f"SELECT count(*), count(DISTINCT gid) FROM {log}")[0]
     assert distinct == n and total > n
     # --full-refresh rebuilds from scratch
     r = ingest(sim, db, "tasks", "--incremental-strategy", "append", "--full-refresh", dest_table="log")
-    assert r.returncode == 0 and query(db, "SELECT count(*) FROM main.log")[0][0] == n
+    assert r.returncode == 0 and query(db, f"SELECT count(*) FROM {log}")[0][0] == n
 
 
-def _pids_with(text: str, parent: int | None = None) -> list[int]:
-    """Processes whose arguments contain text (children of parent only, when
-    given: other people may be running omniload on this machine)."""
-    pids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if text.encode() not in (d / "cmdline").read_bytes():
-                    continue
-                if parent is not None and f"PPid:\t{parent}\n" not in (d / "status").read_text():
-                    continue
-                pids.append(int(d.name))
-            except OSError:
-                pass
-    return pids
+def _pids_with(text: str, root: int) -> list[int]:
+    """root and its descendants whose arguments contain text.  Only those:
+    other tests (parallel workers) and other people may be running omniload
+    on this machine, with the same test token in their arguments."""
+    return [pid for pid in [root, *descendants(root)] if text in cmdline(pid)]
 
 
-def _start_slow(sim, db, tmp, *, via_env: bool):
+def _start_slow(sim, db, tmp, *, via_env: bool, program: Path = OMNILOAD):
     sim.faults.set_latency(150)
     tmpdir = tmp / "tmp"
     tmpdir.mkdir()
     env = clean_env(TMPDIR=tmpdir, OMNILOAD_PROGRESS_INTERVAL="0.3",
                     OMNILOAD_TAP_SETTINGS=json.dumps({"page_size": 2, "concurrency": 1}))
-    args = [str(OMNILOAD), "ingest", "--source-table", "tasks", "--dest-uri", f"duckdb:///{db}",
+    args = [str(program), "ingest", "--source-table", "tasks", "--dest-uri", f"duckdb:///{db}",
             "--dest-table", "public.tasks", "--progress", "log"]
     if via_env:
         env["SOURCE_URI"] = source_uri(sim)
@@ -285,17 +287,23 @@ def _start_slow(sim, db, tmp, *, via_env: bool):
     return proc, tmpdir
 
 
-@pytest.mark.parametrize("via_env", [False, True])
-def test_token_not_in_any_process_args_or_child_env(sim, tmp_path, omniload_ready, via_env):
+# ./omniload (a clone), and the console script itself (omniload installed as
+# a tool: `uv tool install .`), which hands over the same way (entry.py).
+CONSOLE_SCRIPT = REPO / ".omniload" / "envs" / "omniload" / "bin" / "omniload"
+
+
+@pytest.mark.parametrize("program", [OMNILOAD, CONSOLE_SCRIPT], ids=["clone", "console-script"])
+@pytest.mark.parametrize("via_env", [False, True], ids=["argument", "SOURCE_URI"])
+def test_token_not_in_any_process_args_or_child_env(sim, tmp_path, omniload_ready, via_env, program):
     db = tmp_path / "w.db"
-    proc, _ = _start_slow(sim, db, tmp_path, via_env=via_env)
+    proc, _ = _start_slow(sim, db, tmp_path, via_env=via_env, program=program)
     try:
         seen_children = set()
-        # omniload itself: the launcher handed the URI over through a file.
+        # omniload itself: the URI was handed over through a file.
         own = Path(f"/proc/{proc.pid}/environ").read_bytes() + Path(f"/proc/{proc.pid}/cmdline").read_bytes()
         assert SECRET_PART.encode() not in own, "token in omniload's own arguments or environment"
         for _ in range(10):
-            leaks = {p: Path(f"/proc/{p}/cmdline").read_bytes()[:200] for p in _pids_with(SECRET_PART)}
+            leaks = {p: Path(f"/proc/{p}/cmdline").read_bytes()[:200] for p in _pids_with(SECRET_PART, proc.pid)}
             assert not leaks, f"token visible in a process's arguments: {leaks}"
             for pid in _pids_with("tap-asana", proc.pid) + _pids_with("target-duckdb-omniload", proc.pid):
                 try:
@@ -354,8 +362,8 @@ def test_copied_database_carries_its_bookmark(sim, tmp_path, omniload_ready):
     assert r.returncode == 0 and f"rows loaded:   {n}" in r.stdout
 
 
-def test_stories_merge_fetches_only_the_changed_tasks_stories(sim, tmp_path, omniload_ready):
-    db = tmp_path / "w.db"
+def test_stories_merge_fetches_only_the_changed_tasks_stories(sim, dest, omniload_ready):
+    db = dest
     first = ingest(sim, db, "stories", "--incremental-strategy", "merge")
     assert first.returncode == 0, first.stderr
     all_stories = expected_gids(sim, "stories")

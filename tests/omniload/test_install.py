@@ -52,3 +52,23 @@ def test_the_installed_command_runs_the_demo(installed, tmp_path):
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM public.tasks").fetchone()[0] == 6
         assert con.execute("SELECT count(*) FROM public.projects").fetchone()[0] == 2
+
+
+def test_the_installed_command_loads_postgresql(installed, tmp_path, pg_db):
+    """The PostgreSQL loader's environment is built from the wheel's bundled sources too."""
+    from tests import pg_reader
+    from tests.expected import expected_gids
+    from tests.omniload.support import make_sim, source_uri
+
+    data = tmp_path / "data"
+    sim = make_sim(projects=2, tasks_per_project=3)
+    try:
+        r = subprocess.run([str(installed / "bin" / "omniload"), "ingest", "--source-table", "tasks",
+                            "--dest-table", "public.tasks", "--progress", "log"],
+                           env=clean_env(XDG_DATA_HOME=data, SOURCE_URI=source_uri(sim), DESTINATION_URI=pg_db.uri),
+                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        assert {g for (g,) in pg_reader.query(pg_db, "SELECT gid FROM public.tasks")} == expected_gids(sim, "tasks")
+    finally:
+        sim.stop()
+    assert (data / "omniload" / "envs" / "target-postgres" / "bin" / "target-postgres-omniload").exists()

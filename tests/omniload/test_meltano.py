@@ -1,5 +1,6 @@
 """meltano.yml works from a fresh copy, without Meltano Hub:
-`meltano install` then `meltano run tap-asana target-duckdb` into work.db.
+`meltano install` then `meltano run tap-asana target-duckdb` into work.db,
+and `meltano run tap-asana target-postgres` into a real PostgreSQL server.
 
 Installs meltano 4.4.1 into a throwaway venv (cached under .omniload/envs,
 ~30 s the first time); the plugins install with meltano's bundled uv."""
@@ -37,11 +38,11 @@ def meltano() -> Path:
 
 
 def fresh_copy(dest: Path) -> Path:
-    """What a fresh clone holds for Meltano: meltano.yml and the two plugins."""
+    """What a fresh clone holds for Meltano: meltano.yml and the plugins."""
     junk = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache")
     dest.mkdir()
     shutil.copy(REPO / "meltano.yml", dest)
-    for d in ("tap-asana", "target-duckdb-omniload"):
+    for d in ("tap-asana", "target-duckdb-omniload", "target-postgres-omniload"):
         shutil.copytree(REPO / d, dest / d, ignore=junk)
     return dest
 
@@ -133,6 +134,58 @@ def test_meltano_install_and_run(meltano, tmp_path):
         r = subprocess.run([str(meltano), "config", "list", "tap-asana"], cwd=project, env=env,
                            capture_output=True, text=True, timeout=120)
         assert SECRET_PART not in r.stdout + r.stderr        # sensitive: true redacts it
+    finally:
+        sim.stop()
+
+
+def test_meltano_run_into_postgres(meltano, tmp_path, pg_db):
+    """target-postgres (target-postgres-omniload) under Meltano: every table
+    exact, then removals: a deleted task and story leave (tombstones,
+    hard_delete), a deleted user leaves once its extract is complete
+    (ACTIVATE_VERSION), and the password shows nowhere."""
+    from tests import pg_reader
+    from tests.postgres_server import SECRET_PART as PG_SECRET
+
+    project = fresh_copy(tmp_path / "project")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MELTANO_", "TAP_", "TARGET_"))}
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    for plugin in (["extractor", "tap-asana"], ["loader", "target-postgres"]):
+        r = subprocess.run([str(meltano), "install", *plugin], cwd=project, env=env, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+    sim = make_sim(projects=2, tasks_per_project=4, seed=6)
+    try:
+        env.update(TAP_ASANA_ACCESS_TOKEN=TOKEN, TAP_ASANA_WORKSPACE_GID=sim.org_workspace_gid,
+                   TAP_ASANA_API_URL=sim.api_url, TAP_ASANA_STORIES_INCREMENTAL="true",
+                   TARGET_POSTGRES_SQLALCHEMY_URL=pg_db.uri.replace("postgresql://", "postgresql+psycopg://"))
+
+        def meltano_run():
+            r = subprocess.run([str(meltano), "run", "tap-asana", "target-postgres"], cwd=project, env=env,
+                               capture_output=True, text=True, timeout=600)
+            assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+            assert PG_SECRET not in r.stdout + r.stderr and SECRET_PART not in r.stdout + r.stderr
+
+        def gids(table):
+            return {g for (g,) in pg_reader.query(pg_db, f"SELECT gid FROM public.{table}")}
+
+        meltano_run()
+        for table in TABLES:
+            assert gids(table) == expected_gids(sim, table), table
+        kinds = pg_reader.columns(pg_db, "public.tasks")
+        assert (kinds["memberships"], kinds["modified_at"]) == ("jsonb", "timestamp with time zone")
+        store = sim.store
+        tasks = sorted(expected_gids(sim, "tasks"))
+        comment = store.add_story(tasks[2], "soon gone")
+        meltano_run()
+        assert comment in gids("stories")
+        store.delete_task(tasks[0])
+        store.delete_story(comment)
+        store.delete_user(store.gids("users")[0])
+        store.rename("tags", store.gids("tags", sim.org_workspace_gid)[0], "renamed tag")
+        meltano_run()
+        for table in TABLES:
+            assert gids(table) == expected_gids(sim, table), table
+        assert ("renamed tag",) in pg_reader.query(pg_db, "SELECT name FROM public.tags")
     finally:
         sim.stop()
 

@@ -297,11 +297,30 @@ def test_records_are_counted_for_the_summary_and_the_progress_line(relay):
     assert result.last_state == {"n": 2}
 
 
+def test_a_run_of_several_tables_counts_each_on_the_progress_line(relay):
+    other = "_omniload_stage_stories_x"
+    relay.progress = Progress("log", "3 tables", io.StringIO(),
+                              tables={STAGE: "tasks", "_omniload_stage_users_x": "users", other: "stories"})
+    relay.run([schema(), schema(stream=other), *(record(gid=str(i)) for i in range(3)),
+               *(record(stream=other, gid=f"s{i}") for i in range(1200))], stages=(STAGE, other))
+    # users sent nothing (yet): not shown; the others in the run's table order
+    assert relay.progress.text().startswith("3 tables: 1,203 records (tasks 3, stories 1,200), ")
+
+
 def test_the_tap_s_progress_lines_feed_the_progress_line(relay):
     payload = {"stream": "tasks", "requests": 12, "rate_limit_waits": 1}
     relay.run([schema()], tap_stderr=f"PROGRESS {json.dumps(payload)}\nPROGRESS {{not json\n")
     assert relay.progress.tap == {"tasks": payload}
     assert "12 requests, 1 rate-limit waits" in relay.progress.text()
+
+
+def test_requests_are_the_tap_s_totals_not_a_sum_over_its_streams(relay):
+    # The tap reports its process's totals on every line, whichever stream
+    # it is on: two streams' lines must not add up to twice the requests.
+    lines = [{"stream": "tasks", "requests": 40, "rate_limit_waits": 1, "rate_limit_wait_seconds": 2.0},
+             {"stream": "stories", "requests": 100, "rate_limit_waits": 1, "rate_limit_wait_seconds": 2.0}]
+    relay.run([schema()], tap_stderr="".join(f"PROGRESS {json.dumps(p)}\n" for p in lines))
+    assert "100 requests, 1 rate-limit waits (2.0 s)" in relay.progress.text()
 
 
 # --- the token ----------------------------------------------------------------------

@@ -1,48 +1,97 @@
-"""The DuckDB destination's publish and state table against a real DuckDB file (no loader involved)."""
+"""Each destination's publish and state table against a real database (a
+DuckDB file, a PostgreSQL server; no loader involved).  The same scenarios,
+the same meaning on both: the `con` fixture is a connection as the
+destination's publish gets it, `dest` the modules that work on it."""
+
+import types
 
 import duckdb
+import psycopg
 import pytest
 
 from omniload_cli.bookmarks import bookmark_of
 from omniload_cli.destinations import PublishRequest, Sent, StageMismatch
-from omniload_cli.destinations.duckdb import catalog, publish, state
+from omniload_cli.destinations import duckdb as duckdb_destination
+from omniload_cli.destinations import postgres as postgres_destination
 from omniload_cli.errors import UsageError
 from omniload_cli.tables import TABLES, get_table, resolve_strategy
 from omniload_cli.uri import DestTable
-from tests.duckdb_reader import query
+from tests.postgres_server import ROLE, ROLE_PASSWORD
 
 STAGE = "_omniload_stage_tasks"
 
 
+def _modules(package) -> types.SimpleNamespace:
+    import importlib
+
+    return types.SimpleNamespace(**{m: importlib.import_module(f"{package.__name__}.{m}")
+                                    for m in ("catalog", "publish", "state")})
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def kind(request):
+    return request.param
+
+
 @pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.db"))
-    c.execute("CREATE SCHEMA public")
+def con(kind, tmp_path, request):
+    if kind == "duckdb":
+        c = duckdb.connect(str(tmp_path / "w.db"))
+    else:
+        db = request.getfixturevalue("pg_db")
+        # As omniload's own session: autocommit, transactions explicit, UTC.
+        c = psycopg.connect(host=db.server.socket_dir, port=db.server.port, dbname=db.name,
+                            user=ROLE, password=ROLE_PASSWORD, autocommit=True)
+    c.execute("CREATE SCHEMA public" if kind == "duckdb" else "CREATE SCHEMA IF NOT EXISTS public")
     yield c
     c.close()
 
 
+@pytest.fixture
+def dest(kind):
+    """catalog, publish and state of the destination under test."""
+    return _modules(duckdb_destination if kind == "duckdb" else postgres_destination)
+
+
+def run(con, sql, *params):
+    """A statement with ? placeholders on either connection; its rows."""
+    if isinstance(con, psycopg.Connection):
+        cur = con.execute(sql.replace("?", "%s"), params or None)
+        return cur.fetchall() if cur.description else []
+    return con.execute(sql, list(params)).fetchall()
+
+
 def make_stage(con, rows, cols="gid VARCHAR PRIMARY KEY, name VARCHAR"):
-    # What target-duckdb-omniload leaves behind: a table with PK(gid).
-    con.execute(f"CREATE TABLE public.{STAGE} ({cols})")
+    # What the loaders leave behind: a table with PK(gid).
+    run(con, f"CREATE TABLE public.{STAGE} ({cols})")
     for r in rows:
-        con.execute(f"INSERT INTO public.{STAGE} VALUES ({', '.join('?' * len(r))})", list(r))
+        run(con, f"INSERT INTO public.{STAGE} VALUES ({', '.join('?' * len(r))})", *r)
 
 
 def rows(con, table="tasks"):
-    return query(con, f"SELECT * FROM public.{table} ORDER BY gid")
+    return [tuple(r) for r in run(con, f"SELECT * FROM public.{table} ORDER BY gid")]
 
 
 def sent_for(con, stage=STAGE, schema="public"):
     """What a loader that wrote this stage was sent: its rows, and a SCHEMA."""
-    if not catalog.table_exists(con, schema, stage):
+    if not DEST.catalog.table_exists(con, schema, stage):
         return Sent(0, False)
-    return Sent(catalog.count_rows(con, schema, stage), True)
+    return Sent(DEST.catalog.count_rows(con, schema, stage), True)
+
+
+# The destination's modules for the test being run (the autouse fixture sets
+# them), so the helpers and tests read the same whichever it is.
+DEST = types.SimpleNamespace()
+
+
+@pytest.fixture(autouse=True)
+def _dest_of_this_test(dest):
+    DEST.__dict__.update(dest.__dict__)
 
 
 def do(con, strategy, st=None, **kw):
     sent = kw.pop("sent", None) or sent_for(con)
-    return publish.publish(con, [PublishRequest(
+    return DEST.publish.publish(con, [PublishRequest(
         table=DestTable("public", "tasks"), stage=STAGE, strategy=strategy, key="gid",
         rebuild=kw.pop("rebuild", False), state_key=kw.pop("state_key", "public.tasks"),
         source="asana://1/tasks", state=st, sent=sent, **kw)])[0]
@@ -55,8 +104,8 @@ def test_replace_creates_then_swaps(con):
     make_stage(con, [("2", "B")])
     r = do(con, "replace", {"bookmarks": {"tasks": {"replication_key_value": "t2"}}})
     assert rows(con) == [("2", "B")] and not r.created
-    assert not catalog.table_exists(con, "public", STAGE)
-    src, st = state.read_state(con, "public.tasks")
+    assert not DEST.catalog.table_exists(con, "public", STAGE)
+    src, st = DEST.state.read_state(con, "public.tasks")
     assert src == "asana://1/tasks" and bookmark_of(st, "tasks") == "t2"
 
 
@@ -86,7 +135,7 @@ def test_merge_deletes_what_the_tap_sent_tombstones_for_in_the_same_transaction(
 def test_only_tombstones_empty_the_rows_they_name(con):
     make_stage(con, [("1", "a"), ("2", "b")])
     do(con, "merge")
-    catalog.drop_table(con, "public", STAGE)
+    DEST.catalog.drop_table(con, "public", STAGE)
     make_stage(con, [])
     r = do(con, "merge", sent=Sent(0, True, ("1",)))
     assert rows(con) == [("2", "b")] and r.rows_removed == 1
@@ -121,7 +170,7 @@ def test_windowed_publish_leaves_state_alone(con):
     do(con, "merge", {"v": 1})
     make_stage(con, [("2", "b")])
     do(con, "merge", {"v": 2}, state_key=None)
-    assert state.read_state(con, "public.tasks")[1] == {"v": 1}
+    assert DEST.state.read_state(con, "public.tasks")[1] == {"v": 1}
     assert len(rows(con)) == 2
 
 
@@ -144,7 +193,7 @@ def test_a_missing_stage_the_loader_created_is_refused(con, sent, why):
     with pytest.raises(StageMismatch, match=why):
         do(con, "replace", {"v": 2}, sent=sent)
     assert rows(con) == [("1", "a")]
-    assert state.read_state(con, "public.tasks")[1] == {"v": 1}
+    assert DEST.state.read_state(con, "public.tasks")[1] == {"v": 1}
 
 
 @pytest.mark.parametrize("stage_rows, sent, why", [
@@ -158,7 +207,7 @@ def test_an_altered_stage_is_refused(con, stage_rows, sent, why):
     with pytest.raises(StageMismatch, match=why):
         do(con, "merge", {"v": 2}, sent=sent)
     assert rows(con) == [("9", "old")]
-    assert state.read_state(con, "public.tasks")[1] == {"v": 1}
+    assert DEST.state.read_state(con, "public.tasks")[1] == {"v": 1}
 
 
 def test_merge_keeps_the_columns_a_user_added(con):
@@ -169,7 +218,7 @@ def test_merge_keeps_the_columns_a_user_added(con):
     make_stage(con, [("2", "b2"), ("3", "c")])
     do(con, "merge")
     assert rows(con) == [("1", "a", "urgent-1"), ("2", "b2", "urgent-2"), ("3", "c", None)]
-    assert not catalog.table_exists(con, "temp", "_omniload_kept")
+    assert not DEST.catalog.table_exists(con, "temp", "_omniload_kept")
 
 
 def test_failure_rolls_back_rows_columns_and_state(con):
@@ -179,11 +228,11 @@ def test_failure_rolls_back_rows_columns_and_state(con):
     # that does not cast to the existing INTEGER column.
     make_stage(con, [("1", "zz", "not-a-number", "x")],
                "gid VARCHAR PRIMARY KEY, name VARCHAR, n VARCHAR, extra VARCHAR")
-    with pytest.raises(duckdb.Error):
+    with pytest.raises((duckdb.Error, psycopg.Error)):
         do(con, "merge", {"v": 2})
     assert rows(con) == [("1", "a", 1)]                       # no new column, old row
-    assert state.read_state(con, "public.tasks")[1] == {"v": 1}
-    assert catalog.table_exists(con, "public", STAGE)          # caller drops it
+    assert DEST.state.read_state(con, "public.tasks")[1] == {"v": 1}
+    assert DEST.catalog.table_exists(con, "public", STAGE)          # caller drops it
 
 
 def test_failed_replace_keeps_old_table(con):
@@ -193,27 +242,28 @@ def test_failed_replace_keeps_old_table(con):
     with pytest.raises(TypeError):                             # state not JSON-able
         do(con, "replace", {"v": object()})
     assert rows(con) == [("1", "a")]
-    assert state.read_state(con, "public.tasks")[1] == {"v": 1}
+    assert DEST.state.read_state(con, "public.tasks")[1] == {"v": 1}
 
 
 def test_identifiers_are_quoted(con):
     con.execute('CREATE SCHEMA "select"')
     con.execute('CREATE TABLE "select"."_omniload_stage_from" (gid VARCHAR PRIMARY KEY)')
     con.execute("""INSERT INTO "select"."_omniload_stage_from" VALUES ('1')""")
-    publish.publish(con, [PublishRequest(
+    DEST.publish.publish(con, [PublishRequest(
         table=DestTable("select", "from"), stage="_omniload_stage_from", strategy="replace",
         key="gid", rebuild=False, state_key="select.from", source="s", state={}, sent=Sent(1, True))])
-    assert con.execute('SELECT * FROM "select"."from"').fetchall() == [("1",)]
+    assert run(con, 'SELECT * FROM "select"."from"') == [("1",)]
 
 
 def test_state_absent_and_per_table(con):
-    assert state.read_state(con, "public.tasks") is None
-    assert not catalog.table_exists(con, state.STATE_SCHEMA, state.STATE_TABLE)   # reading does not create it
-    state.write_state(con, "a.x", "s1", {"k": 1})
-    state.write_state(con, "a.y", "s2", {"k": 2})
-    state.write_state(con, "a.x", "s1", {"k": 3})
-    assert state.read_state(con, "a.x") == ("s1", {"k": 3})
-    assert state.read_state(con, "a.y") == ("s2", {"k": 2})
+    assert DEST.state.read_state(con, "public.tasks") is None
+    # Reading does not create it.
+    assert not DEST.catalog.table_exists(con, DEST.state.STATE_SCHEMA, DEST.state.STATE_TABLE)
+    DEST.state.write_state(con, "a.x", "s1", {"k": 1})
+    DEST.state.write_state(con, "a.y", "s2", {"k": 2})
+    DEST.state.write_state(con, "a.x", "s1", {"k": 3})
+    assert DEST.state.read_state(con, "a.x") == ("s1", {"k": 3})
+    assert DEST.state.read_state(con, "a.y") == ("s2", {"k": 2})
 
 
 def test_bookmark_of():

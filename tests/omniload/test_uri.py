@@ -76,7 +76,7 @@ def test_dest_uri_forms(tmp_path):
 
 
 @pytest.mark.parametrize("uri, fragment", [
-    ("postgres://x/y", "unsupported destination scheme 'postgres'"),
+    ("sqlite:///x.db", "unsupported destination scheme 'sqlite'; use duckdb:// or postgresql://"),
     ("duckdb://", "must be a DuckDB file"),
     ("duckdb:///:memory:", "must be a DuckDB file"),
     ("duckdb://md:foo", "must be a DuckDB file"),
@@ -146,3 +146,87 @@ def test_datetimes(value, expected):
 def test_bad_datetimes(value):
     with pytest.raises(UsageError, match="invalid --interval-start"):
         parse_datetime(value, "--interval-start")
+
+
+# --- PostgreSQL destinations ---------------------------------------------------
+PG_PASSWORD = "pa:ss/w@rd&x#"     # needs percent-encoding everywhere
+PG_ENCODED = "pa%3Ass%2Fw%40rd%26x%23"
+
+
+def test_postgres_uri_as_ingestr_writes_it():
+    d = parse_dest_uri(f"postgresql://omni:{PG_ENCODED}@db.internal:5433/analytics?sslmode=require")
+    assert (d.host, d.port, d.database, d.user, d.password) == ("db.internal", 5433, "analytics", "omni", PG_PASSWORD)
+    assert d.params == (("sslmode", "require"),)
+    assert d.conninfo() == {"dbname": "analytics", "port": 5433, "host": "db.internal", "user": "omni",
+                            "password": PG_PASSWORD, "sslmode": "require"}
+    assert PG_PASSWORD not in repr(d) and PG_ENCODED not in d.display and "pa" not in d.display
+    assert d.display == "postgresql://omni@db.internal:5433/analytics"
+    assert d.default_schema == "public"
+
+
+@pytest.mark.parametrize("uri, host, port, database, user", [
+    ("postgres://u:p@h/db", "h", 5432, "db", "u"),                          # the short scheme, port 5432
+    ("POSTGRESQL://u@h:6000/db", "h", 6000, "db", "u"),                     # no password: .pgpass / trust
+    ("postgresql://u:p@/db?host=%2Fvar%2Frun%2Fpostgresql", "/var/run/postgresql", 5432, "db", "u"),
+    ("postgresql://u:p@/db?host=/tmp/sock&port=5433", "/tmp/sock", 5433, "db", "u"),
+    ("postgresql://u:p@[::1]:5433/db", "::1", 5433, "db", "u"),
+    ("postgresql:///db", None, 5432, "db", None),                            # libpq's default socket
+    ("postgresql://u%40corp:p@h/my%20db", "h", 5432, "my db", "u@corp"),    # decoded names
+])
+def test_postgres_uri_forms(uri, host, port, database, user):
+    d = parse_dest_uri(uri)
+    assert (d.host, d.port, d.database, d.user) == (host, port, database, user)
+    assert parse_dest_uri(d.display) == type(d)(d.host, d.port, d.database, d.user, None, d.params)
+
+
+def test_postgres_plus_stays_a_plus_in_the_password():
+    assert parse_dest_uri("postgresql://u:a+b%2Bc@h/db").password == "a+b+c"
+
+
+@pytest.mark.parametrize("uri, fragment", [
+    ("postgresql://u:SECRETPW@h:5432", "names no database"),
+    ("postgresql://u:SECRETPW@h/", "names no database"),
+    ("postgresql://u:SECRETPW@h/a/b", "may not contain '/'"),
+    ("postgresql://u:SECRETPW@h:54x/db", "invalid port"),
+    ("postgresql://u:SECRETPW@h:70000/db", "invalid port"),
+    ("postgresql://u:SECRETPW/db", "invalid port"),                        # '@' forgotten: no echo
+    ("postgresql://u:SECRETPW@h/db?sslmod=require", "did you mean sslmode?"),
+    ("postgresql://u:SECRETPW@h/db?sslmode=sometimes", "invalid sslmode"),
+    ("postgresql://u:SECRETPW@h/db?connect_timeout=soon", "invalid connect_timeout"),
+    ("postgresql://u:SECRETPW%ff@h/db", "not percent-encoded UTF-8"),
+    ("postgresql://u:SECRETPW@[::1/db", "IPv6 address in brackets"),
+    ("postgresql://u:SECRET#PW@h/db", "must be percent-encoded as %23"),
+    ("postgresql://u:SECRETPW@h/db?application_name=x", "omniload names its sessions itself"),
+    ("postgresql://u:SECRETPW@h/db?password=SECRETPW", "put the password after the user"),
+    ("postgresql://:SECRETPW@h/db", "a password but no user name"),
+    ("postgresql://u:SECRETPW@h/db?host=/tmp", "names a host twice"),
+    ("postgresql://u:SECRETPW@h:1/db?port=2", "names a port twice"),
+    ("postgresql://u:SECRETPW@h!x/db", "invalid host"),
+    ("postgresql://u:SECRETPW@/db?host=rel/dir", "invalid ?host="),
+    ("postgresql://u:SECRETPW@h/db?sslmode", "has no value"),
+    ("postgresql://u:SECRETPW@h/db?sslmode=require&sslmode=disable", "sets sslmode twice"),
+    ("postgresql://u:SECRET&PW@h/db?x", "does not know"),
+    ("postgresql://u:SECRETPW@h/d%00b", "NUL character"),
+    ("mysql://u:SECRETPW@h/db", "unsupported destination scheme 'mysql'"),
+])
+def test_postgres_uri_errors_never_show_the_password(uri, fragment):
+    with pytest.raises(UsageError) as e:
+        parse_dest_uri(uri)
+    assert fragment in e.value.message
+    assert "SECRET" not in e.value.message and "PW" not in e.value.message
+    assert "\n" not in e.value.message
+
+
+def test_bare_dest_table_takes_the_destination_default_schema():
+    assert parse_dest_table("tasks", "tasks", "public").display == "public.tasks"
+    assert parse_dest_table(None, "users", "public").display == "public.users"
+
+
+def test_postgres_table_names_that_postgres_would_cut_are_refused():
+    from omniload_cli.uri import check_table_for
+
+    pg = parse_dest_uri("postgresql://u@h/db")
+    check_table_for(pg, parse_dest_table("public." + "t" * 38, "tasks"))
+    with pytest.raises(UsageError, match="too long for PostgreSQL"):
+        check_table_for(pg, parse_dest_table("public." + "t" * 39, "tasks"))
+    check_table_for(parse_dest_uri("duckdb:///x.db", "/"), parse_dest_table("public." + "t" * 80, "tasks"))

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.omniload.support import OMNILOAD, clean_env, source_uri
+from tests.omniload.support import OMNILOAD, clean_env, dest_uri, source_uri
 
 TABLES = ["workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users"]
 
@@ -19,7 +19,7 @@ def tap_settings(**settings) -> dict:
 
 def ingest_args(sim, db, table, *extra, dest_table=None):
     return [str(OMNILOAD), "ingest", "--source-uri", source_uri(sim), "--source-table", table,
-            "--dest-uri", f"duckdb:///{db}", "--dest-table", dest_table or f"public.{table}",
+            "--dest-uri", dest_uri(db), "--dest-table", dest_table or f"public.{table}",
             "--progress", "log", *extra]
 
 

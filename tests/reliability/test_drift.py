@@ -6,9 +6,10 @@ their projects, moves, renamed projects and sections, deleted projects,
 deleted comments) and of subtask changes (new, edited, completed, deleted,
 nested, un-nested, moved, restored, parents deleted); after each round a
 merge run of `tasks` and `subtasks` and one of `stories`, and the tables
-must equal the simulator's own data. (Subtask changes stay at the level the
-projects' events carry in the simulator's default; tests/tap/test_subtasks.py
-covers deeper ones and the walk that brings them.)
+must equal the simulator's own data.  On a DuckDB file and on a PostgreSQL
+server. (Subtask changes stay at the level the projects' events carry in the
+simulator's default; tests/tap/test_subtasks.py covers deeper ones and the
+walk that brings them.)
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import random
 
 import pytest
 
-from tests.duckdb_reader import query, snapshot
+from tests.dest_reader import query, snapshot
 from tests.expected import expected_gids
-from tests.omniload.support import clean_env, ingest, make_sim, run_omniload, source_uri
+from tests.omniload.support import clean_env, dest_uri, ingest, make_sim, run_omniload, source_uri
 from tests.reliability.support import tap_settings
 from tests.subtask_changes import change_subtasks
 
@@ -87,10 +88,15 @@ def live_fields(task: dict) -> tuple:
     return task["name"], task["completed"], projects, memberships, parent, task["num_subtasks"]
 
 
+def _json(value):
+    """A JSON column's value: DuckDB hands out its text, PostgreSQL the value."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def table_tasks(db, table: str) -> dict:
     rows = query(db, f"SELECT gid, name, completed, projects, memberships, parent, num_subtasks FROM public.{table}")
-    return {gid: live_fields({"name": name, "completed": completed, "projects": json.loads(projects),
-                              "memberships": json.loads(memberships), "parent": json.loads(parent or "null"),
+    return {gid: live_fields({"name": name, "completed": completed, "projects": _json(projects),
+                              "memberships": _json(memberships), "parent": _json(parent),
                               "num_subtasks": num_subtasks})
             for gid, name, completed, projects, memberships, parent, num_subtasks in rows}
 
@@ -112,18 +118,24 @@ def sync(sim, db, env_extra=None):
     another; each summary's row count is the table's."""
     for tables, extra in (("tasks,subtasks", ()), ("stories", ("--incremental-strategy", "merge"))):
         r = run_omniload("ingest", "--source-uri", source_uri(sim), "--source-table", tables, "--dest-uri",
-                         f"duckdb:///{db}", "--dest-schema", "public", "--progress", "log", *extra,
+                         dest_uri(db), "--dest-schema", "public", "--progress", "log", *extra,
                          env=clean_env(**(env_extra or {})), timeout=300)
         assert r.returncode == 0, r.stderr
         counts = [int(part.split()[0].replace(",", "")) for part in r.stdout.split("rows in table:")[1:]]
         assert counts == [query(db, f"SELECT count(*) FROM public.{t}")[0][0] for t in tables.split(",")], r.stdout
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_merged_tables_stay_exact_round_after_round(tmp_path, omniload_ready, seed):
+def destination(kind: str, tmp_path, request):
+    if kind == "duckdb":
+        return tmp_path / "w.db"
+    return request.getfixturevalue("pg_db")
+
+
+@pytest.mark.parametrize("kind, seed", [("duckdb", 1), ("duckdb", 2), ("postgres", 1)])
+def test_merged_tables_stay_exact_round_after_round(tmp_path, omniload_ready, request, kind, seed):
     sim = make_sim(**SPEC, seed=seed)
     try:
-        db = tmp_path / "w.db"
+        db = destination(kind, tmp_path, request)
         sync(sim, db)
         rng, history = random.Random(seed), []
         for _ in range(5):
@@ -149,14 +161,16 @@ def test_exact_under_faults(tmp_path, omniload_ready):
         sim.stop()
 
 
-@pytest.mark.parametrize("table", ["tasks", "subtasks", "stories"])
-def test_a_run_killed_inside_its_publish_of_removals_changes_nothing(tmp_path, omniload_ready, table):
+@pytest.mark.parametrize("kind, table", [("duckdb", "tasks"), ("duckdb", "subtasks"), ("duckdb", "stories"),
+                                         ("postgres", "tasks"), ("postgres", "subtasks")])
+def test_a_run_killed_inside_its_publish_of_removals_changes_nothing(tmp_path, omniload_ready, request, kind,
+                                                                     table):
     """SIGKILL inside the publish transaction of a run that had removals to
     publish (rows deleted, bookmark not yet written): the table and its
     bookmark stay as they were, and the next run publishes the removals."""
     sim = make_sim(**SPEC, seed=4)
     try:
-        db = tmp_path / "w.db"
+        db = destination(kind, tmp_path, request)
         sync(sim, db)
         history = mutate(sim, random.Random(4), 30)
         if table == "subtasks":   # one removal at least: a first-level subtask deleted

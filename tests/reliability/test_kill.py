@@ -6,6 +6,8 @@ After every kill the destination holds either the old table and the old
 state, or the new table and the new state -- never a half-written replace
 table, never a state ahead of its rows, never a staging table in the real
 table's place -- and the next ordinary run produces exactly the right table.
+The same on a DuckDB file and on a PostgreSQL server (a shorter list of
+random kills there: the named points are where the destinations differ).
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ import os
 import random
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.duckdb_reader import columns, diff_rows, loaded_records, query, snapshot, stored_state, table_rows
+from tests.dest_reader import columns, loaded_records, query, snapshot, stored_state, table_rows
+from tests.duckdb_reader import diff_rows
 from tests.expected import assert_same_records, expected_gids, expected_rows
 from tests.omniload.support import ingest
+from tests.postgres_server import Database
 from tests.reliability.support import (
     alive,
     cmdline,
@@ -39,11 +44,9 @@ SLOW_TAP = tap_settings(page_size=2, concurrency=1)
 SIM_SPEC = dict(seed=9)
 
 
-@pytest.fixture(scope="module")
-def world(sim, tmp_path_factory, omniload_ready):
+def _world(sim, base, db, fresh):
     """One destination that every scenario kills into and recovers, in turn."""
-    base = tmp_path_factory.mktemp("kill")
-    db, tmpdir = base / "w.db", base / "tmp"
+    tmpdir = base / "tmp"
     tmpdir.mkdir()
     for table in ("tasks", "subtasks", "stories"):
         assert ingest(sim, db, table).returncode == 0
@@ -51,12 +54,24 @@ def world(sim, tmp_path_factory, omniload_ready):
     yield w
     # Finally: the merged tasks, after all those kills and incremental
     # recoveries, equal a fresh full load of the same data.
-    fresh = base / "fresh.db"
     for table in sorted(w["tables"] & {"tasks"}):
         assert ingest(sim, db, table).returncode == 0     # the source changed since
         assert ingest(sim, fresh, table).returncode == 0
         assert table_rows(db, f"public.{table}") == table_rows(fresh, f"public.{table}"), \
-            diff_rows(db, fresh, f"public.{table}")
+            diff_rows(db, fresh, f"public.{table}") if isinstance(db, Path) else table
+
+
+@pytest.fixture(scope="module")
+def world_duckdb(sim, tmp_path_factory, omniload_ready):
+    base = tmp_path_factory.mktemp("kill")
+    yield from _world(sim, base, base / "w.db", base / "fresh.db")
+
+
+@pytest.fixture(scope="module")
+def world_postgres(sim, tmp_path_factory, pg_server, omniload_ready):
+    base = tmp_path_factory.mktemp("kill-pg")
+    yield from _world(sim, base, Database(pg_server, pg_server.create_database()),
+                      Database(pg_server, pg_server.create_database()))
 
 
 def change_the_source(sim, n):
@@ -109,7 +124,7 @@ def _kill(proc, how, delay):
     try:
         if how in ("tap", "target", "target-loading"):
             tap = wait_for(lambda: child("--catalog") or proc.poll() is not None)
-            target = child("target-duckdb-omniload")
+            target = child("target-config.json")     # the loader's argument, whichever loader
             if how == "target-loading":       # the tap is done, the loader is writing
                 wait_for(lambda: not alive(tap) or proc.poll() is not None, step=0.002)
             time.sleep(delay)
@@ -141,17 +156,24 @@ def _scenarios():
                          ("subtasks", ("tap", "omniload"))):
         for how in kinds:
             hi = {"tap": 0.9, "target": 0.9, "target-loading": 0.15, "omniload": 1.2}[how]
-            out.append((table, how, round(rng.uniform(0.0 if how == "target-loading" else 0.1, hi), 3)))
+            out.append(("duckdb", table, how, round(rng.uniform(0.0 if how == "target-loading" else 0.1, hi), 3)))
     for point in ("before-load", "before-publish", "in-publish", "before-commit", "after-commit"):
-        out.append(("tasks", f"hook:{point}", 0.0))
-    out.append(("stories", "hook:in-publish", 0.0))
-    out.append(("subtasks", "hook:in-publish", 0.0))
+        out.append(("duckdb", "tasks", f"hook:{point}", 0.0))
+    out.append(("duckdb", "stories", "hook:in-publish", 0.0))
+    out.append(("duckdb", "subtasks", "hook:in-publish", 0.0))
+    # PostgreSQL: every named point, and a kill of each process mid-run.
+    for how in ("tap", "target", "target-loading", "omniload"):
+        hi = {"tap": 0.9, "target": 0.9, "target-loading": 0.15, "omniload": 1.2}[how]
+        out.append(("postgres", "stories", how, round(rng.uniform(0.0 if how == "target-loading" else 0.1, hi), 3)))
+    for point in ("before-load", "before-publish", "in-publish", "before-commit", "after-commit"):
+        out.append(("postgres", "tasks", f"hook:{point}", 0.0))
     return out
 
 
-@pytest.mark.parametrize("table, how, delay", _scenarios(),
-                         ids=[f"{t}-{h}-{d}" for t, h, d in _scenarios()])
-def test_kill_then_recover(sim, world, table, how, delay):
+@pytest.mark.parametrize("kind, table, how, delay", _scenarios(),
+                         ids=[f"{k}-{t}-{h}-{d}" for k, t, h, d in _scenarios()])
+def test_kill_then_recover(request, sim, kind, table, how, delay):
+    world = request.getfixturevalue(f"world_{kind}")
     db = world["db"]
     change_the_source(sim, next(world["edits"]))
     before = visible(db)
@@ -188,8 +210,10 @@ def test_kill_then_recover(sim, world, table, how, delay):
     assert os.listdir(world["tmp"]) == []
 
 
-def test_some_random_kills_hit_mid_run(world):
+@pytest.mark.parametrize("kind, at_least", [("duckdb", 4), ("postgres", 2)])
+def test_some_random_kills_hit_mid_run(request, kind, at_least):
     """The seeded delays really interrupt runs (otherwise the above proves little)."""
+    world = request.getfixturevalue(f"world_{kind}")
     random_kills = [o for how, o in world["outcomes"] if not how.startswith("hook:")]
-    assert random_kills.count("old") >= 4, world["outcomes"]
+    assert random_kills.count("old") >= at_least, world["outcomes"]
     assert ("hook:after-commit", "new") in world["outcomes"]

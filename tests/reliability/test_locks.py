@@ -14,8 +14,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 ENVS = REPO / ".omniload" / "envs"
 # The projects of this repository, and the installers themselves.
-LOCAL = {"omniload", "tap-asana", "tap-asana-omniload", "target-duckdb-omniload", "asana-simulator",
-         "pip", "setuptools", "wheel"}
+LOCAL = {"omniload", "tap-asana", "tap-asana-omniload", "target-duckdb-omniload", "target-postgres-omniload",
+         "asana-simulator", "pip", "setuptools", "wheel"}
 
 
 def _norm(name: str) -> str:
@@ -45,6 +45,7 @@ def installed(env: Path) -> dict[str, str]:
     ("omniload", "requirements.lock"),
     ("tap", "tap-asana/requirements.lock"),
     ("target", "target-duckdb-omniload/requirements.lock"),
+    ("target-postgres", "target-postgres-omniload/requirements.lock"),
     ("dev", "requirements-dev.lock"),
 ])
 def test_installed_environment_matches_its_lock(omniload_ready, env, lock):
@@ -63,6 +64,8 @@ def test_setup_and_run_tests_install_with_the_locks():
 
     assert [str(p.lock.relative_to(REPO)) for p in environments.programs()] == [
         "tap-asana/requirements.lock", "target-duckdb-omniload/requirements.lock"]
+    assert str(environments.loader_program("postgres").lock.relative_to(REPO)) == \
+        "target-postgres-omniload/requirements.lock"
     assert '-c "$ROOT/requirements.lock"' in (REPO / "omniload").read_text()
     assert "-c requirements-dev.lock" in (REPO / "run-tests").read_text()
 
@@ -73,3 +76,11 @@ def test_omniload_reads_with_the_duckdb_the_loader_writes_with():
     assert ours == read_lock(REPO / "target-duckdb-omniload" / "requirements.lock")["duckdb"]
     assert f'"duckdb=={ours}"' in (REPO / "pyproject.toml").read_text()
     assert f'"duckdb=={ours}"' in (REPO / "target-duckdb-omniload" / "pyproject.toml").read_text()
+
+
+def test_omniload_talks_to_postgresql_with_the_psycopg_the_loader_uses():
+    ours = read_lock(REPO / "requirements.lock")
+    theirs = read_lock(REPO / "target-postgres-omniload" / "requirements.lock")
+    for package in ("psycopg", "psycopg-binary"):
+        assert ours[package] == theirs[package], package
+    assert f'"psycopg[binary]=={ours["psycopg"]}"' in (REPO / "pyproject.toml").read_text()

@@ -146,6 +146,26 @@ def test_a_stream_mapped_away_costs_no_request(sim, tmp_path):
     assert run.records("stories") == [] and len(sim.requests) == 0
 
 
+def test_the_small_listings_first_pages_go_out_together_each_once(sim, tmp_path):
+    # Asked one stream after another they would wait a round trip each; sent
+    # together at the start, every one is under way before the first
+    # project's sections are asked for, and none is asked twice.
+    sim.faults.set_latency(250)
+    run = run_tap(tmp_path, base_config(sim), streams=["workspaces", "projects", "sections", "tags",
+                                                        "teams", "users"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    ws = sim.org_workspace_gid
+    firsts = [f"/workspaces/{ws}", f"/workspaces/{ws}/projects", f"/workspaces/{ws}/tags",
+              f"/workspaces/{ws}/teams", "/users"]
+    requests = [r for r in sim.requests if r.status == 200]
+    first_page = {path: [r for r in requests if r.api_path == path and "offset" not in r.query]
+                  for path in firsts}
+    assert {path: len(rs) for path, rs in first_page.items()} == {path: 1 for path in firsts}
+    sections_start = min(r.started_at for r in requests if r.api_path.endswith("/sections"))
+    assert all(rs[0].started_at < sections_start for rs in first_page.values())
+    assert len(run.records("users")) == len(expected_gids(sim, "users"))
+
+
 def with_subtasks(sim) -> dict[str, int]:
     """Every task the subtasks walk lists: project tasks and subtasks with
     subtasks, and how many each has."""

@@ -48,11 +48,16 @@ print(json.dumps({
 """
 
 
-@pytest.fixture(scope="module")
-def registry(target_python) -> dict:
-    result = subprocess.run([str(target_python), "-c", _REGISTRY], capture_output=True, text=True, timeout=60)
+def read_registry(python, code: str) -> dict:
+    """What code prints (JSON), run in a loader's environment."""
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def registry(target_python) -> dict:
+    return read_registry(target_python, _REGISTRY)
 
 
 def test_the_registry_is_consistent(registry):
@@ -72,8 +77,9 @@ def test_every_patched_upstream_function_is_pinned_and_in_a_divergence(registry)
         assert patch["upstream"] in changed, patch
 
 
-def test_every_guarding_test_exists(registry):
-    ids = sorted({t for d in registry["divergences"] for t in d["tests"]})
+def assert_tests_exist(divergences: list[dict]) -> None:
+    """Every test a divergence names is one pytest collects."""
+    ids = sorted({t for d in divergences for t in d["tests"]})
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *ids],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
@@ -83,6 +89,10 @@ def test_every_guarding_test_exists(registry):
         assert any(line == node_id or line.startswith(node_id + "[") for line in collected), node_id
 
 
+def test_every_guarding_test_exists(registry):
+    assert_tests_exist(registry["divergences"])
+
+
 def test_every_divergence_is_guarded_by_a_test_of_the_loader(registry):
     for d in registry["divergences"]:
         assert any(t.startswith("tests/target/") for t in d["tests"]), d["id"]
@@ -90,8 +100,8 @@ def test_every_divergence_is_guarded_by_a_test_of_the_loader(registry):
 
 def test_the_readme_table_is_the_registry(target_python):
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "tools" / "loader_divergences.py"), "--check", "--python",
-         str(target_python)], capture_output=True, text=True, timeout=60)
+        [sys.executable, str(REPO_ROOT / "tools" / "loader_divergences.py"), "--check", "--loader", "duckdb",
+         "--python", str(target_python)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -102,3 +112,59 @@ def test_pins_command_reports_every_pin_ok(target_python, registry):
     lines = result.stdout.splitlines()
     assert len(lines) == len(registry["pinned"])
     assert all(line.startswith("ok ") for line in lines), lines
+
+
+# --- target-postgres-omniload: overrides in subclasses, not rebound names -------------------
+_PG_REGISTRY = """
+import json
+from target_postgres_omniload import divergences
+from target_postgres_omniload.connector import OmniloadConnector
+from target_postgres_omniload.sink import OmniloadSink
+from target_postgres_omniload.target import OrjsonReader, TargetPostgresOmniload
+classes = {"OmniloadConnector": OmniloadConnector, "OmniloadSink": OmniloadSink,
+           "TargetPostgresOmniload": TargetPostgresOmniload, "OrjsonReader": OrjsonReader}
+def overrides(c):
+    # What c defines that a base class defines too: upstream behaviour it replaces.
+    return [a for a in vars(c) if not a.startswith("__") and a != "_abc_impl"
+            and any(a in vars(b) for b in c.__mro__[1:])]
+print(json.dumps({
+    "problems": divergences.registry_problems(),
+    "defined": sorted(f"{n}.{a}" for n, c in classes.items() for a in overrides(c)),
+    "overrides": sorted(ours for d in divergences.DIVERGENCES for _, ours in d.overrides),
+    "divergences": [{"id": d.id, "tests": list(d.tests)} for d in divergences.DIVERGENCES],
+}))
+"""
+_PG_PYTHON = REPO_ROOT / ".omniload" / "envs" / "target-postgres" / "bin" / "python"
+
+# Class attributes that are configuration, not overridden behaviour.
+_PG_SETTINGS = {"OmniloadSink.connector_class", "TargetPostgresOmniload.name",
+                "TargetPostgresOmniload.default_sink_class", "TargetPostgresOmniload.message_reader_class"}
+
+
+@pytest.fixture(scope="module")
+def pg_registry(omniload_ready) -> dict:
+    return read_registry(_PG_PYTHON, _PG_REGISTRY)
+
+
+def test_the_postgres_registry_is_consistent_and_names_every_override(pg_registry):
+    assert pg_registry["problems"] == []
+    assert sorted(set(pg_registry["defined"]) - _PG_SETTINGS) == pg_registry["overrides"]
+
+
+def test_every_postgres_divergence_is_guarded_by_an_existing_test(pg_registry):
+    assert all(any(t.startswith("tests/target/") for t in d["tests"]) for d in pg_registry["divergences"])
+    assert_tests_exist(pg_registry["divergences"])
+
+
+def test_the_postgres_readme_table_is_the_registry(omniload_ready):
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "loader_divergences.py"), "--check", "--loader", "postgres",
+         "--python", str(_PG_PYTHON)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_postgres_pins_are_ok(omniload_ready):
+    result = subprocess.run([str(_PG_PYTHON), "-m", "target_postgres_omniload", "--pins"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all(line.startswith("ok ") for line in result.stdout.splitlines()), result.stdout

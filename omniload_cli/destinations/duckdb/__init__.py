@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from omniload_cli import forked
-from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult, TableBefore
+from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult, TableBefore, undo_warning
 from omniload_cli.destinations.duckdb import catalog, files, publish, state
 from omniload_cli.destinations.duckdb.run_lock import RunLock
 from omniload_cli.errors import DestinationError, with_disk_hint
@@ -45,7 +45,8 @@ class DuckDBDestination(Destination):
     def check_local(self) -> None:
         files.check_paths(self.dest)
 
-    def run_lock(self, timeout_s: float, on_wait: Callable[[str], None]) -> RunLock:
+    def run_lock(self, tables: Sequence[DestTable], timeout_s: float, on_wait: Callable[[str], None]) -> RunLock:
+        # One lock for the whole file: DuckDB allows one writer per file anyway.
         return RunLock(self.dest.path, self.dest.display, timeout_s=timeout_s, on_wait=on_wait)
 
     def prepare(self, tables: Sequence[DestTable]) -> PreRun:
@@ -132,8 +133,5 @@ class DuckDBDestination(Destination):
             finally:
                 con.close()
         except Exception as exc:  # noqa: BLE001 - best effort: a warning, never a failure
-            why = exc.message if isinstance(exc, DestinationError) else " ".join(str(exc).split())
-            names = ", ".join(f"{table.schema}.{stage}" for table, stage in stages)
-            return (f"the staging tables ({names}) could not be removed now ({why}); they are not "
-                    f"part of any table, and the next run removes them")
+            return undo_warning(stages, exc)
         return None

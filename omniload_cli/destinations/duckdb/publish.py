@@ -35,8 +35,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from omniload_cli import testhooks
-from omniload_cli.destinations import PublishRequest, PublishResult, Sent, StageMismatch
+from omniload_cli import destinations
+from omniload_cli.destinations import PublishRequest, PublishResult, Sent
 from omniload_cli.destinations.duckdb import state as state_table
 from omniload_cli.destinations.duckdb.catalog import columns, count_rows, q, qualified, table_exists
 
@@ -47,13 +47,8 @@ def publish(con, requests: Sequence[PublishRequest]) -> list[PublishResult]:
     transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
-        for r in requests:            # every stage checked before anything changes
-            check_stage(con, r.table.schema, r.stage, r.sent)
-        results = []
-        for r in requests:
-            results.append(_publish_one(con, r))
-            testhooks.at("in-publish")
-        testhooks.at("before-commit")
+        results = destinations.publish_in_order(
+            requests, lambda r: check_stage(con, r.table.schema, r.stage, r.sent), lambda r: _publish_one(con, r))
         con.execute("COMMIT")
     except BaseException:
         # BaseException: a Ctrl-C in the middle must roll back too.
@@ -77,18 +72,8 @@ def _publish_one(con, r: PublishRequest) -> PublishResult:
 
 
 def check_stage(con, schema: str, stage: str, sent: Sent) -> None:
-    name = f"{schema}.{stage}"
-    if not table_exists(con, schema, stage):
-        if sent.schema:
-            raise StageMismatch(f"the staging table {name} is gone although the loader created it")
-        return
-    rows = count_rows(con, schema, stage)
-    if rows > sent.records:
-        raise StageMismatch(f"the staging table {name} holds {rows} rows, more than the "
-                            f"{sent.records} records this run loaded")
-    if sent.records and not rows:
-        raise StageMismatch(f"the staging table {name} is empty although this run loaded "
-                            f"{sent.records} records")
+    rows = count_rows(con, schema, stage) if table_exists(con, schema, stage) else None
+    destinations.check_stage(f"{schema}.{stage}", sent, rows)
 
 
 def _publish(con, schema: str, table: str, stage: str, strategy: str, key: str,

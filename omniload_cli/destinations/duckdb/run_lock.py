@@ -25,6 +25,7 @@ import os
 import time
 from collections.abc import Callable
 
+from omniload_cli.destinations import busy_message, waiting_message
 from omniload_cli.errors import DestinationError
 
 LOCK_SUFFIX = ".omniload.lock"
@@ -53,10 +54,9 @@ class RunLock:
                 holder = _read_pid(fd)
                 os.close(fd)
                 if time.monotonic() >= deadline:
-                    raise DestinationError(self._busy_message(holder)) from None
+                    raise DestinationError(busy_message(holder, self.display, self.timeout_s)) from None
                 if not announced and self._on_wait is not None:
-                    self._on_wait(f"waiting for the run with PID {holder or '?'} to finish with "
-                                  f"{self.display} (at most {self.timeout_s:g} s; --lock-timeout)")
+                    self._on_wait(waiting_message(holder, self.display, self.timeout_s))
                     announced = True
                 time.sleep(min(_POLL_S, max(0.0, deadline - time.monotonic())))
                 continue
@@ -102,14 +102,6 @@ class RunLock:
             return False
         held = os.fstat(fd)
         return (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino)
-
-    def _busy_message(self, holder: int | None) -> str:
-        who = f"the omniload run with PID {holder}" if holder else "another omniload run"
-        if self.timeout_s <= 0:
-            return (f"{who} is using {self.display}; nothing was changed "
-                    f"(--lock-timeout SECONDS waits for it instead)")
-        return (f"{who} is still using {self.display} after {self.timeout_s:g} s of waiting; "
-                f"nothing was changed (a longer --lock-timeout waits longer)")
 
 
 def _read_pid(fd: int) -> int | None:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
-from tap_asana.http.client import AsanaClient, Page
+from tap_asana.http.client import Page
 from tap_asana.http.errors import EndlessListing, ExpiredOffset, MalformedResponse
 
 logger = logging.getLogger("tap_asana.http")
@@ -34,8 +34,25 @@ MAX_LISTING_RECORDS = 2_000_000
 MAX_STALLED_PAGES = 10
 
 
+class PageSource(Protocol):
+    """The client, or whatever stands before it (first_pages.FirstPages)."""
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Page: ...
+
+
+def first_page_query(
+    params: dict[str, Any] | None, opt_fields: Iterable[str], page_size: int
+) -> dict[str, Any]:
+    """The query of a listing's first request (later ones add `offset`)."""
+    query: dict[str, Any] = {**(params or {}), "limit": page_size}
+    fields = ",".join(opt_fields)
+    if fields:
+        query["opt_fields"] = fields
+    return query
+
+
 def paginate(
-    client: AsanaClient,
+    client: PageSource,
     path: str,
     *,
     params: dict[str, Any] | None = None,
@@ -45,10 +62,7 @@ def paginate(
     max_records: int = MAX_LISTING_RECORDS,
 ) -> Iterator[dict[str, Any]]:
     """Yield every record of a listing once, following next_page.offset."""
-    query: dict[str, Any] = {**(params or {}), "limit": page_size}
-    fields = ",".join(opt_fields)
-    if fields:
-        query["opt_fields"] = fields
+    query = first_page_query(params, opt_fields, page_size)
     yielded: set[str] = set()
     guard = _LoopGuard(path, page_size, max_records)
     restarts = 0

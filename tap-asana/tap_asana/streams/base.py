@@ -99,10 +99,19 @@ class AsanaStream(Stream):
     def _lean_messages(self) -> LeanRecordMessages | None:
         return LeanRecordMessages(self, self.logger) if lean_path_applies(self) else None
 
+    @property
+    def mapped_away(self) -> bool:
+        """Mapped away entirely (`"stories": null` or `__NULL__`): every
+        record would be dropped, so spare Asana the requests."""
+        return bool(self.stream_maps) and all(isinstance(m, RemoveRecordTransform) for m in self.stream_maps)
+
+    def first_requests(self) -> list[tuple[str, dict]]:
+        """The requests this stream starts with that need nothing but the
+        config, so the run can send them all at once (first_pages.py)."""
+        return []
+
     def get_records(self, context: t.Mapping[str, t.Any] | None) -> t.Iterable[dict]:
-        if self.stream_maps and all(isinstance(m, RemoveRecordTransform) for m in self.stream_maps):
-            # Mapped away entirely (`"stories": null` or `__NULL__`): every
-            # record would be dropped, so spare Asana the requests.
+        if self.mapped_away:
             self.logger.info("%s is mapped away by stream_maps: not extracted", self.name)
             return
         progress = self._tap_asana.progress

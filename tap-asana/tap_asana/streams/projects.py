@@ -14,6 +14,10 @@ class ProjectsStream(AsanaStream):
 
     name = "projects"
 
+    def first_requests(self) -> list[tuple[str, dict]]:
+        return [self.listings.listing_request(f"/workspaces/{gid}/projects", opt_fields=self.opt_fields)
+                for gid in self.listings.configured_workspace_gids()]
+
     def records(self) -> t.Iterable[dict]:
         for workspace_gid in self.listings.workspace_gids():
             gids: list[str] = []

@@ -11,6 +11,10 @@ class TagsStream(AsanaStream):
 
     name = "tags"
 
+    def first_requests(self) -> list[tuple[str, dict]]:
+        return [self.listings.listing_request(f"/workspaces/{gid}/tags", opt_fields=self.opt_fields)
+                for gid in self.listings.configured_workspace_gids()]
+
     def records(self) -> t.Iterable[dict]:
         for workspace_gid in self.listings.workspace_gids():
             with workspace_must_exist(workspace_gid):

@@ -16,6 +16,10 @@ class TeamsStream(AsanaStream):
 
     name = "teams"
 
+    def first_requests(self) -> list[tuple[str, dict]]:
+        return [self.listings.listing_request(f"/workspaces/{gid}/teams", opt_fields=self.opt_fields)
+                for gid in self.listings.configured_workspace_gids()]
+
     def records(self) -> t.Iterable[dict]:
         for workspace_gid in self.listings.workspace_gids():
             try:

@@ -13,6 +13,10 @@ class UsersStream(AsanaStream):
 
     name = "users"
 
+    def first_requests(self) -> list[tuple[str, dict]]:
+        return [self.listings.listing_request("/users", {"workspace": gid}, opt_fields=self.opt_fields)
+                for gid in self.listings.configured_workspace_gids()]
+
     def records(self) -> t.Iterable[dict]:
         seen: set[str] = set()  # a user in two workspaces is one row
         for workspace_gid in self.listings.workspace_gids():

@@ -12,12 +12,18 @@ class WorkspacesStream(AsanaStream):
 
     name = "workspaces"
 
+    def first_requests(self) -> list[tuple[str, dict]]:
+        return [self._request(gid) for gid in self.listings.configured_workspace_gids()]
+
+    def _request(self, workspace_gid: str) -> tuple[str, dict]:
+        return f"/workspaces/{workspace_gid}", {"opt_fields": ",".join(self.opt_fields)}
+
     def records(self) -> t.Iterable[dict]:
         configured = self.config.get("workspace_gid")
         if configured:
-            path = f"/workspaces/{configured}"
+            path, params = self._request(configured)
             with workspace_must_exist(configured):
-                page = self.client.get(path, {"opt_fields": ",".join(self.opt_fields)})
+                page = self.listings.get(path, params)
             yield require_gid(page.data, path)
             return
         gids = []

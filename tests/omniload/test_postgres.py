@@ -1,0 +1,278 @@
+"""The PostgreSQL destination end to end, where it differs from DuckDB:
+its URIs, its connection and rights errors, and what a replace leaves of
+a table (views, grants, indexes).  Against a real PostgreSQL 15 server
+(tests/postgres_server.py) and the simulator; what means the same on both
+destinations is tested on both in test_e2e.py and test_all_tables.py."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.dest_reader import columns, execute, query, snapshot, stages
+from tests.expected import expected_gids
+from tests.omniload.support import REPO, SECRET_PART, TOKEN, clean_env, make_sim, run_omniload, source_uri
+from tests.postgres_server import ROLE, ROLE_PASSWORD, Database
+from tests.postgres_server import SECRET_PART as PG_SECRET
+from tests.reliability.support import cmdline, descendants, omniload_python, start, stopped, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sim():
+    s = make_sim(projects=2, tasks_per_project=4, seed=21)
+    yield s
+    s.stop()
+
+
+def one_line_error(r, code: int, fragment: str) -> str:
+    out = r.stdout + r.stderr
+    lines = [x for x in r.stderr.strip().splitlines() if x.strip()]
+    assert r.returncode == code, out
+    assert len(lines) == 1 and lines[0].startswith("omniload: error: "), out
+    assert fragment in lines[0], out
+    assert "Traceback" not in out
+    for secret in (PG_SECRET, SECRET_PART, "w%2Frd"):
+        assert secret not in out, out
+    return lines[0]
+
+
+def ingest_to(sim, uri: str, table="users", *extra, dest_table=None):
+    return run_omniload("ingest", "--source-uri", source_uri(sim), "--source-table", table, "--dest-uri", uri,
+                        *(["--dest-table", dest_table] if dest_table else []), "--progress", "log", *extra,
+                        timeout=300)
+
+
+# --- URIs ------------------------------------------------------------------------------
+def test_both_uri_forms_and_both_schemes_load(sim, pg_server, pg_db, omniload_ready):
+    for uri in (pg_server.uri(pg_db.name, via="tcp"), pg_server.uri(pg_db.name, via="socket"),
+                pg_server.uri(pg_db.name, via="tcp", scheme="postgres", query="sslmode=disable")):
+        r = ingest_to(sim, uri, "users")
+        assert r.returncode == 0, r.stderr
+        assert PG_SECRET not in r.stdout + r.stderr
+    assert {g for (g,) in query(pg_db, "SELECT gid FROM public.users")} == expected_gids(sim, "users")
+    # The summary names the server, never the password.
+    assert f"postgresql://{ROLE}@127.0.0.1:{pg_server.port}/{pg_db.name} -> public.users" in r.stdout
+
+
+@pytest.mark.parametrize("uri, fragment", [
+    ("postgresql://omni:w%2Frd@h:5432", "names no database"),
+    ("postgresql://omni:w%2Frd@h:99999/db", "invalid port"),
+    ("postgresql://omni:w%2Frd@h/db?sslmode=maybe", "invalid sslmode"),
+    ("postgresql://omni:w%2Frd@h/db?sslmod=require", "did you mean sslmode?"),
+    ("postgresql://omni:w/rd#x@h/db", "percent-encoded as %23"),
+    ("postgresql://omni:w%2Frd@/db?host=/nonexistent-socket-dir", "socket directory /nonexistent-socket-dir"),
+])
+def test_bad_uris_fail_in_one_line_before_any_request(sim, uri, fragment, omniload_ready):
+    sim.reset_request_log()
+    r = ingest_to(sim, uri)
+    one_line_error(r, 1 if "socket directory" in fragment else 2, fragment)
+    assert sim.request_count() == 0
+
+
+def test_a_mistyped_flag_echoed_by_argparse_does_not_show_the_password(sim, pg_db, omniload_ready):
+    r = run_omniload("ingest", "--source-uri", source_uri(sim), "--source-table", "users",
+                     "--dest-url", pg_db.uri)
+    one_line_error(r, 2, "unrecognized arguments: --dest-url")
+
+
+def test_a_bare_dest_table_goes_to_schema_public(sim, pg_db, omniload_ready):
+    r = ingest_to(sim, pg_db.uri, "tags", dest_table="labels")
+    assert r.returncode == 0, r.stderr
+    assert query(pg_db, "SELECT count(*) FROM public.labels")[0][0] == len(expected_gids(sim, "tags"))
+
+
+# --- connecting and rights: one line each, nothing changed --------------------------------
+def _closed_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_wrong_password(sim, pg_server, pg_db, omniload_ready):
+    sim.reset_request_log()
+    r = ingest_to(sim, pg_server.uri(pg_db.name, password="w/rong" + PG_SECRET))
+    line = one_line_error(r, 1, f"PostgreSQL refused the password of user '{ROLE}'")
+    assert f"'{pg_db.name}' on 127.0.0.1:{pg_server.port}" in line
+    assert sim.request_count() == 0 and snapshot(pg_db) == {}
+
+
+def test_unreachable_server(sim, pg_server, omniload_ready):
+    uri = f"postgresql://{ROLE}:x@127.0.0.1:{_closed_port()}/analytics"
+    line = one_line_error(ingest_to(sim, uri), 1, "cannot reach PostgreSQL for database 'analytics' on 127.0.0.1:")
+    assert "refused" in line.lower()
+
+
+def test_missing_database(sim, pg_server, omniload_ready):
+    r = ingest_to(sim, pg_server.uri("no_such_db"))
+    one_line_error(r, 1, f"database 'no_such_db' on 127.0.0.1:{pg_server.port} does not exist")
+    assert not pg_server.admin("SELECT 1 FROM pg_database WHERE datname = 'no_such_db'")
+
+
+@pytest.fixture
+def weak_role(pg_server):
+    """A role that may connect and nothing more; a database it does not own."""
+    name = f"weak_{time.monotonic_ns() % 10**8}"
+    pg_server.create_role(name, "weak-pass")
+    db = pg_server.create_database(owner="postgres")
+    pg_server.admin("CREATE SCHEMA theirs", database=db)
+    pg_server.admin("CREATE TABLE theirs.users (gid text PRIMARY KEY, name text)", database=db)
+    pg_server.admin(f'GRANT USAGE, CREATE ON SCHEMA theirs TO "{name}"', database=db)
+    pg_server.admin(f'GRANT SELECT ON theirs.users TO "{name}"', database=db)
+    # Where omniload keeps bookmarks the role may write: the checks below are the tables'.
+    pg_server.admin(f'CREATE SCHEMA _omniload AUTHORIZATION "{name}"', database=db)
+    return name, Database(pg_server, db)
+
+
+@pytest.mark.parametrize("dest_table, fragment", [
+    ("public.users", "may not create tables in schema 'public'"),
+    ("fresh.users", "may not create schemas in database"),
+    ("theirs.users", "may not INSERT, UPDATE, DELETE rows of theirs.users"),
+])
+def test_a_role_without_rights(sim, pg_server, weak_role, dest_table, fragment, omniload_ready):
+    role, db = weak_role
+    before = snapshot(db)
+    sim.reset_request_log()
+    r = ingest_to(sim, pg_server.uri(db.name, user=role, password="weak-pass"), "users", dest_table=dest_table)
+    one_line_error(r, 1, f"role '{role}' {fragment}")
+    assert sim.request_count() == 0
+    assert snapshot(db) == before
+    assert not pg_server.admin("SELECT 1 FROM pg_namespace WHERE nspname = 'fresh'", database=db.name)
+
+
+def test_a_role_without_temp_tables(sim, pg_server, weak_role, omniload_ready):
+    role, db = weak_role
+    pg_server.admin(f'REVOKE TEMP ON DATABASE "{db.name}" FROM PUBLIC')
+    r = ingest_to(sim, pg_server.uri(db.name, user=role, password="weak-pass"), "users", dest_table="theirs.new")
+    one_line_error(r, 1, f"role '{role}' may not create temporary tables")
+
+
+def test_a_failed_first_run_into_a_new_schema_leaves_nothing(sim, pg_db, omniload_ready):
+    sim.faults.fail_from(1, status=500)
+    try:
+        r = run_omniload("ingest", "--source-uri", source_uri(sim), "--source-table", "tasks", "--dest-uri",
+                         pg_db.uri, "--dest-table", "fresh.tasks", env=clean_env(
+                             OMNILOAD_TAP_SETTINGS=json.dumps({"max_tries": 1})), timeout=300)
+    finally:
+        sim.faults.clear()
+    one_line_error(r, 1, "")
+    assert snapshot(pg_db) == {}
+    assert not query(pg_db, "SELECT nspname FROM pg_namespace WHERE nspname IN ('fresh', '_omniload')")
+
+
+def test_a_view_under_the_table_s_name_is_refused(sim, pg_db, omniload_ready):
+    execute(pg_db, "CREATE VIEW public.users AS SELECT '1'::text AS gid")
+    one_line_error(ingest_to(sim, pg_db.uri, "users", dest_table="public.users"), 2, "public.users is a view in ")
+    assert query(pg_db, "SELECT * FROM public.users") == [("1",)]
+
+
+# --- what a replace does to the table ------------------------------------------------------
+def test_replace_keeps_views_grants_indexes_and_comments(sim, pg_server, pg_db, omniload_ready):
+    assert ingest_to(sim, pg_db.uri, "projects", dest_table="public.projects").returncode == 0
+    reader = f"reader_{time.monotonic_ns() % 10**8}"
+    pg_server.create_role(reader, "r")
+    execute(pg_db, "CREATE VIEW public.project_names AS SELECT gid, name FROM public.projects",
+            "CREATE INDEX projects_by_name ON public.projects (name)",
+            f'GRANT SELECT ON public.projects TO "{reader}"',
+            "COMMENT ON TABLE public.projects IS 'ours'")
+    gone, renamed = sorted(expected_gids(sim, "projects"))[:2]
+    sim.store.delete_project(gone)
+    sim.store.rename("projects", renamed, "Renamed by the test")
+    r = ingest_to(sim, pg_db.uri, "projects", dest_table="public.projects")
+    assert r.returncode == 0, r.stderr
+    # The view shows the new rows, the grant, index and comment are still there.
+    names = dict(query(pg_db, "SELECT gid, name FROM public.project_names"))
+    assert set(names) == expected_gids(sim, "projects") and names[renamed] == "Renamed by the test"
+    assert pg_server.admin(f"SELECT has_table_privilege('{reader}', 'public.projects', 'SELECT')",
+                           database=pg_db.name) == [(True,)]
+    assert query(pg_db, "SELECT indexname FROM pg_indexes WHERE tablename = 'projects' ORDER BY 1") == \
+        [("projects_by_name",), ("projects_pkey",)]
+    assert query(pg_db, "SELECT obj_description('public.projects'::regclass)") == [("ours",)]
+    assert not stages(pg_db)
+
+
+def test_readers_see_the_old_rows_unblocked_while_a_replace_publishes(sim, pg_db, omniload_ready):
+    """Paused inside the publish transaction (rows deleted and inserted,
+    not committed): another session reads the old copy at once."""
+    assert ingest_to(sim, pg_db.uri, "users", dest_table="public.users").returncode == 0
+    old = sorted(query(pg_db, "SELECT gid, name FROM public.users"))
+    sim.store.rename("users", old[0][0], "Renamed while publishing")
+    proc = start(sim, pg_db, "users", env_extra={"OMNILOAD_TEST_HOOK": "before-commit:pause"})
+    pid = omniload_python(proc)
+    try:
+        wait_for(lambda: stopped(pid) or proc.poll() is not None, timeout=120)
+        got: list = []
+        reader = threading.Thread(
+            target=lambda: got.append(sorted(query(pg_db, "SELECT gid, name FROM public.users"))))
+        reader.start()
+        reader.join(timeout=10)
+        assert got == [old], "a reader was blocked, or saw the uncommitted rows"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert ("Renamed while publishing",) in query(pg_db, "SELECT name FROM public.users")
+
+
+def test_column_types_a_postgres_user_expects(sim, pg_db, omniload_ready):
+    assert ingest_to(sim, pg_db.uri, "tasks", dest_table="public.tasks").returncode == 0
+    kinds = columns(pg_db, "public.tasks")
+    assert not [c for c in kinds if c.startswith("_sdc")]
+    expected = {"gid": "text", "name": "text", "completed": "boolean", "num_likes": "bigint",
+                "actual_time_minutes": "numeric", "due_on": "date", "modified_at": "timestamp with time zone",
+                "assignee": "jsonb", "memberships": "jsonb", "tags": "jsonb", "custom_fields": "jsonb"}
+    assert {c: kinds[c] for c in expected} == expected
+    assert set(kinds.values()) <= {"text", "boolean", "bigint", "numeric", "date", "timestamp with time zone",
+                                   "jsonb"}
+    # Arrays are one jsonb value: JSON operators work on them.
+    n = query(pg_db, "SELECT count(*) FROM public.tasks WHERE jsonb_typeof(memberships) = 'array' "
+                     "AND memberships->0->'project'->>'gid' IS NOT NULL")[0][0]
+    assert n == len(expected_gids(sim, "tasks"))
+
+
+def test_the_password_is_in_no_process_and_nowhere_stored(sim, pg_db, tmp_path, omniload_ready):
+    """/proc/*/cmdline and /proc/*/environ of omniload, the tap and the loader
+    while they run: neither the token nor the database password; the run's
+    private dir is 0700 and removed; nothing in the database holds either."""
+    sim.faults.set_latency(100)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = clean_env(TMPDIR=tmpdir, SOURCE_URI=source_uri(sim), DESTINATION_URI=pg_db.uri,
+                    OMNILOAD_TAP_SETTINGS=json.dumps({"page_size": 2, "concurrency": 1}))
+    proc = subprocess.Popen(["./omniload", "ingest", "--source-table", "tasks", "--dest-table", "public.tasks",
+                             "--progress", "log"], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: set[str] = set()
+    try:
+        pid = omniload_python(proc)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            for p in [pid, *descendants(pid)]:
+                try:
+                    raw = Path(f"/proc/{p}/cmdline").read_bytes() + Path(f"/proc/{p}/environ").read_bytes()
+                except OSError:
+                    continue
+                for secret in (PG_SECRET, ROLE_PASSWORD, "w%2Frd", SECRET_PART, TOKEN):
+                    assert secret.encode() not in raw, (p, cmdline(p), secret)
+                name = cmdline(p)
+                seen.update(k for k in ("tap-asana", "target-postgres-omniload", "envs/omniload") if k in name)
+            time.sleep(0.05)
+    finally:
+        sim.faults.set_latency(0)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert seen == {"tap-asana", "target-postgres-omniload", "envs/omniload"}, seen
+    assert PG_SECRET not in out + err and SECRET_PART not in out + err
+    assert list(tmpdir.iterdir()) == []
+    for name, (_, rows) in snapshot(pg_db).items():
+        assert PG_SECRET not in repr(rows) and SECRET_PART not in repr(rows), name

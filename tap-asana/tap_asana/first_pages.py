@@ -8,13 +8,20 @@ workspace known, those first requests go out together instead; each stream
 then finds its first page waiting (one page per stream held, at most) and
 pages on from there as before. Same requests, same answers, a few round
 trips less of waiting on every run, the hourly ones included.
+
+A request made ahead is tried once, quietly: if it failed (a 5xx, a cut-off
+body, a 401), the stream asks again when it gets there, with the client's
+retries, log lines and errors, exactly as without prefetching. So a run
+that fails earlier ends with its own error as the last word, not with the
+retries of a request it never needed, and those threads (daemons) never
+hold up its exit.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from tap_asana.http.client import AsanaClient, Page
@@ -35,31 +42,33 @@ class FirstPages:
         self._client = client
         self._pending: dict[tuple, Future[Page]] = {}
         self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
 
     def prefetch(self, requests: Iterable[Request]) -> None:
-        requests = list(requests)
-        if not requests:
-            return
-        self._pool = ThreadPoolExecutor(max_workers=len(requests), thread_name_prefix="first-page")
-        with self._lock:
-            for path, params in requests:
-                key = _key(path, params)
-                if key not in self._pending:
-                    self._pending[key] = self._pool.submit(self._client.get, path, params)
+        for path, params in requests:
+            future: Future[Page] = Future()
+            with self._lock:
+                if self._pending.setdefault(_key(path, params), future) is not future:
+                    continue
+            threading.Thread(target=self._fetch, args=(future, path, params), name="first-page",
+                             daemon=True).start()
+
+    def _fetch(self, future: Future[Page], path: str, params: dict[str, Any]) -> None:
+        try:
+            future.set_result(self._client.get_once(path, params))
+        except BaseException as exc:  # noqa: BLE001 - kept for `get` to decide on
+            future.set_exception(exc)
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Page:
         with self._lock:
             waiting = self._pending.pop(_key(path, params), None)
         if waiting is not None:
-            return waiting.result()  # its error, if it failed, is raised here, where the stream asks
+            try:
+                return waiting.result()
+            except Exception:  # noqa: BLE001 - asked again below, as without prefetching
+                pass
         return self._client.get(path, params)
 
     def close(self) -> None:
-        """Drop what no stream asked for (a failed run) without waiting for it."""
+        """Forget what no stream asked for (a run that failed early)."""
         with self._lock:
-            for waiting in self._pending.values():
-                waiting.cancel()
             self._pending.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)

@@ -104,6 +104,12 @@ class AsanaClient:
                 f"gave up on GET {path} after {self._max_tries} tries: {what}"
             ) from None
 
+    def get_once(self, path: str, params: dict[str, Any] | None = None) -> Page:
+        """One try, neither retried nor logged: for a request made ahead of
+        time, whose failure is answered by asking again with `get` when the
+        answer is needed (first_pages.py). A 429 still slows every thread."""
+        return self._get_once(path, params)
+
     def close(self) -> None:
         self._session.close()
 

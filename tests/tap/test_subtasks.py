@@ -67,6 +67,7 @@ def test_a_full_walk_lists_every_level_once(tmp_path):
         assert in_both in both.gids("tasks") and in_both in both.gids("subtasks")
 
 
+@pytest.mark.slow
 def test_exact_after_every_run_where_events_reach(sim, tmp_path):
     """Changes down to the level the project's events reach are in the
     table after the next run; everything else after the next walk."""

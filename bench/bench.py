@@ -37,6 +37,14 @@ tasks and stories with --incremental-strategy merge on both runs (otherwise
 its replace default resets its cursor and a rerun is a full sync again);
 other tables with its default (replace).
 
+Subtasks (ours only: ingestr has none): the simulator's subtask share is
+set with --subtask-fraction, --subtask-nesting and --subtask-parent-share
+(asana-simulator's WorkspaceSpec). The rerun edits --change-fraction of the
+subtasks (every level) instead of the tasks and reports how many of the
+edits reached the table ("reached"); a third run, "walk", is the periodic
+full walk (made due with subtasks_reconcile_hours 0.0001 for that run). --events-bubble-all-levels
+makes the simulator's project events carry every level.
+
 Other modes:
   --throughput   tasks only, no latency and no quota, at several workspace
                  sizes (--sizes); records/s and peak memory (flatness check).
@@ -81,7 +89,7 @@ INGESTR_PY = INGESTR_VENV / "bin" / "python"
 SHIM = BENCH / "ingestr_shim"
 TOKEN = "bench-token"
 OUR_CONCURRENCY = 25  # tap-asana's default `concurrency`
-ALL_TABLES = ("workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users")
+ALL_TABLES = ("workspaces", "projects", "sections", "tags", "tasks", "subtasks", "stories", "teams", "users")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -94,7 +102,11 @@ class Sim:
     def __init__(self, args, *, projects, tpp, latency_ms, quota, logdir: Path, name: str):
         cmd = [sys.executable, "-m", "asana_simulator", "--port", "0", "--seed", str(args.seed),
                "--projects", str(projects), "--tasks-per-project", str(tpp),
-               "--latency-ms", str(latency_ms), "--token", TOKEN]
+               "--latency-ms", str(latency_ms), "--token", TOKEN,
+               "--subtask-fraction", str(args.subtask_fraction), "--subtask-nesting", str(args.subtask_nesting),
+               "--subtask-parent-share", str(args.subtask_parent_share)]
+        if args.events_bubble_all_levels:
+            cmd.append("--events-bubble-all-levels")
         if quota:
             cmd += ["--quota-per-minute", str(quota)]
         env = dict(os.environ, PYTHONPATH=str(SIM_PATH))
@@ -155,7 +167,12 @@ class Sim:
         a task that left every project still count as wanted)."""
         if table == "tasks":
             return {g for p in self.gids("projects") for g in self.gids("tasks", project_gid=p)}
+        if table == "subtasks":
+            return set(self.subtask_gids())
         return set(self.gids(table))
+
+    def subtask_gids(self) -> list[str]:
+        return self._call("GET", "/subtask_gids", query=f"?workspace_gid={self.ws}")["gids"]
 
     def stop(self):
         try:
@@ -175,6 +192,25 @@ def change_tasks(sim: Sim, fraction: float, seed: int) -> int:
         sim.mutate("edit_task", gid=gid, name=f"bench edit {i}")
         sim.mutate("add_story", task_gid=gid, text=f"bench comment {i}")
     return k
+
+
+def change_subtasks(sim: Sim, fraction: float, seed: int) -> int:
+    """Edit `fraction` of the subtasks, at every level (a deterministic sample)."""
+    gids = sorted(sim.subtask_gids())
+    chosen = random.Random(seed).sample(gids, max(1, round(len(gids) * fraction)))
+    for i, gid in enumerate(chosen):
+        sim.mutate("edit_task", gid=gid, name=f"bench subtask edit {i}")
+    return len(chosen)
+
+
+def reached(py: Path, db: Path) -> int:
+    """How many of change_subtasks' edits public.subtasks shows."""
+    code = ("import duckdb,sys\n"
+            "c=duckdb.connect(sys.argv[1],read_only=True)\n"
+            "print(c.execute(\"select count(*) from public.subtasks where name like 'bench subtask edit %'\")"
+            ".fetchone()[0])\n")
+    out = subprocess.run([str(py), "-c", code, str(db)], capture_output=True, text=True)
+    return int(out.stdout.strip().splitlines()[-1])
 
 
 def remove_things(sim: Sim, n: int, seed: int) -> int:
@@ -411,13 +447,15 @@ def floor_s(requests: int, latency_ms: float, quota: int | None, conc: int) -> f
     return max(lat, q)
 
 
-def measure(tool: str, sim: Sim, table: str, db: Path | str, workdir: Path, label: str) -> dict:
+def measure(tool: str, sim: Sim, table: str, db: Path | str, workdir: Path, label: str,
+            extra_env: dict | None = None) -> dict:
     if tool.startswith("ours"):   # an env rebuild (target-duckdb-omniload changed) must not be timed
         subprocess.run([str(OMNILOAD), "setup"], cwd=ROOT, capture_output=True,
                        env=dict(os.environ, OMNILOAD_HOME=str(OMNILOAD_HOME)))
     sim.reset_log()
     sim.reset_quota()
     cmd, env = TOOLS[tool]["cmd"](sim, table, db)
+    env.update(extra_env or {})
     sim_cpu = sim.cpu_seconds()
     res = run_measured(cmd, env=env, cwd=str(workdir), logfile=workdir / f"{tool}-{table}.log")
     res["sim_cpu_s"] = sim.cpu_seconds() - sim_cpu
@@ -451,7 +489,18 @@ def run_tool_table(args, tool: str, table: str, workdir: Path) -> list[dict]:
     try:
         db = workdir / f"{tool}-{table}.db"
         out = [measure(tool, sim, table, db, workdir, "full")]
-        if args.change_fraction > 0 and not args.no_rerun:
+        if args.change_fraction > 0 and not args.no_rerun and table == "subtasks":
+            k = change_subtasks(sim, args.change_fraction, args.seed)
+            log(f"edited {k} subtasks in the {tool} simulator")
+            r = measure(tool, sim, table, db, workdir, "rerun")
+            r["changed"], r["reached"] = k, reached(TOOLS[tool]["py"], db)
+            # The periodic walk as it comes when due (not hours 0, which drops events altogether).
+            walk = measure(tool, sim, table, db, workdir, "walk",
+                           {"OMNILOAD_TAP_SETTINGS": json.dumps({"subtasks_reconcile_hours": 0.0001})})
+            walk["changed"], walk["reached"] = k, reached(TOOLS[tool]["py"], db)
+            log(f"edits in the table: {r['reached']} of {k} after the rerun, {walk['reached']} after the walk")
+            out += [r, walk]
+        elif args.change_fraction > 0 and not args.no_rerun:
             k = change_tasks(sim, args.change_fraction, args.seed)
             log(f"changed {k} tasks (edit + comment) in the {tool} simulator")
             if args.removals:
@@ -469,6 +518,7 @@ def run_tool_table(args, tool: str, table: str, workdir: Path) -> list[dict]:
 # --------------------------------------------------------------------------- report
 def fmt_table(results: list[dict]) -> str:
     stale = any("stale" in r for r in results)
+    subtask_edits = [r for r in results if "reached" in r]
     hdr = ("| table | run | tool | wall s | requests | 429 | rows [distinct] | rec/s | peak MB "
            "| floor s (conc) | cpu s tool + sim | cpu floor s | wall/floor |"
            + (" stale rows |" if stale else ""))
@@ -485,6 +535,8 @@ def fmt_table(results: list[dict]) -> str:
             f"| {r['r429']} | {rows} | {r['rps']:.0f} | {r['peak_mb']:.0f} "
             f"| {r['floor']:.1f} ({r['conc']}) | {cpu} | {cpu_floor} | {ratio} |"
             + (f" {r.get('stale', '-') if r.get('stale') is not None else '-'} |" if stale else ""))
+    for r in subtask_edits:
+        lines.append(f"\n{r['table']} {r['run']}: {r['reached']} of the {r['changed']} subtask edits in the table")
     return "\n".join(lines)
 
 
@@ -546,9 +598,12 @@ def mode_sync(args, workdir):
                 results += outs.get(t, [])
         else:
             for tool in tools:
+                if tool == "ingestr" and table == "subtasks":
+                    log("ingestr has no subtasks table: ours only")
+                    continue
                 results += run_tool_table(args, tool, table, workdir)
         save(args, results, workdir)
-    order = {"full": 0, "rerun": 1}
+    order = {"full": 0, "rerun": 1, "walk": 2}
     results.sort(key=lambda r: (order[r["run"]], ([*ALL_TABLES, ONE_RUN]).index(r["table"]), r["tool"]))
     return results
 
@@ -687,7 +742,7 @@ def report(paths):
     if results and "size" in results[0]:
         print(fmt_throughput(results))
         return
-    order = {"full": 0, "rerun": 1}
+    order = {"full": 0, "rerun": 1, "walk": 2}
     results.sort(key=lambda r: (order[r["run"]], ALL_TABLES.index(r["table"]), r["tool"]))
     print(fmt_table(results))
     print()
@@ -717,6 +772,14 @@ def main():
                     help="also load every table in ONE omniload run (--source-table all) and compare "
                          "it with the single-table runs of --tables summed")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--subtask-fraction", type=float, default=0.1,
+                    help="subtasks per project task (the simulator's default)")
+    ap.add_argument("--subtask-nesting", type=float, default=0.2,
+                    help="chance a subtask goes under another subtask")
+    ap.add_argument("--subtask-parent-share", type=float, default=1.0,
+                    help="share of project tasks that may get subtasks (below 1: they cluster)")
+    ap.add_argument("--events-bubble-all-levels", action="store_true",
+                    help="the simulator's project events carry every level of subtasks")
     ap.add_argument("--ingestr-strategy", choices=("merge", "default"), default="merge",
                     help="ingestr's --incremental-strategy for tasks and stories: merge (its "
                          "incremental mode; default here) or its own default (replace: every "

@@ -37,7 +37,8 @@ _TRUE = {"1", "true", "yes", "on", "y", "t"}
 DESCRIPTION = """\
 omniload copies an Asana workspace into a DuckDB file or a PostgreSQL
 database, one table or all of them per command, and re-runs fetch only what
-changed (tasks; stories with merge) or swap in a fresh copy (the rest).
+changed (tasks, subtasks; stories with merge) or swap in a fresh copy (the
+rest).
 """
 
 TABLES_HELP = "tables (--source-table):\n" + "\n".join(
@@ -51,15 +52,20 @@ strategies (--incremental-strategy):
            one transaction (DuckDB: drop old + rename; PostgreSQL: delete every
            row and insert the stage into the same table, so its views, grants
            and indexes stay). Deletions and renames at the source show up.
-           Default for every table except tasks.
+           Default for every table except tasks and subtasks.
   merge    upsert on gid. On tasks (the default there) it is incremental and
            exact: a compact index of every project names the tasks that
            changed, moved or were renamed around since the last run (only those
            are fetched) and the ones Asana no longer has (deleted from the
            table). On stories too: only the stories of tasks whose modified_at
            moved are fetched, and deleted comments and the stories of removed
-           tasks leave. On the other tables it upserts a full extract, so rows
-           deleted in Asana are kept.
+           tasks leave. On subtasks (the default there): each project's Asana
+           events since the last run name what to read again, the compact
+           index names the tasks that got or lost subtasks, and every
+           subtasks_reconcile_hours (24) a walk of every task's subtasks
+           catches what events missed; subtasks deleted or no longer under a
+           project task leave. On the other tables it upserts a full extract,
+           so rows deleted in Asana are kept.
   append   insert rows as they come (tasks only: a change log with one row per
            version seen; the table gets no primary key). Refused elsewhere,
            where every run would insert rows it already has again.
@@ -90,8 +96,8 @@ URIs:
   '_' only; case-insensitive.
   Several tables (--source-table all, or tasks,stories,users) go to
   --dest-schema, each named after its source table; a requested strategy
-  applies where it means something (replace: every table; merge: tasks and
-  stories; append: tasks), the others keep their defaults. One tap lists
+  applies where it means something (replace: every table; merge: tasks,
+  subtasks and stories; append: tasks), the others keep their defaults. One tap lists
   everything once for all of them, and all the tables and their bookmarks
   are published in one transaction.
 
@@ -184,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="ingest all tables from a bundled Asana simulator",
                           description="Start the bundled Asana simulator (no token needed), ingest "
-                                      "all eight tables into a DuckDB file, print what was loaded "
+                                      "every table into a DuckDB file, print what was loaded "
                                       "and a sample query.")
     demo.add_argument("--dest-uri", default=_env("DESTINATION_URI") or "duckdb://./demo.db", metavar="URI",
                       help="where to write (default duckdb://./demo.db)")

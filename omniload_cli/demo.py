@@ -1,7 +1,7 @@
 """`omniload demo`: see it work without an Asana account.
 
 Starts the bundled simulator (asana-simulator/, stdlib only, run with
-omniload's own interpreter) on a free local port, ingests all eight tables through the
+omniload's own interpreter) on a free local port, ingests every table through the
 real tap and target in one run, exactly as `ingest --source-table all` would,
 prints what each table got, the row counts and a sample query, and stops the
 simulator.  The run is a --full-refresh, so re-running the demo always gives

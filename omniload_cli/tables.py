@@ -1,10 +1,11 @@
-"""The eight Asana tables and how each is loaded by default.
+"""The nine Asana tables and how each is loaded by default.
 
 Only tasks have a server-side "changed since" filter (modified_at). Stories
 ride on it: a new story bumps its task's modified_at, so under merge only the
-stories of changed tasks are fetched. The other tables have no such filter:
-they are full extracts and default to `replace`, which is also the only way
-deletions and renames at the source show up in the copy.
+stories of changed tasks are fetched. Subtasks follow the projects' events
+between periodic walks of every task's subtasks. The other tables have no
+such filter: they are full extracts and default to `replace`, which is also
+the only way deletions and renames at the source show up in the copy.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     Table("tags", "replace", None, description="tags of the workspace"),
     Table("tasks", "merge", "modified_at", ("merge", "append"), windowable=True,
           description="tasks, incremental on modified_at (merge on gid)"),
+    Table("subtasks", "merge", "the projects' events", ("merge",),
+          description="subtasks of every task, every level (merge: Asana's events, a walk daily)"),
     Table("stories", "replace", "its task's modified_at", ("merge",),
           tap_setting="stories_incremental",
           description="comments and activity of every task (merge: changed tasks only)"),
@@ -60,8 +63,8 @@ def resolve_strategy(table: Table, requested: str | None) -> str:
     """The strategy actually used, or a UsageError saying why not.
 
     - replace: full extract, the table is swapped atomically.  Always allowed.
-    - merge: rows are upserted on gid.  On tasks and stories it is incremental
-      and exact (only what changed since the last run is fetched; the tap's
+    - merge: rows are upserted on gid.  On tasks, subtasks and stories it is
+      incremental and exact (only what changed since the last run is fetched; the tap's
       tombstones delete what Asana no longer has).  On the other
       tables it is an upsert of a full extract: allowed, but rows deleted at
       the source are kept (document, do not refuse: it is a legitimate "never
@@ -99,7 +102,7 @@ def parse_table_list(value: str) -> list[Table]:
 def resolve_strategies(tables: list[Table], requested: str | None) -> list[str]:
     """Each table's strategy.  One table: as resolve_strategy.  Several: a
     requested strategy applies where it means something -- replace to every
-    table, merge where merge is incremental (tasks, stories), append where
+    table, merge where merge is incremental (tasks, subtasks, stories), append where
     it makes a change log (tasks) -- and the other tables keep their
     defaults; one that applies to none of them is refused."""
     if len(tables) == 1:

@@ -9,9 +9,11 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-# The tables omniload loads, the tap's streams: Asana's eight resources, in
-# the order the tap syncs them.
-TABLES = ("workspaces", "projects", "sections", "tags", "tasks", "stories", "teams", "users")
+# The tables omniload loads, the tap's streams: Asana's eight resources and
+# the subtasks, in the order the tap syncs them.
+TABLES = ("workspaces", "projects", "sections", "tags", "tasks", "subtasks", "stories", "teams", "users")
+# The simulator's kind of each table's records (subtasks are tasks).
+KIND = {table: "tasks" if table == "subtasks" else table for table in TABLES}
 
 
 def expected_gids(sim, stream: str) -> set[str]:
@@ -21,6 +23,9 @@ def expected_gids(sim, stream: str) -> set[str]:
     if stream == "tasks":
         # Reachable through a project listing: subtasks in no project are not.
         return {t["gid"] for t in store.records("tasks", workspace_gid=ws) if t["projects"]}
+    if stream == "subtasks":
+        # Every level under those tasks (some are in a project too).
+        return store.subtask_gids(ws)
     if stream == "stories":
         tasks = expected_gids(sim, "tasks")
         return {
@@ -51,7 +56,7 @@ def expected_records(sim, stream: str) -> dict[str, dict]:
     out = {}
     with sim.store.lock:   # as the handlers render: no mutation half-way through a record
         for gid in expected_gids(sim, stream):
-            record = fields.render(sim.store, stream, sim.store.get(stream, gid), selection)
+            record = fields.render(sim.store, KIND[stream], sim.store.get(KIND[stream], gid), selection)
             if stream in PARENT_KEYS:
                 key, parent = PARENT_KEYS[stream]
                 record[key] = record[parent]["gid"]

@@ -28,6 +28,7 @@ STREAM_RESOURCE = {
     "sections": "SectionResponse",
     "tags": "TagResponse",
     "tasks": "TaskResponse",
+    "subtasks": "TaskResponse",
     "stories": "StoryResponse",
     "teams": "TeamResponse",
     "users": "UserResponse",
@@ -124,6 +125,12 @@ def test_gid_non_null_string_others_nullable(stream, schemas):
             assert "null" in prop["type"], f"{stream}.{name} must be nullable"
 
 
+def test_subtasks_are_task_records(opt_fields, schemas):
+    assert opt_fields["subtasks"] == opt_fields["tasks"]
+    assert schemas["subtasks"] == schemas["tasks"]
+    assert {"parent", "parent.name", "num_subtasks"} <= set(opt_fields["subtasks"])
+
+
 def test_parent_key_columns(schemas):
     assert schemas["sections"]["properties"]["project_gid"] == {"type": ["string"]}
     assert schemas["stories"]["properties"]["task_gid"] == {"type": ["string"]}
@@ -200,8 +207,11 @@ def test_compact_fields(resources):
 
 def test_endpoints_file():
     endpoints = load(SIM_SPEC / "endpoints.json")
-    assert len(endpoints) == 13
+    assert len(endpoints) == 15
     assert endpoints["GET /tasks/{task_gid}"]["paginated"] is False
+    assert endpoints["GET /tasks/{task_gid}/subtasks"]["paginated"] is True
+    assert "modified_since" not in endpoints["GET /tasks/{task_gid}/subtasks"]["query_params"]
+    assert endpoints["GET /events"]["query_params"] == ["opt_fields", "opt_pretty", "resource", "sync"]
     assert endpoints["GET /tasks"]["paginated"] is True
     assert "modified_since" in endpoints["GET /tasks"]["query_params"]
     assert endpoints["GET /workspaces/{workspace_gid}/users"]["paginated"] is False

@@ -20,7 +20,7 @@ Outputs (paths relative to the repository root)
   fully resolved schema trees ($refs inlined, ``allOf`` merged, cut at depth
   4) of the eight ``*Response`` and ``*Compact`` schemas, plus
   ``compact_fields`` per resource type.
-* ``tap-asana/tap_asana/schemas/<stream>.json`` (8 files)
+* ``tap-asana/tap_asana/schemas/<stream>.json`` (one per stream)
   Singer (JSON Schema draft 7) stream schemas.
 * ``tap-asana/tap_asana/schemas/opt_fields.json``
   the non-deprecated ``opt_fields`` the tap requests, per stream.
@@ -67,6 +67,8 @@ ENDPOINTS = [
     "GET /projects/{project_gid}/tasks",
     "GET /tasks/{task_gid}",
     "GET /tasks/{task_gid}/stories",
+    "GET /tasks/{task_gid}/subtasks",
+    "GET /events",
     "GET /workspaces/{workspace_gid}/teams",
     "GET /users",
     "GET /workspaces/{workspace_gid}/users",
@@ -83,6 +85,8 @@ STREAMS = {
     "sections": ("GET /projects/{project_gid}/sections", "SectionResponse"),
     "tags": ("GET /workspaces/{workspace_gid}/tags", "TagResponse"),
     "tasks": ("GET /tasks", "TaskResponse"),
+    # Subtasks are tasks: the same record, read through the subtasks endpoint.
+    "subtasks": ("GET /tasks/{task_gid}/subtasks", "TaskResponse"),
     "stories": ("GET /tasks/{task_gid}/stories", "StoryResponse"),
     "teams": ("GET /workspaces/{workspace_gid}/teams", "TeamResponse"),
     "users": ("GET /users", "UserResponse"),

@@ -45,6 +45,13 @@ def parse_args(argv=None):
     ap.add_argument("--archived-fraction", type=float, default=0.2)
     ap.add_argument("--multi-homed-fraction", type=float, default=0.1)
     ap.add_argument("--subtask-fraction", type=float, default=0.1)
+    ap.add_argument("--subtask-nesting", type=float, default=0.2,
+                    help="chance a generated subtask goes under another subtask")
+    ap.add_argument("--subtask-parent-share", type=float, default=1.0,
+                    help="share of project tasks that may get subtasks (below 1: they cluster)")
+    ap.add_argument("--events-bubble-all-levels", action="store_true",
+                    help="a project's event stream carries its sub-subtasks' events too")
+    ap.add_argument("--sync-token-ttl-s", type=float, default=86400.0)
     ap.add_argument("--latency-ms", type=float, default=0)
     ap.add_argument("--latency-jitter-ms", type=float, default=0)
     ap.add_argument("--quota-per-minute", type=_positive, default=None,
@@ -64,13 +71,14 @@ def main(argv=None) -> int:
         teams=a.teams, sections_per_project=a.sections_per_project,
         stories_per_task=a.stories_per_task, archived_fraction=a.archived_fraction,
         multi_homed_fraction=a.multi_homed_fraction, subtask_fraction=a.subtask_fraction,
-        seed=a.seed)
+        subtask_nesting=a.subtask_nesting, subtask_parent_share=a.subtask_parent_share, seed=a.seed)
     sim = Simulator(spec, token=a.token, quota_per_minute=a.quota_per_minute,
                     max_concurrent=a.max_concurrent, latency_ms=a.latency_ms,
                     latency_jitter_ms=a.latency_jitter_ms, offset_ttl_s=a.offset_ttl_s,
                     host=a.host, port=a.port, fault_rate=a.fault_rate,
                     fault_kinds=tuple(k for k in a.fault_kinds.split(",") if k),
-                    fault_seed=a.fault_seed)
+                    fault_seed=a.fault_seed, events_bubble_all_levels=a.events_bubble_all_levels,
+                    sync_token_ttl_s=a.sync_token_ttl_s)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-MUTATIONS = ("edit_task", "add_task", "delete_task", "move_task", "add_task_to_project",
-             "remove_task_from_project", "add_story", "delete_story", "delete_user",
-             "delete_project", "set_project_archived", "rename")
+MUTATIONS = ("edit_task", "add_task", "delete_task", "undelete_task", "add_subtask", "set_parent",
+             "move_task", "add_task_to_project", "remove_task_from_project", "add_story",
+             "delete_story", "delete_user", "delete_project", "set_project_archived", "rename")
 
 
 def _json(body: bytes) -> dict:
@@ -79,6 +79,17 @@ def _route(sim, method, path, query, data):
     if method == "POST" and path == "/offset_ttl":
         sim.set_offset_ttl(data.get("seconds"))
         return {"ok": True}
+    if method == "POST" and path == "/events":
+        sim.events.configure(**{k: data[k] for k in ("bubble_all_levels", "token_ttl_s", "drop_rate", "seed")
+                                if k in data})
+        if "drop_next" in data:
+            sim.events.drop_next(int(data["drop_next"]))
+        return {"ok": True}
+    if method == "POST" and path == "/events/expire":
+        sim.events.expire_tokens()
+        return {"ok": True}
+    if method == "GET" and path == "/events":
+        return {"events": sim.events.all()}
     if method == "POST" and path == "/mutate":
         op = data.get("op")
         if op not in MUTATIONS:
@@ -89,6 +100,8 @@ def _route(sim, method, path, query, data):
         return {"gids": sim.store.gids(query["resource"], query.get("workspace_gid"),
                                        **{k: v for k, v in query.items()
                                           if k in ("project_gid", "task_gid")})}
+    if method == "GET" and path == "/subtask_gids":
+        return {"gids": sorted(sim.store.subtask_gids(query.get("workspace_gid")))}
     if method == "GET" and path == "/record":
         return {"record": sim.store.record(query["resource"], query["gid"])}
     raise KeyError(f"{method} {path}")

@@ -29,14 +29,16 @@ def phrase() -> str:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None,
+                 extra: dict | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.extra = extra or {}   # top-level keys beside "errors" (the 412's fresh "sync")
 
     def body(self) -> dict:
-        return error_body(self.status, self.message)
+        return {**error_body(self.status, self.message), **self.extra}
 
 
 def error_body(status: int, message: str) -> dict:

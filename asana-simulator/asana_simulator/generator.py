@@ -27,6 +27,12 @@ class WorkspaceSpec:
     archived_fraction: float = 0.2
     multi_homed_fraction: float = 0.1
     subtask_fraction: float = 0.1
+    # The chance that a generated subtask goes under an earlier subtask
+    # (several levels deep) rather than under a project task.
+    subtask_nesting: float = 0.2
+    # The share of project tasks that may get subtasks: below 1, subtasks
+    # cluster (a few subtasks each under fewer tasks, as teams use them).
+    subtask_parent_share: float = 1.0
     personal_projects: int = 2
     personal_tasks_per_project: int = 3
     seed: int = 1
@@ -46,6 +52,8 @@ class WorkspaceSpec:
             raise ValueError("the organization needs at least one team")
         if parse_ts_ms(self.anchor) is None:
             raise ValueError("anchor must be an ISO-8601 instant with a zone")
+        if not (0 <= self.subtask_nesting <= 1 and 0 < self.subtask_parent_share <= 1):
+            raise ValueError("subtask_nesting must be within [0, 1], subtask_parent_share within (0, 1]")
 
 
 def _uniq_name(pool, i):
@@ -243,10 +251,12 @@ def generate(store, spec: WorkspaceSpec) -> None:
                 t.memberships.append((q, q.sections[rrange(len(q.sections))]))
                 q.tasks.append(t)
     n_sub = round(spec.subtask_fraction * len(project_tasks))
+    eligible = max(1, round(spec.subtask_parent_share * len(project_tasks)))
+    stride = len(project_tasks) / eligible
     subtasks = []
     for _ in range(n_sub):
-        parent = (subtasks[rrange(len(subtasks))] if subtasks and rand() < 0.2
-                  else project_tasks[rrange(len(project_tasks))])
+        parent = (subtasks[rrange(len(subtasks))] if subtasks and rand() < spec.subtask_nesting
+                  else project_tasks[int(rrange(eligible) * stride)])
         t = make_task(org, parent.created_at, org.tags)
         t.parent = parent
         parent.children.append(t)

@@ -6,6 +6,7 @@ from urllib.parse import quote, urlencode
 
 from . import fields, spec
 from .errors import ApiError, bad_request, not_found_id
+from .events import SyncTokenExpired
 from .timeutil import parse_ts_us
 
 UNPAGINATED_CAP = 1000        # old endpoints truncate at ~1,000 objects without limit
@@ -215,6 +216,38 @@ def get_task_stories(ctx, gid):
     return _list(ctx, "stories", items, sel)
 
 
+def get_task_subtasks(ctx, gid):
+    # Direct subtasks only (a sub-subtask needs its own call), in their order
+    # under the parent; no modified_since, as in Asana.
+    t = _lookup(ctx, "tasks", "task", gid)
+    sel = _selection(ctx, "tasks")
+    return _list(ctx, "tasks", ctx.store.live_subtasks(t), sel)
+
+
+def get_events(ctx):
+    """GET /events?resource=<project or task gid>&sync=<token>: up to 100
+    events a call, `has_more` when there are more; 412 with a fresh `sync`
+    for a missing, invalid or expired token."""
+    gid = ctx.params.get("resource")
+    if not gid:
+        raise bad_request("resource: Missing input")
+    store = ctx.store
+    if store.get("projects", gid) is None and store.get("tasks", gid) is None:
+        if any(store.get(kind, gid) is not None for kind in ("workspaces", "users", "tags", "sections")):
+            raise bad_request(f"resource: Not a task, project or goal: {gid}")
+        raise not_found_id("resource", gid)
+    sel = _selection(ctx, "events")
+    try:
+        events, token, has_more = store.events.read(gid, ctx.params.get("sync"))
+    except SyncTokenExpired as expired:
+        raise ApiError(412, str(expired), extra={"sync": expired.fresh}) from None
+    if sel is not None:
+        # Events' nested objects are already compact ({gid, resource_type, name}).
+        events = [{k: v if not sel.children[k].children else fields.project(v, sel.children[k])
+                   for k, v in e.items() if k in sel.children} for e in events]
+    return {"data": events, "sync": token, "has_more": has_more}
+
+
 def get_workspace_teams(ctx, gid):
     ws = _lookup(ctx, "workspaces", "workspace", gid)
     if not ws.is_organization:
@@ -269,6 +302,8 @@ ROUTES = [
      get_project_tasks),
     ("GET /tasks/{task_gid}", re.compile(rf"/tasks/{_G}"), get_task),
     ("GET /tasks/{task_gid}/stories", re.compile(rf"/tasks/{_G}/stories"), get_task_stories),
+    ("GET /tasks/{task_gid}/subtasks", re.compile(rf"/tasks/{_G}/subtasks"), get_task_subtasks),
+    ("GET /events", re.compile(r"/events"), get_events),
     ("GET /workspaces/{workspace_gid}/teams", re.compile(rf"/workspaces/{_G}/teams"),
      get_workspace_teams),
     ("GET /users", re.compile(r"/users"), get_users),

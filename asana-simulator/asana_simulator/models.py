@@ -190,6 +190,9 @@ class Task:
     cf_overrides: dict | None = None
     stories: list[Story] | None = None  # None: not generated yet
     deleted: bool = False
+    # The task whose deletion trashed this one (itself, or the ancestor it
+    # went with): restoring that task brings back exactly what went with it.
+    trashed_with: str | None = None
 
     def projects(self):
         return [p for p, _ in self.memberships]

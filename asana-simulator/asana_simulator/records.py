@@ -318,7 +318,7 @@ TASK_FIELDS = [
     ("notes", derived.task_notes),
     ("num_hearts", lambda s, t: len(t.likes)),
     ("num_likes", lambda s, t: len(t.likes)),
-    ("num_subtasks", lambda s, t: sum(1 for c in t.children if not c.deleted)),
+    ("num_subtasks", lambda s, t: len(s.live_subtasks(t))),
     ("start_at", lambda s, t: None),
     ("start_on", lambda s, t: fmt_date(t.start_on)),
     ("actual_time_minutes", derived.actual_time_minutes),

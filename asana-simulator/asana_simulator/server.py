@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import control, handlers
 from .errors import RATE_LIMIT_MESSAGE, ApiError, error_body
+from .events import DAY_S, EventLog
 from .faults import Faults
 from .generator import WorkspaceSpec
 from .pagination import Paginator
@@ -301,12 +302,14 @@ class Simulator:
                  latency_ms: float = 0, latency_jitter_ms: float = 0,
                  offset_ttl_s: float | None = None, host: str = "127.0.0.1", port: int = 0,
                  fault_rate: float = 0.0, fault_kinds=None, fault_seed: int = 0,
-                 quota_window_s: float = 60.0, clock=None):
+                 quota_window_s: float = 60.0, clock=None, events_bubble_all_levels: bool = False,
+                 sync_token_ttl_s: float | None = DAY_S):
         self.spec = spec or WorkspaceSpec()
         self.token = token
         self.host = host
         self.port = port
-        self.store = Store(self.spec, clock=clock)
+        self.events = EventLog(bubble_all_levels=events_bubble_all_levels, token_ttl_s=sync_token_ttl_s)
+        self.store = Store(self.spec, clock=clock, events=self.events)
         self.quota = QuotaLimiter(quota_per_minute, max_concurrent, window_s=quota_window_s)
         self.faults = Faults(rate=fault_rate, seed=fault_seed, latency_ms=latency_ms,
                              jitter_ms=latency_jitter_ms,
@@ -463,4 +466,7 @@ class Simulator:
             "quota_per_minute": self.quota.per_minute,
             "max_concurrent": self.quota.max_concurrent,
             "latency_ms": self.faults.latency_ms, "offset_ttl_s": self.paginator.ttl_s,
+            "events": {"recorded": len(self.events), "dropped": self.events.dropped,
+                       "bubble_all_levels": self.events.bubble_all_levels,
+                       "token_ttl_s": self.events.token_ttl_s},
         }

@@ -15,6 +15,7 @@ RESPONSE_SCHEMA = {
     "workspaces": "WorkspaceResponse", "teams": "TeamResponse", "users": "UserResponse",
     "projects": "ProjectResponse", "sections": "SectionResponse", "tags": "TagResponse",
     "tasks": "TaskResponse", "stories": "StoryResponse",
+    "events": "EventResponse",   # not in resources.json: its opt_fields nest no resource gid
 }
 
 # Every opt_fields enum in the OAS carries these next_page artefacts; they are

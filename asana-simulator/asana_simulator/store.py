@@ -14,6 +14,7 @@ import threading
 import time
 
 from . import records
+from .events import EventLog
 from .generator import WorkspaceSpec, generate
 from .gids import first_eager_gid, story_task_idx
 from .models import Section
@@ -27,8 +28,9 @@ KINDS = ("workspaces", "teams", "users", "projects", "sections", "tags", "tasks"
 class Store(Mutations):
     """Every object of the simulated Asana domain, by gid, and the reads over them."""
 
-    def __init__(self, spec: WorkspaceSpec | None = None, clock=None):
+    def __init__(self, spec: WorkspaceSpec | None = None, clock=None, events: EventLog | None = None):
         self.spec = spec or WorkspaceSpec()
+        self.events = events if events is not None else EventLog()   # what GET /events reads
         self.seed = self.spec.seed
         self.anchor_ms = parse_ts_ms(self.spec.anchor)
         self.lock = threading.RLock()
@@ -168,6 +170,9 @@ class Store(Mutations):
     def live_tasks_of_project(self, p):
         return [t for t in p.tasks if not t.deleted]
 
+    def live_subtasks(self, t):
+        return [c for c in t.children if not c.deleted]
+
     def live_stories(self, t):
         return [s for s in self.stories_of_task(t) if not s.deleted]
 
@@ -206,6 +211,8 @@ class Store(Mutations):
         if resource == "tasks":
             if project_gid:
                 return self.live_tasks_of_project(self.get("projects", project_gid))
+            if task_gid:   # a task's subtasks
+                return self.live_subtasks(self.get("tasks", task_gid))
             return [t for t in self.tasks if not t.deleted and (ws is None or t.workspace is ws)]
         if resource == "stories":
             if task_gid:
@@ -219,6 +226,24 @@ class Store(Mutations):
 
     def stories_of(self, task_gid: str):
         return self.records("stories", task_gid=task_gid)
+
+    def subtasks_of(self, task_gid: str):
+        return self.records("tasks", task_gid=task_gid)
+
+    def subtask_gids(self, workspace_gid: str | None = None) -> set[str]:
+        """Every subtask, at every level, of the tasks in the workspace's
+        projects: what a walk of GET /tasks/{gid}/subtasks from each project
+        task reaches."""
+        with self.lock:
+            ws = self.workspace_obj(workspace_gid) if workspace_gid else None
+            pending = [t for p in self.live_projects(ws) for t in self.live_tasks_of_project(p)]
+            seen: set[str] = set()
+            while pending:
+                for c in self.live_subtasks(pending.pop()):
+                    if c.gid not in seen:
+                        seen.add(c.gid)
+                        pending.append(c)
+            return seen
 
     def gids(self, resource: str, workspace_gid: str | None = None, **filters):
         with self.lock:

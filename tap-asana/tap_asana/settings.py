@@ -88,6 +88,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "subtasks_reconcile_hours",
+        th.NumberType(minimum=0),
+        default=24,
+        description=(
+            "Subtasks: hours between full walks of every task's subtasks, the safety net "
+            "for the project events recurring runs follow (which Asana may drop); "
+            "0 walks every run and reads no events."
+        ),
+    ),
+    th.Property(
         "emit_activate_version_messages",
         th.BooleanType,
         default=False,

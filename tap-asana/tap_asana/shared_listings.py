@@ -18,7 +18,7 @@ from tap_asana.http.client import AsanaClient, Page
 from tap_asana.http.errors import Forbidden, NotFound
 from tap_asana.http.pagination import first_page_query, paginate
 from tap_asana.streams.not_found import skip_if_deleted, workspace_must_exist
-from tap_asana.task_index import IndexedTask, fingerprint
+from tap_asana.task_index import IndexedTask
 
 # Without Asana's clock (no Date header) assume ours may be this far ahead.
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
@@ -192,7 +192,7 @@ class SharedListings:
             for project_gid, task in merge_parallel(fetch, projects, self._concurrency):
                 entry = index.get(task["gid"])
                 if entry is None:
-                    entry = index[task["gid"]] = IndexedTask(task.get("modified_at"), fingerprint(task))
+                    entry = index[task["gid"]] = IndexedTask.of(task)
                 entry.projects.append(project_gid)
             self._index[key] = index
         return self._index[key]

@@ -32,9 +32,9 @@ def sim():
 
 @pytest.fixture(params=["duckdb", "postgres"])
 def dest_pair(request, tmp_path):
-    """Two empty destinations of one kind: a run of every table, and eight runs."""
+    """Two empty destinations of one kind: a run of every table, and one run per table."""
     if request.param == "duckdb":
-        return tmp_path / "one.db", tmp_path / "eight.db"
+        return tmp_path / "one.db", tmp_path / "each.db"
     server = request.getfixturevalue("pg_server")
     return Database(server, server.create_database()), Database(server, server.create_database())
 
@@ -74,18 +74,18 @@ def mutate(sim, n: int, seed: int) -> None:
 
 
 @pytest.mark.parametrize("strategy", [None, "merge"])
-def test_one_run_equals_the_eight_single_table_runs(sim, dest_pair, strategy):
+def test_one_run_equals_the_single_table_runs(sim, dest_pair, strategy):
     """Row for row, first load and a recurring run after changes."""
     extra = ["--incremental-strategy", strategy] if strategy else []
-    one, eight = dest_pair
+    one, each = dest_pair
     for round_no in range(2):
         r = ingest_many(sim, one, "all", *extra)
         assert r.returncode == 0, r.stderr
         for table in TABLES.values():
             own = extra if table.is_incremental(strategy or "") else []
-            r1 = ingest_one(sim, eight, table.name, *own)
+            r1 = ingest_one(sim, each, table.name, *own)
             assert r1.returncode == 0, r1.stderr
-        a, b = tables_only(snapshot(one)), tables_only(snapshot(eight))
+        a, b = tables_only(snapshot(one)), tables_only(snapshot(each))
         assert set(a) == {f"public.{t}" for t in TABLES}
         for name in sorted(a):
             assert a[name] == b[name], f"round {round_no}: {name} differs"
@@ -110,11 +110,13 @@ def by_route(sim) -> dict[str, int]:
 
 @pytest.mark.parametrize("strategy", [None, "merge"])
 def test_a_full_run_lists_each_thing_once(sim, tmp_path, strategy):
-    """4 + 2 x projects + tasks: workspaces, projects, tags, users (teams:
-    one more in an organization), each project's sections and tasks once,
-    one stories request per task (pages of 100: these listings fit one).
-    Under merge the stories need the task index too: the tasks' complete
-    listing is that index."""
+    """4 + 2 x projects + tasks + tasks with subtasks: workspaces, projects,
+    tags, users (teams: one more in an organization), each project's
+    sections and tasks once, one stories request per task, one subtasks
+    request per task with subtasks (pages of 100: these listings fit one),
+    and one events call per project for its first sync token (a 412).
+    Under merge the stories need the task index too, and the subtasks
+    always: the tasks' complete listing is that index."""
     sim.reset_request_log()
     r = ingest_many(sim, tmp_path / "w.db", "all", *(["--incremental-strategy", strategy] if strategy else []))
     assert r.returncode == 0, r.stderr
@@ -125,7 +127,11 @@ def test_a_full_run_lists_each_thing_once(sim, tmp_path, strategy):
     assert routes.get("GET /tasks") == projects, routes                      # ?project=, once each
     assert routes.get("GET /tasks/{task_gid}/stories") == tasks, routes
     assert routes.get("GET /workspaces/{workspace_gid}/projects") == 1, routes
-    assert sum(routes.values()) <= 5 + 2 * projects + tasks, routes
+    parents = [g for g in expected_gids(sim, "tasks") | expected_gids(sim, "subtasks")
+               if sim.store.record("tasks", g)["num_subtasks"]]
+    assert parents and routes.get("GET /tasks/{task_gid}/subtasks") == len(parents), routes
+    assert sim.request_count(route="GET /events", status=412) == sim.request_count(route="GET /events") == projects
+    assert sum(routes.values()) <= 5 + 2 * projects + tasks + len(parents), routes
 
 
 def test_a_recurring_merge_run_takes_the_task_index_once(sim, tmp_path):
@@ -177,11 +183,11 @@ def test_sigkill_inside_the_shared_publish_leaves_all_old(sim, dest, point):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--source-table", "all", "--dest-table", "public.tasks"], "--dest-table names one table, and 8 are loaded"),
+    (["--source-table", "all", "--dest-table", "public.tasks"], "--dest-table names one table, and 9 are loaded"),
     (["--source-table", "tasks", "--dest-table", "public.t", "--dest-schema", "public"],
      "give --dest-table (one table) or --dest-schema"),
     (["--source-table", "projects,users", "--incremental-strategy", "merge"],
-     "--incremental-strategy merge applies to none of projects, users (only to tasks, stories)"),
+     "--incremental-strategy merge applies to none of projects, users (only to tasks, subtasks, stories)"),
     (["--source-table", "all", "--interval-start", "2024-01-01"],
      "--interval-start/--interval-end apply only to tasks"),
     (["--source-table", "tasks,nope"], "unknown source table 'nope'"),

@@ -58,6 +58,8 @@ def test_meltano_install_and_run(meltano, tmp_path):
 
     sim = make_sim(projects=2, tasks_per_project=4, seed=5)
     try:
+        # A subtask under the task deleted below, to leave with it.
+        doomed = sim.store.add_subtask(sorted(expected_gids(sim, "tasks"))[1], name="goes with its parent")
         env.update(TAP_ASANA_ACCESS_TOKEN=TOKEN, TAP_ASANA_WORKSPACE_GID=sim.org_workspace_gid,
                    TAP_ASANA_API_URL=sim.api_url, TAP_ASANA_STORIES_INCREMENTAL="true")
         sim.reset_request_log()
@@ -85,6 +87,9 @@ def test_meltano_install_and_run(meltano, tmp_path):
         # Removals reach the tables: tombstones, which hard_delete honours.
         tasks = sorted(expected_gids(sim, "tasks"))
         deleted, unlinked, commented = tasks[1], tasks[2], tasks[3]
+        subtask = sim.store.add_subtask(tasks[0], name="a subtask between meltano runs")
+        deeper = sim.store.add_subtask(subtask, name="one level down")
+        assert doomed in {g for (g,) in query(db, "SELECT gid FROM public.subtasks")}
         sim.store.delete_task(deleted)
         for home in sim.store.record("tasks", unlinked)["projects"]:
             sim.store.remove_task_from_project(unlinked, home["gid"])
@@ -93,13 +98,16 @@ def test_meltano_install_and_run(meltano, tmp_path):
                            env=env, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
         assert comment in {g for (g,) in query(db, "SELECT gid FROM public.stories")}
+        assert {subtask, deeper} <= {g for (g,) in query(db, "SELECT gid FROM public.subtasks")}
         sim.store.delete_story(comment)
+        sim.store.edit_task(subtask, name="a subtask edited")
         r = subprocess.run([str(meltano), "run", "tap-asana", "target-duckdb"], cwd=project,
                            env=env, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-        for table in ("tasks", "stories"):
+        for table in ("tasks", "subtasks", "stories"):
             got = {g for (g,) in query(db, f"SELECT gid FROM public.{table}")}
             assert got == expected_gids(sim, table), table
+        assert query(db, "SELECT name FROM public.subtasks WHERE gid = ?", subtask) == [("a subtask edited",)]
         # Full-table streams replace: deleted and renamed rows show up.
         store, ws = sim.store, sim.org_workspace_gid
         store.delete_user(store.gids("users")[0])

@@ -3,9 +3,13 @@
 Rounds of ordinary Asana activity (edits, new tasks and comments) mixed with
 every kind of removal (deleted tasks, tasks removed from one or from all of
 their projects, moves, renamed projects and sections, deleted projects,
-deleted comments); after each round a merge run of `tasks` and one of
-`stories`, and the tables must equal the simulator's own data.  On a DuckDB
-file and on a PostgreSQL server.
+deleted comments) and of subtask changes (new, edited, completed, deleted,
+nested, un-nested, moved, restored, parents deleted); after each round a
+merge run of `tasks` and `subtasks` and one of `stories`, and the tables
+must equal the simulator's own data.  On a DuckDB file and on a PostgreSQL
+server. (Subtask changes stay at the level the projects' events carry in the
+simulator's default; tests/tap/test_subtasks.py covers deeper ones and the
+walk that brings them.)
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import pytest
 
 from tests.dest_reader import query, snapshot
 from tests.expected import expected_gids
-from tests.omniload.support import ingest, make_sim
+from tests.omniload.support import clean_env, dest_uri, ingest, make_sim, run_omniload, source_uri
 from tests.reliability.support import tap_settings
+from tests.subtask_changes import change_subtasks
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +39,7 @@ def mutate(sim, rng: random.Random, n: int) -> list[str]:
         tasks = sorted(expected_gids(sim, "tasks"))
         kind = rng.choice(["edit", "edit", "add_task", "add_story", "delete_task", "remove",
                            "unlink", "move", "multi_home", "rename_project", "rename_section",
-                           "delete_story", "delete_project"])
+                           "delete_story", "delete_project", "subtasks", "subtasks"])
         task = rng.choice(tasks)
         record = store.record("tasks", task)
         if kind == "edit":
@@ -68,6 +73,9 @@ def mutate(sim, rng: random.Random, n: int) -> list[str]:
             if len(projects) < 6:
                 continue
             store.delete_project(rng.choice(projects))
+        elif kind == "subtasks":
+            done += change_subtasks(sim, rng, 1, max_depth=1)
+            continue
         done.append(f"{kind} {task}")
     return done
 
@@ -76,7 +84,8 @@ def live_fields(task: dict) -> tuple:
     projects = sorted((p["gid"], p["name"]) for p in task["projects"])
     memberships = sorted((m["project"]["gid"], m["project"]["name"], (m.get("section") or {}).get("name"))
                          for m in task["memberships"])
-    return task["name"], task["completed"], projects, memberships
+    parent = task["parent"] and (task["parent"]["gid"], task["parent"]["name"])
+    return task["name"], task["completed"], projects, memberships, parent, task["num_subtasks"]
 
 
 def _json(value):
@@ -84,30 +93,36 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-def table_tasks(db) -> dict:
-    rows = query(db, "SELECT gid, name, completed, projects, memberships FROM public.tasks")
+def table_tasks(db, table: str) -> dict:
+    rows = query(db, f"SELECT gid, name, completed, projects, memberships, parent, num_subtasks FROM public.{table}")
     return {gid: live_fields({"name": name, "completed": completed, "projects": _json(projects),
-                              "memberships": _json(memberships)})
-            for gid, name, completed, projects, memberships in rows}
+                              "memberships": _json(memberships), "parent": _json(parent),
+                              "num_subtasks": num_subtasks})
+            for gid, name, completed, projects, memberships, parent, num_subtasks in rows}
 
 
 def assert_exact(sim, db, history):
-    want_tasks = {g: live_fields(sim.store.record("tasks", g)) for g in expected_gids(sim, "tasks")}
-    got_tasks = table_tasks(db)
-    assert set(got_tasks) == set(want_tasks), (sorted(set(got_tasks) ^ set(want_tasks))[:10], history)
-    wrong = [g for g in want_tasks if got_tasks[g] != want_tasks[g]]
-    assert not wrong, (wrong[:5], [(want_tasks[g], got_tasks[g]) for g in wrong[:2]], history)
+    for table in ("tasks", "subtasks"):
+        want = {g: live_fields(sim.store.record("tasks", g)) for g in expected_gids(sim, table)}
+        got = table_tasks(db, table)
+        assert set(got) == set(want), (table, sorted(set(got) ^ set(want))[:10], history)
+        wrong = [g for g in want if got[g] != want[g]]
+        assert not wrong, (table, wrong[:5], [(want[g], got[g]) for g in wrong[:2]], history)
     stories = {g for (g,) in query(db, "SELECT gid FROM public.stories")}
     assert stories == expected_gids(sim, "stories"), (
         sorted(stories ^ expected_gids(sim, "stories"))[:10], history)
 
 
 def sync(sim, db, env_extra=None):
-    for table, extra in (("tasks", ()), ("stories", ("--incremental-strategy", "merge"))):
-        r = ingest(sim, db, table, *extra, env_extra=env_extra)
+    """tasks and subtasks in one run (they share the task index), stories in
+    another; each summary's row count is the table's."""
+    for tables, extra in (("tasks,subtasks", ()), ("stories", ("--incremental-strategy", "merge"))):
+        r = run_omniload("ingest", "--source-uri", source_uri(sim), "--source-table", tables, "--dest-uri",
+                         dest_uri(db), "--dest-schema", "public", "--progress", "log", *extra,
+                         env=clean_env(**(env_extra or {})), timeout=300)
         assert r.returncode == 0, r.stderr
-        in_table = int(r.stdout.split("rows in table:")[1].split()[0].replace(",", ""))
-        assert in_table == query(db, f"SELECT count(*) FROM public.{table}")[0][0], r.stdout
+        counts = [int(part.split()[0].replace(",", "")) for part in r.stdout.split("rows in table:")[1:]]
+        assert counts == [query(db, f"SELECT count(*) FROM public.{t}")[0][0] for t in tables.split(",")], r.stdout
 
 
 def destination(kind: str, tmp_path, request):
@@ -146,7 +161,8 @@ def test_exact_under_faults(tmp_path, omniload_ready):
         sim.stop()
 
 
-@pytest.mark.parametrize("kind, table", [("duckdb", "tasks"), ("duckdb", "stories"), ("postgres", "tasks")])
+@pytest.mark.parametrize("kind, table", [("duckdb", "tasks"), ("duckdb", "subtasks"), ("duckdb", "stories"),
+                                         ("postgres", "tasks"), ("postgres", "subtasks")])
 def test_a_run_killed_inside_its_publish_of_removals_changes_nothing(tmp_path, omniload_ready, request, kind,
                                                                      table):
     """SIGKILL inside the publish transaction of a run that had removals to
@@ -157,6 +173,9 @@ def test_a_run_killed_inside_its_publish_of_removals_changes_nothing(tmp_path, o
         db = destination(kind, tmp_path, request)
         sync(sim, db)
         history = mutate(sim, random.Random(4), 30)
+        if table == "subtasks":   # one removal at least: a first-level subtask deleted
+            sim.store.delete_task(min(g for g in expected_gids(sim, "subtasks")
+                                      if sim.store.record("tasks", g)["parent"]["gid"] in expected_gids(sim, "tasks")))
         before = published(snapshot(db))
         extra = ("--incremental-strategy", "merge") if table == "stories" else ()
         r = ingest(sim, db, table, *extra, env_extra={"OMNILOAD_TEST_HOOK": "in-publish:kill"})

@@ -48,7 +48,7 @@ def _world(sim, base, db, fresh):
     """One destination that every scenario kills into and recovers, in turn."""
     tmpdir = base / "tmp"
     tmpdir.mkdir()
-    for table in ("tasks", "stories"):
+    for table in ("tasks", "subtasks", "stories"):
         assert ingest(sim, db, table).returncode == 0
     w = {"db": db, "tmp": tmpdir, "outcomes": [], "edits": itertools.count(), "tables": set()}
     yield w
@@ -75,11 +75,12 @@ def world_postgres(sim, tmp_path_factory, pg_server, omniload_ready):
 
 
 def change_the_source(sim, n):
-    """Something for the next run to bring: renamed tasks and a new story."""
+    """Something for the next run to bring: renamed tasks, a new story, a new subtask."""
     gids = sorted(expected_gids(sim, "tasks"))
     for g in (gids[n % len(gids)], gids[(n * 7 + 3) % len(gids)]):
         sim.store.edit_task(g, name=f"edit {n} of {g}")
     sim.store.add_story(gids[(n * 5 + 1) % len(gids)], f"story {n}")
+    sim.store.add_subtask(gids[(n * 3 + 2) % len(gids)], name=f"subtask {n}")
 
 
 def visible(db) -> dict:
@@ -151,13 +152,15 @@ def _scenarios():
     rng = random.Random(SEED)
     out = []
     for table, kinds in (("tasks", ("tap", "target-loading", "omniload")),
-                         ("stories", ("tap", "target", "target-loading", "omniload"))):
+                         ("stories", ("tap", "target", "target-loading", "omniload")),
+                         ("subtasks", ("tap", "omniload"))):
         for how in kinds:
             hi = {"tap": 0.9, "target": 0.9, "target-loading": 0.15, "omniload": 1.2}[how]
             out.append(("duckdb", table, how, round(rng.uniform(0.0 if how == "target-loading" else 0.1, hi), 3)))
     for point in ("before-load", "before-publish", "in-publish", "before-commit", "after-commit"):
         out.append(("duckdb", "tasks", f"hook:{point}", 0.0))
     out.append(("duckdb", "stories", "hook:in-publish", 0.0))
+    out.append(("duckdb", "subtasks", "hook:in-publish", 0.0))
     # PostgreSQL: every named point, and a kill of each process mid-run.
     for how in ("tap", "target", "target-loading", "omniload"):
         hi = {"tap": 0.9, "target": 0.9, "target-loading": 0.15, "omniload": 1.2}[how]

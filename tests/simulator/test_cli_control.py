@@ -69,6 +69,32 @@ def test_control_interface(proc):
     assert [x["status"] for x in log] == [503, 200, 400]
 
 
+def test_subtask_and_event_options():
+    p = subprocess.Popen(
+        [sys.executable, "-m", "asana_simulator", "--port", "0", "--projects", "2", "--tasks-per-project", "10",
+         "--subtask-fraction", "1", "--subtask-nesting", "0.5", "--subtask-parent-share", "0.3",
+         "--events-bubble-all-levels", "--sync-token-ttl-s", "60", "--token", "t"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(p.stdout.readline())
+        c = info["control_url"]
+        got = requests.get(c + "/info", timeout=10).json()["events"]
+        assert got == {"recorded": 0, "dropped": 0, "bubble_all_levels": True, "token_ttl_s": 60.0}
+        subtasks = requests.get(c + "/subtask_gids", params={"workspace_gid": info["workspace_gid"]},
+                                timeout=10).json()["gids"]
+        assert len(subtasks) == 20
+        parents = {requests.get(c + "/record", params={"resource": "tasks", "gid": g}, timeout=10)
+                   .json()["record"]["parent"]["gid"] for g in subtasks}
+        assert len(parents) < 20 and parents & set(subtasks)     # clustered, and nested
+        requests.post(c + "/events", json={"drop_next": 1}, timeout=10)
+        requests.post(c + "/mutate", json={"op": "edit_task", "args": {"gid": subtasks[0], "name": "x"}},
+                      timeout=10)
+        assert requests.get(c + "/events", timeout=10).json()["events"] == []
+    finally:
+        p.kill()
+        p.wait()
+
+
 def test_sigterm_stops_cleanly(proc):
     p, _ = proc
     p.send_signal(signal.SIGTERM)

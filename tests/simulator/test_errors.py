@@ -41,7 +41,7 @@ def test_unknown_filter_gid_is_404(api, sim, params, param):
     assert r.status_code == 404 and message(r) == f"{param}: Not a recognized ID: 42"
 
 
-@pytest.mark.parametrize("path", ["/teams", "/tasks/1/subtasks", "/projects", "/nope",
+@pytest.mark.parametrize("path", ["/teams", "/tasks/1/attachments", "/projects", "/nope",
                                   "/workspaces/", "/"])
 def test_unknown_path_is_404(api, path):
     r = api.get(path)

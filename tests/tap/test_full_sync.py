@@ -74,6 +74,9 @@ def test_children_carry_their_parent(sim, full_run):
         assert section["project_gid"] == section["project"]["gid"]
     for story in full_run.records("stories"):
         assert story["task_gid"] == story["target"]["gid"]
+    in_table = set(full_run.gids("tasks")) | set(full_run.gids("subtasks"))
+    for subtask in full_run.records("subtasks"):
+        assert subtask["parent"]["gid"] in in_table and subtask["parent"]["name"]
 
 
 def test_requests_use_full_pages_and_no_listing_twice(sim, full_run):
@@ -81,11 +84,13 @@ def test_requests_use_full_pages_and_no_listing_twice(sim, full_run):
     listing = [r for r in requests if r.path.startswith("/api/1.0/")]
     assert listing
     workspace = f"/api/1.0/workspaces/{sim.org_workspace_gid}"
-    assert all(r.query.get("limit") == "100" for r in listing if r.path != workspace)
+    # (GET /events pages with sync tokens: no limit.)
+    assert all(r.query.get("limit") == "100" for r in listing if r.path not in (workspace, "/api/1.0/events"))
     project_listings = [r for r in listing if r.path.endswith("/projects") and "offset" not in r.query]
     assert len(project_listings) == 1  # sections, tasks and stories reuse it
-    story_fetches = Counter(r.path for r in listing if r.path.endswith("/stories") and "offset" not in r.query)
-    assert all(n == 1 for n in story_fetches.values())  # each task's stories once
+    for children in ("/stories", "/subtasks"):   # each task's stories and subtasks once
+        fetches = Counter(r.path for r in listing if r.path.endswith(children) and "offset" not in r.query)
+        assert fetches and all(n == 1 for n in fetches.values()), children
     assert all("/projects/" not in r.path or not r.path.endswith("/tasks") for r in listing)
 
 
@@ -122,6 +127,7 @@ def test_each_stream_asks_for_every_documented_field(sim, full_run):
         "sections": "/sections",
         "tags": "/tags",
         "tasks": "/api/1.0/tasks",
+        "subtasks": "/subtasks",
         "stories": "/stories",
         "teams": "/teams",
         "users": "/api/1.0/users",

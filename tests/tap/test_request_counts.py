@@ -164,3 +164,71 @@ def test_the_small_listings_first_pages_go_out_together_each_once(sim, tmp_path)
     sections_start = min(r.started_at for r in requests if r.api_path.endswith("/sections"))
     assert all(rs[0].started_at < sections_start for rs in first_page.values())
     assert len(run.records("users")) == len(expected_gids(sim, "users"))
+
+
+def with_subtasks(sim) -> dict[str, int]:
+    """Every task the subtasks walk lists: project tasks and subtasks with
+    subtasks, and how many each has."""
+    store, ws = sim.store, sim.org_workspace_gid
+    tasks = expected_gids(sim, "tasks") | store.subtask_gids(ws)
+    counts = {g: store.record("tasks", g)["num_subtasks"] for g in tasks}
+    return {g: n for g, n in counts.items() if n}
+
+
+def test_a_full_subtasks_walk_costs_one_request_per_task_with_subtasks(sim, tmp_path):
+    """Alone: the projects, the compact index (which has num_subtasks), one
+    events call per project for its first sync token, and one listing per
+    100 subtasks of each task that has any, at every level."""
+    run = run_tap(tmp_path, base_config(sim), streams=["subtasks"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    parents = with_subtasks(sim)
+    assert any(g in sim.store.subtask_gids(sim.org_workspace_gid) for g in parents)   # several levels
+    listed = Counter(r.path.split("/")[-2] for r in sim.requests if r.route == "GET /tasks/{task_gid}/subtasks")
+    assert listed == Counter({g: pages(n) for g, n in parents.items()})
+    projects = len(project_sizes(sim))
+    assert sim.request_count(route="GET /events", status=412) == projects == sim.request_count(route="GET /events")
+    assert len(sim.requests) == pages(projects) + index_pages(sim) + projects + sum(listed.values())
+
+
+def test_with_tasks_the_walk_reuses_the_tasks_listing(sim, tmp_path):
+    run = run_tap(tmp_path, base_config(sim), streams=["tasks", "subtasks"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    projects = len(project_sizes(sim))
+    walk = sum(pages(n) for n in with_subtasks(sim).values())
+    assert len(listing_requests(sim, "/tasks")) == index_pages(sim)          # the full listing, once
+    assert len(sim.requests) == pages(projects) + index_pages(sim) + projects + walk
+
+
+@pytest.mark.slow
+def test_a_recurring_subtasks_run_costs_the_events_and_what_they_name(sim, tmp_path):
+    """No change: the index and one events call per project. Two subtasks
+    edited (one under another parent each): one GET each. A subtask added
+    under a project task: its parent's count moved in the index, so its
+    subtasks are listed once (and the new one found there, no GET)."""
+    config = base_config(sim)
+    first = run_tap(tmp_path, config, streams=["subtasks"])
+    projects = len(project_sizes(sim))
+    baseline = pages(projects) + index_pages(sim) + projects
+    sim.reset_request_log()
+    quiet = run_tap(tmp_path, config, streams=["subtasks"], state=first.final_state)
+    assert quiet.returncode == 0 and quiet.records("subtasks") == []
+    assert len(sim.requests) == baseline
+    store, ws = sim.store, sim.org_workspace_gid
+    leaves = {}   # one per parent, first level (a project's events reach it)
+    for gid in sorted(store.subtask_gids(ws)):
+        record = store.record("tasks", gid)
+        if not record["num_subtasks"] and record["parent"]["gid"] in expected_gids(sim, "tasks"):
+            leaves.setdefault(record["parent"]["gid"], gid)
+    edited = sorted(leaves.values())[:2]
+    for gid in edited:
+        store.edit_task(gid, name=f"edited {gid}")
+    parent = sorted(expected_gids(sim, "tasks"))[0]
+    new = store.add_subtask(parent, name="new")
+    sim.reset_request_log()
+    second = run_tap(tmp_path, config, streams=["subtasks"], state=quiet.final_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert sorted(second.gids("subtasks")) == sorted([*edited, new])
+    looked_up = sorted(r.path.split("/")[-1] for r in sim.requests if r.route == "GET /tasks/{task_gid}")
+    assert looked_up == sorted(edited)
+    assert [r.path.split("/")[-2] for r in sim.requests if r.route == "GET /tasks/{task_gid}/subtasks"] == [parent]
+    assert len(sim.requests) == baseline + len(edited) + pages(store.record("tasks", parent)["num_subtasks"])

@@ -25,6 +25,7 @@ from tap_asana.http.errors import (
     ExpiredOffset,
     MalformedResponse,
     RateLimited,
+    SyncTokenExpired,
     Unreachable,
     error_for_status,
 )
@@ -50,6 +51,8 @@ class Page:
     data: Any
     next_offset: str | None
     server_time: datetime | None  # the response's Date header, Asana's clock
+    sync: str | None = None       # GET /events: the token to continue from
+    has_more: bool = False        # GET /events: more events wait behind `sync`
 
 
 class AsanaClient:
@@ -127,6 +130,11 @@ class AsanaClient:
             raise RateLimited(retry_after)
         if response.status_code == 400 and params and params.get("offset"):
             raise ExpiredOffset(f"pagination token refused on {path}: {message}")
+        if response.status_code == 412:
+            fresh = _fresh_sync_token(body)
+            if fresh is None:   # nothing to continue from: as good as a garbled answer
+                raise MalformedResponse(f"{path} answered 412 without a fresh sync token")
+            raise SyncTokenExpired(fresh, message)
         raise error_for_status(response.status_code, message, path)
 
     @staticmethod
@@ -160,7 +168,18 @@ def _parse_page(body: bytes, date_header: str | None) -> Page:
         _stringify_gids(payload["data"])
     next_page = payload.get("next_page")
     offset = next_page.get("offset") if isinstance(next_page, dict) else None
-    return Page(payload["data"], offset, _http_date(date_header))
+    sync = payload.get("sync")
+    return Page(payload["data"], offset, _http_date(date_header),
+                sync if isinstance(sync, str) and sync else None, payload.get("has_more") is True)
+
+
+def _fresh_sync_token(body: bytes) -> str | None:
+    """The `sync` of a 412 from GET /events: where to continue after re-reading."""
+    try:
+        sync = json.loads(body).get("sync")
+    except (ValueError, AttributeError):
+        return None
+    return sync if isinstance(sync, str) and sync else None
 
 
 def _stringify_gids(obj: Any) -> None:

@@ -52,6 +52,16 @@ class EndlessListing(AsanaError):
     quota again, so the run stops."""
 
 
+class SyncTokenExpired(AsanaError):
+    """412 from GET /events: the sync token is missing, invalid or too old.
+    Whatever changed since it was issued must be read again in full; `fresh`
+    (from the same answer) continues from now."""
+
+    def __init__(self, fresh: str, asana_message: str) -> None:
+        super().__init__(f"sync token refused (412 {asana_message})")
+        self.fresh = fresh
+
+
 class AsanaUserError(AsanaError):
     """Stops the run; the message is the one line the user sees."""
 

@@ -106,7 +106,8 @@ class TasksStream(AsanaStream):
             if entry is not None:  # a task in several projects is emitted once
                 entry.projects.append(project_gid)
                 continue
-            index[task["gid"]] = IndexedTask(task.get("modified_at"), fingerprint(task), [project_gid])
+            index[task["gid"]] = entry = IndexedTask.of(task)
+            entry.projects.append(project_gid)
             if end_at and _modified_after(task, end_at):
                 continue
             current[task["gid"]] = index[task["gid"]].fingerprint
@@ -167,7 +168,7 @@ class TasksStream(AsanaStream):
         def confirm(gid: str) -> Iterator[dict]:
             # `projects` even when deselected: it decides whether the task stays.
             task = self.listings.look_up_task(gid, lookup_fields)
-            yield task if task and self.listings.still_listed(task, workspace_gid) else _tombstone(gid)
+            yield task if task and self.listings.still_listed(task, workspace_gid) else task_tombstone(gid)
 
         vanished = [gid for gid in previous if gid not in index]
         for task in itertools.chain(
@@ -181,7 +182,7 @@ class TasksStream(AsanaStream):
             yield task
 
 
-def _tombstone(gid: str) -> dict:
+def task_tombstone(gid: str) -> dict:
     # modified_at too: the SDK reads the replication key of every record
     # (the bookmark never passes the run's watermark whatever it says).
     now = timestamps.to_asana(datetime.now(timezone.utc))

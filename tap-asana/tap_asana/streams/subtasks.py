@@ -1,0 +1,311 @@
+from __future__ import annotations
+
+import logging
+import typing as t
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from tap_asana import timestamps
+from tap_asana.concurrency import merge_parallel
+from tap_asana.events import EventsRead, read_events, task_changes
+from tap_asana.http.errors import Forbidden, NotFound
+from tap_asana.streams.base import AsanaStream
+from tap_asana.streams.not_found import workspace_must_exist
+from tap_asana.streams.tasks import task_tombstone
+from tap_asana.subtask_tree import GONE, ROOT, Node, SubtaskTree, children_digest
+from tap_asana.task_index import IndexedTask, fingerprint, index_opt_fields
+
+logger = logging.getLogger("tap_asana")
+
+SNAPSHOT_KEY = "snapshot"   # {workspace gid: encoded SubtaskTree}
+SYNC_KEY = "sync"           # {workspace gid: {project gid: the events sync token}}
+WALKED_KEY = "walked_at"    # {workspace gid: when the last full walk started}
+# Asked for whatever the catalog selects: the tree is made of them.
+TREE_FIELDS = ("modified_at", "num_subtasks", "parent")
+
+
+class SubtasksStream(AsanaStream):
+    """Every subtask, at every level, of the tasks in the workspace's projects.
+
+    A full walk (the first run, then every `subtasks_reconcile_hours`): for
+    each project task whose `num_subtasks` is above zero (the task index has
+    it), `GET /tasks/{gid}/subtasks`, and the same for each subtask with
+    subtasks of its own, level by level, many at a time. Before it, one
+    `GET /events` per project takes a sync token.
+
+    A recurring run does not walk. It reads, per project, the events since
+    the last run, and lists the subtasks of a task only where something
+    says they changed: the task index (a project task whose `num_subtasks`
+    or `modified_at` moved), an event naming a subtask (looked up with
+    `GET /tasks/{gid}`, or its parent listed when several siblings changed),
+    a subtask whose own count or name moved (its subtasks listed in turn),
+    a project whose token Asana refused (412: its subtrees walked again).
+    The tree of the previous run (subtask_tree.py, in the state) shows what
+    left: a subtask its parent no longer lists and nothing placed elsewhere
+    is looked up once; a subtask whose chain of parents no longer reaches a
+    project task (deleted, its parent deleted or taken out of every project)
+    is removed without a request. Removals are tombstones, as for tasks.
+
+    Events may be lost, and Asana doesn't say whether a project's events
+    carry those of its subtasks' subtasks: the periodic full walk makes the
+    table exact whatever the events missed.
+    """
+
+    name = "subtasks"
+    replication_key = "modified_at"
+    is_sorted = False
+    emits_tombstones = True
+
+    def get_replication_key_signpost(self, context: t.Mapping[str, t.Any] | None = None) -> str:
+        return self.listings.watermark(self._tap_asana.started_at)
+
+    @property
+    def fields(self) -> list[str]:
+        return [*self.opt_fields, *(f for f in TREE_FIELDS if f not in self.opt_fields)]
+
+    def records(self) -> t.Iterable[dict]:
+        snapshots = dict(self.stream_state.get(SNAPSHOT_KEY) or {})
+        tokens = dict(self.stream_state.get(SYNC_KEY) or {})
+        walked = dict(self.stream_state.get(WALKED_KEY) or {})
+        hours = float(self.config["subtasks_reconcile_hours"])
+        started = self._tap_asana.started_at
+        for workspace_gid in self.listings.workspace_gids():
+            previous = SubtaskTree.decode(snapshots.get(workspace_gid))
+            full = previous is None or _due(walked.get(workspace_gid), hours, started)
+            run = _Run(self, workspace_gid, previous or SubtaskTree())
+            with workspace_must_exist(workspace_gid):
+                yield from run.records(full=full, tokens=tokens.get(workspace_gid) or {}, events=hours > 0)
+            snapshots[workspace_gid] = run.tree.encode()
+            if hours > 0:
+                tokens[workspace_gid] = run.tokens
+            else:  # walking every run: no events to follow
+                tokens.pop(workspace_gid, None)
+            if full:
+                walked[workspace_gid] = timestamps.to_asana(started)
+        self.stream_state[SNAPSHOT_KEY] = snapshots
+        self.stream_state[SYNC_KEY] = tokens
+        self.stream_state[WALKED_KEY] = walked
+
+
+def _parent_gid(record: dict | None) -> str | None:
+    parent = record.get("parent") if record else None
+    return str(parent["gid"]) if isinstance(parent, dict) and parent.get("gid") else None
+
+
+def _due(walked_at: str | None, hours: float, now: datetime) -> bool:
+    if hours <= 0 or not walked_at:
+        return True
+    return now - timestamps.parse(walked_at) >= timedelta(hours=hours)
+
+
+class _Run:
+    """One workspace's subtasks in one run: what to list and look up, and
+    the tree it leaves."""
+
+    def __init__(self, stream: SubtasksStream, workspace_gid: str, previous: SubtaskTree) -> None:
+        self.stream = stream
+        self.listings = stream.listings
+        self.workspace_gid = workspace_gid
+        self.previous = previous
+        self.published = previous.subtasks()          # the rows the table holds
+        self.previous_children = previous.children()
+        self.tree = SubtaskTree(dict(previous.nodes))
+        self.tokens: dict[str, str] = {}
+        self.fresh_children: dict[str, set[str]] = {}  # tasks whose subtasks were read this run
+        self.placed: set[str] = set()                  # subtasks whose parent was read this run
+        self.looked_up: set[str] = set()
+        self.emitted: set[str] = set()
+        self.gone: set[str] = set()                    # tasks Asana answered 404 for when listed
+        self.orphans_checked: set[str] = set()
+        self.strangers: set[str] = set()               # tasks events name that the tree doesn't know
+        self.count_changed: set[str] = set()           # tasks a subtask arrived under or left
+
+    # The plan --------------------------------------------------------------
+    def records(self, *, full: bool, tokens: dict[str, str], events: bool) -> Iterator[dict]:
+        fields = self.stream.fields
+        index = self.listings.task_index(self.workspace_gid, index_opt_fields(fields))
+        projects = self.listings.project_gids(self.workspace_gid)
+        expired: set[str] = set(projects)
+        changed: dict[str, set[str]] = {}
+        if events:
+            # Before any subtask is read: whatever changes from here on is in
+            # the next run's events.
+            expired, changed = self._read_events(projects, {} if full else tokens)
+        to_list: dict[str, bool] = {}   # task gid -> walk its whole subtree
+        for gid, entry in index.items():
+            node = self.tree.nodes.get(gid)
+            digest = children_digest(entry.modified_at, entry.num_subtasks)
+            if entry.num_subtasks and (full or expired.intersection(entry.projects)):
+                to_list[gid] = True
+            elif entry.num_subtasks and (node is None or node.children != digest):
+                to_list[gid] = False
+            elif not entry.num_subtasks and self.previous_children.get(gid):
+                self.fresh_children[gid] = set()   # it lost every subtask it had
+        look_up = set() if full else self._to_look_up(changed, index, to_list)
+        yield from self._walk(to_list, look_up)
+        yield from self._walk({}, self.strangers)   # unless a listing has placed them meanwhile
+        yield from self._finish(index)
+
+    def _read_events(self, projects: list[str], tokens: dict[str, str]) -> tuple[set[str], dict[str, set[str]]]:
+        def read(project_gid: str) -> Iterator[tuple[str, EventsRead]]:
+            try:
+                yield project_gid, read_events(self.stream.client, project_gid, tokens.get(project_gid))
+            except NotFound:
+                logger.warning("project %s disappeared during the run; skipping its events", project_gid)
+
+        expired: set[str] = set()
+        changed: dict[str, set[str]] = {}
+        for project_gid, got in merge_parallel(read, projects, self.stream.concurrency):
+            self.tokens[project_gid] = got.token
+            if got.expired:
+                expired.add(project_gid)
+            for gid, actions in task_changes(got.events).items():
+                changed.setdefault(gid, set()).update(actions)
+        return expired, changed
+
+    def _to_look_up(self, changed: dict[str, set[str]], index: dict[str, IndexedTask],
+                    to_list: dict[str, bool]) -> set[str]:
+        """What the events (and the index, for project tasks that are
+        subtasks too) say to read: the subtasks of a task that got or lost
+        one are listed; a subtask that changed is looked up, unless several
+        siblings did, whose parent is then listed instead."""
+        for gid, entry in index.items():
+            node = self.tree.nodes.get(gid)
+            if node is not None and node.parent not in (ROOT, GONE):
+                if node.fingerprint != entry.fingerprint:
+                    changed.setdefault(gid, set()).add("changed")
+            elif entry.parent and (entry.parent in index or entry.parent in self.tree.nodes):
+                self.strangers.add(gid)   # a project task nested under one the table knows
+        look_up: set[str] = set()
+        by_parent: dict[str, list[str]] = {}
+        for gid, actions in changed.items():
+            node = self.tree.nodes.get(gid)
+            if node is not None and node.parent == GONE:
+                node = None
+            if "subtasks" in actions and (node is not None or gid in index):
+                to_list.setdefault(gid, False)   # one came or went (the count may read the same)
+            own = actions - {"subtasks"}
+            if not own or (node is None and (gid in index or own == {"deleted"})):
+                continue   # a project task's own changes are in the index; a stranger gone
+            if node is not None and node.parent == ROOT:
+                continue
+            if node is None:
+                self.strangers.add(gid)   # new, or moved in: its new parent may well be listed anyway
+                continue
+            by_parent.setdefault(node.parent, []).append(gid)
+            look_up.add(gid)
+        for parent, siblings in by_parent.items():
+            if len(siblings) > 1 and parent not in to_list:
+                to_list[parent] = False
+        return look_up
+
+    # Reading -----------------------------------------------------------------
+    def _walk(self, to_list: dict[str, bool], look_up: set[str]) -> Iterator[dict]:
+        """List the tasks in to_list (level by level, many at a time), then
+        look up what is left in look_up, until neither finds more to do."""
+        workers = self.stream.concurrency
+        while to_list or look_up:
+            while to_list:
+                level, to_list = to_list, {}
+                for parent in level:
+                    self.fresh_children.setdefault(parent, set())
+                for parent, child in merge_parallel(self._list, list(level), workers):
+                    if child is None:   # deleted meanwhile: its subtasks went with it
+                        self.gone.add(parent)
+                        self._drop(parent)
+                    else:
+                        self.placed.add(child["gid"])
+                        self.fresh_children[parent].add(child["gid"])
+                        yield from self._upsert(child, parent, level[parent], to_list)
+                look_up |= self._orphans() | self._recount()
+            look_up -= self.placed | self.looked_up
+            batch, look_up = sorted(look_up), set()
+            self.looked_up.update(batch)
+            for gid, record in merge_parallel(self._look_up, batch, workers):
+                parent_gid = _parent_gid(record)
+                if record is not None and parent_gid:
+                    self.placed.add(gid)
+                    yield from self._upsert(record, parent_gid, False, to_list)
+                    continue
+                self._drop(gid)   # deleted, out of the token's sight, or no longer a subtask
+            look_up |= self._orphans() | self._recount()
+
+    def _list(self, parent_gid: str) -> Iterator[tuple[str, dict | None]]:
+        try:
+            for child in self.listings.listing(f"/tasks/{parent_gid}/subtasks", opt_fields=self.stream.fields):
+                yield parent_gid, child
+        except (NotFound, Forbidden):
+            yield parent_gid, None
+
+    def _look_up(self, gid: str) -> Iterator[tuple[str, dict | None]]:
+        yield gid, self.listings.look_up_task(gid, self.stream.fields)
+
+    def _upsert(self, record: dict, parent: str, force: bool, to_list: dict[str, bool]) -> Iterator[dict]:
+        """A subtask read now: into the tree; out as a record if the table
+        has it otherwise; its own subtasks listed if they may have changed."""
+        gid = record["gid"]
+        count = record.get("num_subtasks")
+        count = count if isinstance(count, int) else 0
+        digest = children_digest(record.get("modified_at"), count)
+        known = self.tree.nodes.get(gid)
+        node = self.tree.nodes[gid] = Node(parent, fingerprint(record), digest)
+        if known is None or known.parent != parent:   # it arrived: its parent shows one subtask more
+            self.count_changed.add(parent)
+            if known is not None:
+                self.count_changed.add(known.parent)
+        if count and gid not in self.fresh_children and (force or known is None or known.children != digest):
+            to_list[gid] = force or to_list.get(gid, False)
+        elif not count and self.previous_children.get(gid):
+            self.fresh_children.setdefault(gid, set())   # it lost every subtask it had
+        # Sent when it differs from the row, or is a row the table doesn't have
+        # yet (once: a subtask read twice in a run, unchanged, is sent once).
+        if known != node or (gid not in self.published and gid not in self.emitted):
+            self.emitted.add(gid)
+            yield record
+
+    def _orphans(self) -> set[str]:
+        """Subtasks a task read this run had and no longer has: moved,
+        un-nested or deleted, to be looked up unless found elsewhere."""
+        out: set[str] = set()
+        for parent, kept in self.fresh_children.items():
+            if parent not in self.orphans_checked and parent not in self.gone:
+                self.orphans_checked.add(parent)
+                out.update(gid for gid in self.previous_children.get(parent, ()) if gid not in kept)
+        return out - self.placed - self.looked_up
+
+    def _drop(self, gid: str) -> None:
+        node = self.tree.nodes.get(gid)
+        if node is not None and node.parent != ROOT:
+            del self.tree.nodes[gid]
+            self.count_changed.add(node.parent)   # it shows one subtask fewer
+
+    def _recount(self) -> set[str]:
+        """Subtasks that got or lost a subtask this run and were not read
+        since: their `num_subtasks` moved (a project task's is in the index)."""
+        out = set()
+        for gid in self.count_changed:
+            node = self.tree.nodes.get(gid)
+            if gid in self.published and node is not None and node.parent not in (ROOT, GONE):
+                out.add(gid)
+        self.count_changed.clear()
+        return out - self.placed - self.looked_up
+
+    # The tree it leaves ----------------------------------------------------------
+    def _finish(self, index: dict[str, IndexedTask]) -> Iterator[dict]:
+        in_table = self.tree.reachable(index)
+        for gid in self.tree.subtasks() - in_table:
+            del self.tree.nodes[gid]
+        declared = self.stream._tombstones_declared
+        for gid in sorted((self.published | self.emitted) - in_table):
+            if declared:
+                yield task_tombstone(gid)
+            else:   # kept, unreachable, until a catalog allows the removal
+                known = self.previous.nodes.get(gid) or Node(GONE, "-", "-")
+                self.tree.nodes[gid] = Node(GONE, known.fingerprint, known.children)
+        for gid, node in list(self.tree.nodes.items()):   # project tasks with subtasks: their digest
+            entry = index.get(gid)
+            if node.parent == ROOT and (entry is None or not entry.num_subtasks):
+                del self.tree.nodes[gid]
+        for gid, entry in index.items():
+            if entry.num_subtasks and (gid not in self.tree.nodes or self.tree.nodes[gid].parent == ROOT):
+                self.tree.nodes[gid] = Node(ROOT, "-", children_digest(entry.modified_at, entry.num_subtasks))

@@ -1,0 +1,84 @@
+"""The subtasks a run published, as a tree the next run starts from.
+
+Asana lists subtasks only parent by parent (`GET /tasks/{gid}/subtasks`,
+no time filter), so a recurring run can't list them all to find what
+changed, and a subtask that was deleted, or whose parent left the
+workspace's projects, is in no listing at all. The tree makes both
+visible without walking it: each subtask's parent, the fingerprint of its
+record as last emitted (task_index.fingerprint) and a digest of what its own
+subtasks show of it (its `modified_at`, which moves with its name, and
+`num_subtasks`). A project task with subtasks is a root (parent `-`), kept
+for that digest alone. A subtask is in the table when its chain of parents
+reaches a root; whatever no longer does leaves it, without a request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tap_asana.task_index import decode_snapshot, encode_snapshot
+
+ROOT = "-"  # the parent of a project task kept as a root
+# The parent of a subtask that left while the catalog had no place for a
+# tombstone: never reachable, so it is removed once tombstones can be sent.
+GONE = "!"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    parent: str        # the parent task's gid, or ROOT
+    fingerprint: str   # of the record as emitted ("-" for a root)
+    children: str      # children_digest of the task
+
+
+def children_digest(modified_at: str | None, num_subtasks: int | None) -> str:
+    """Changes when a task's subtasks must be listed again: it got or lost
+    one, or what they show of it (its name, with its `modified_at`) moved."""
+    text = f"{modified_at or ''}|{num_subtasks or 0}"
+    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+
+
+class SubtaskTree:
+    def __init__(self, nodes: dict[str, Node] | None = None) -> None:
+        self.nodes: dict[str, Node] = nodes if nodes is not None else {}
+
+    @classmethod
+    def decode(cls, encoded: str | None) -> SubtaskTree | None:
+        lines = decode_snapshot(encoded)
+        if lines is None:
+            return None
+        nodes = {}
+        for gid, value in lines.items():
+            parent, fingerprint, children = value.split(" ")
+            nodes[gid] = Node(parent, fingerprint, children)
+        return cls(nodes)
+
+    def encode(self) -> str:
+        return encode_snapshot({gid: f"{n.parent} {n.fingerprint} {n.children}" for gid, n in self.nodes.items()})
+
+    def children(self) -> dict[str, list[str]]:
+        """parent gid -> the gids of its subtasks in the tree."""
+        out: dict[str, list[str]] = {}
+        for gid, node in self.nodes.items():
+            if node.parent != ROOT:
+                out.setdefault(node.parent, []).append(gid)
+        return out
+
+    def subtasks(self) -> set[str]:
+        """Every row the table holds, or held and still has to lose."""
+        return {gid for gid, node in self.nodes.items() if node.parent != ROOT}
+
+    def reachable(self, roots: Iterable[str]) -> set[str]:
+        """The subtasks whose chain of parents reaches one of roots (the
+        tasks in the workspace's projects now): the table's rows."""
+        children = self.children()
+        found: set[str] = set()
+        pending = list(roots)
+        while pending:
+            for child in children.get(pending.pop(), ()):
+                if child not in found:
+                    found.add(child)
+                    pending.append(child)
+        return found

@@ -1,0 +1,196 @@
+"""The subtasks stream against the simulator: every level after a full walk,
+and exact after rounds of additions, edits, nesting, un-nesting, deletions
+and parent deletions, followed through the projects' events; what events
+miss (lost, or too deep to bubble) caught by the periodic walk."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from asana_simulator import Simulator, WorkspaceSpec
+from tests.expected import assert_same_records, expected_records
+from tests.subtask_changes import change_subtasks, depth
+from tests.tap.support import TOKEN, base_config, run_tap
+
+SPEC = WorkspaceSpec(projects=3, tasks_per_project=12, subtask_fraction=0.9, subtask_nesting=0.4,
+                     stories_per_task=(0, 1), seed=23)
+
+
+@pytest.fixture(params=["depth one", "every level"])
+def sim(request):
+    """Asana doesn't say whether a project's events carry its sub-subtasks'
+    ones: the stream must end up exact either way."""
+    with Simulator(SPEC, token=TOKEN, events_bubble_all_levels=request.param == "every level") as simulator:
+        yield simulator
+
+
+class Table:
+    """The subtasks table a target with hard deletes keeps from the runs."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict] = {}
+        self.state: dict | None = None
+
+    def sync(self, sim, tmp_path, **settings):
+        run = run_tap(tmp_path, base_config(sim, **settings), streams=["subtasks"], state=self.state)
+        assert run.returncode == 0, run.stderr[-3000:]
+        for record in run.records("subtasks"):
+            if record.get("_sdc_deleted_at"):
+                self.rows.pop(record["gid"], None)
+            else:
+                self.rows[record["gid"]] = record
+        self.state = run.final_state
+        return run
+
+    def assert_exact(self, sim, history=()):
+        assert_same_records(self.rows, expected_records(sim, "subtasks"), f"subtasks after {list(history)}")
+
+
+def test_a_full_walk_lists_every_level_once(tmp_path):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        store, ws = sim.store, sim.org_workspace_gid
+        in_both = sorted(store.subtask_gids(ws))[0]          # a subtask that is in a project too
+        store.add_task_to_project(in_both, store.gids("projects", ws)[-1])
+        table = Table()
+        run = table.sync(sim, tmp_path)
+        table.assert_exact(sim)
+        levels = {depth(sim, g) for g in table.rows}
+        assert max(levels) >= 3, levels
+        listed = [r.path.split("/")[-2] for r in sim.requests if r.route == "GET /tasks/{task_gid}/subtasks"]
+        with_subtasks = {g for g in store.gids("tasks", ws) if store.record("tasks", g)["num_subtasks"]
+                         and (g in table.rows or store.record("tasks", g)["projects"])}
+        assert sorted(listed) == sorted(with_subtasks)          # each parent once, no other task
+        assert len(run.gids("subtasks")) == len(table.rows)
+        both = run_tap(tmp_path, base_config(sim), streams=["tasks", "subtasks"])
+        assert in_both in both.gids("tasks") and in_both in both.gids("subtasks")
+
+
+@pytest.mark.slow
+def test_exact_after_every_run_where_events_reach(sim, tmp_path):
+    """Changes down to the level the project's events reach are in the
+    table after the next run; everything else after the next walk."""
+    bubbles = sim.events.bubble_all_levels
+    table, rng, history = Table(), random.Random(3), []
+    table.sync(sim, tmp_path)
+    for _ in range(4):
+        history += change_subtasks(sim, rng, 12, max_depth=None if bubbles else 1)
+        table.sync(sim, tmp_path)
+        table.assert_exact(sim, history)
+    if not bubbles:
+        history += change_subtasks(sim, rng, 12)                          # deeper too: the walk brings them
+        table.sync(sim, tmp_path, subtasks_reconcile_hours=0)
+        table.assert_exact(sim, history)
+
+
+def test_a_recurring_run_reads_only_what_events_name(tmp_path):
+    """An edited subtask: one GET. A renamed one with subtasks: its subtasks
+    show its name, so they are listed (one request) and sent too."""
+    with Simulator(SPEC, token=TOKEN) as sim:
+        table = Table()
+        table.sync(sim, tmp_path)
+        store, ws = sim.store, sim.org_workspace_gid
+        first_level = sorted(g for g in store.subtask_gids(ws) if depth(sim, g) == 1)
+        leaf = next(g for g in first_level if not store.record("tasks", g)["num_subtasks"])
+        parent = next(g for g in first_level if store.record("tasks", g)["num_subtasks"])
+        store.edit_task(leaf, name="edited once")
+        store.edit_task(parent, name="renamed parent")
+        sim.reset_request_log()
+        run = table.sync(sim, tmp_path)
+        kids = {t["gid"] for t in store.subtasks_of(parent)}
+        assert sorted(run.gids("subtasks")) == sorted({leaf, parent} | kids)
+        table.assert_exact(sim)
+        projects = len(store.gids("projects", ws))
+        assert {r.route for r in sim.requests} == {
+            "GET /workspaces/{workspace_gid}/projects", "GET /tasks", "GET /events", "GET /tasks/{task_gid}",
+            "GET /tasks/{task_gid}/subtasks"}
+        assert sim.request_count(route="GET /events") == projects
+        assert sorted(r.path.split("/")[-1] for r in sim.requests if r.route == "GET /tasks/{task_gid}") \
+            == sorted([leaf, parent])
+        assert [r.path.split("/")[-2] for r in sim.requests if r.route == "GET /tasks/{task_gid}/subtasks"] \
+            == [parent]
+
+
+def test_several_changed_siblings_cost_one_listing_of_their_parent(tmp_path):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        store = sim.store
+        top = sorted(store.gids("tasks", project_gid=store.gids("projects", sim.org_workspace_gid)[0]))[0]
+        siblings = [store.add_subtask(top, name=f"sibling {i}") for i in range(3)]
+        table = Table()
+        table.sync(sim, tmp_path)
+        for gid in siblings:
+            store.edit_task(gid, completed=True)
+        sim.reset_request_log()
+        run = table.sync(sim, tmp_path)
+        assert sorted(run.gids("subtasks")) == sorted(siblings)
+        assert sim.request_count(route="GET /tasks/{task_gid}") == 0
+        assert [r.path.split("/")[-2] for r in sim.requests if r.route == "GET /tasks/{task_gid}/subtasks"] == [top]
+        table.assert_exact(sim)
+
+
+def test_an_expired_token_walks_that_project_again(tmp_path):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        table = Table()
+        table.sync(sim, tmp_path)
+        sim.events.drop_next(1)
+        lost = sorted(g for g in sim.store.subtask_gids(sim.org_workspace_gid) if depth(sim, g) == 1)[0]
+        sim.store.edit_task(lost, name="its event was lost")
+        sim.events.expire_tokens()
+        sim.reset_request_log()
+        table.sync(sim, tmp_path)
+        table.assert_exact(sim)
+        assert all(r.status == 412 for r in sim.requests if r.route == "GET /events")
+        assert sim.request_count(route="GET /tasks/{task_gid}/subtasks") > 0
+        sim.reset_request_log()
+        table.sync(sim, tmp_path)                                 # the fresh tokens are good
+        assert all(r.status == 200 for r in sim.requests if r.route == "GET /events")
+        assert sim.request_count(route="GET /tasks/{task_gid}/subtasks") == 0
+
+
+def test_lost_events_are_caught_by_the_walk_when_it_is_due(tmp_path):
+    with Simulator(SPEC, token=TOKEN) as sim:
+        table = Table()
+        table.sync(sim, tmp_path)
+        subtasks = sorted(g for g in sim.store.subtask_gids(sim.org_workspace_gid)
+                          if depth(sim, g) == 1 and not sim.store.record("tasks", g)["num_subtasks"])
+        sim.events.drop_next(2)
+        sim.store.edit_task(subtasks[0], name="lost edit")
+        sim.store.edit_task(subtasks[1], completed=True)
+        table.sync(sim, tmp_path)
+        assert table.rows[subtasks[0]]["name"] != "lost edit"     # nothing said so
+        table.sync(sim, tmp_path, subtasks_reconcile_hours=24)    # walked less than 24 h ago
+        assert table.rows[subtasks[0]]["name"] != "lost edit"
+        walked = table.state["bookmarks"]["subtasks"]["walked_at"]
+        for workspace in walked:
+            walked[workspace] = "2020-01-01T00:00:00.000Z"        # the last walk was long ago
+        sim.reset_request_log()
+        run = table.sync(sim, tmp_path)
+        table.assert_exact(sim)
+        assert set(run.gids("subtasks")) == set(subtasks[:2])     # a walk sends only what differs
+        assert all(r.status == 412 for r in sim.requests if r.route == "GET /events")   # fresh tokens
+
+
+def test_without_tombstones_in_the_catalog_removals_wait(tmp_path):
+    """A catalog from before tombstones: removals are kept back (a warning),
+    then sent once a catalog allows them."""
+    from tests.tap.support import catalog_for
+
+    with Simulator(SPEC, token=TOKEN) as sim:
+        table = Table()
+        table.sync(sim, tmp_path)
+        gone = sorted(g for g in sim.store.subtask_gids(sim.org_workspace_gid) if depth(sim, g) == 1)[0]
+        with_it = sim.store.subtask_gids(sim.org_workspace_gid)
+        sim.store.delete_task(gone)       # and every level under it
+        with_it -= sim.store.subtask_gids(sim.org_workspace_gid)
+        assert len(with_it) > 1
+        old = catalog_for(["subtasks"])
+        entry = next(e for e in old["streams"] if e["tap_stream_id"] == "subtasks")
+        del entry["schema"]["properties"]["_sdc_deleted_at"]
+        run = run_tap(tmp_path, base_config(sim), catalog=old, state=table.state)
+        assert run.returncode == 0 and "lacks _sdc_deleted_at" in run.stderr
+        assert run.records("subtasks") == []
+        table.state = run.final_state
+        run = table.sync(sim, tmp_path)
+        assert {r["gid"] for r in run.records("subtasks") if r.get("_sdc_deleted_at")} == with_it
+        table.assert_exact(sim)

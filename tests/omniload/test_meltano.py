@@ -47,14 +47,26 @@ def fresh_copy(dest: Path) -> Path:
     return dest
 
 
-def test_meltano_install_and_run(meltano, tmp_path):
-    project = fresh_copy(tmp_path / "project")
+def meltano_env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MELTANO_", "TAP_", "TARGET_"))}
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    r = subprocess.run([str(meltano), "install"], cwd=project, env=env, capture_output=True,
+    return env
+
+
+@pytest.fixture(scope="module")
+def project(meltano, tmp_path_factory) -> Path:
+    """A fresh clone's Meltano project after `meltano install` (every plugin,
+    no Meltano Hub), shared by the tests: each loader keeps its own state."""
+    project = fresh_copy(tmp_path_factory.mktemp("meltano") / "project")
+    r = subprocess.run([str(meltano), "install"], cwd=project, env=meltano_env(), capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "hub.meltano.com" not in r.stdout + r.stderr
+    return project
+
+
+def test_meltano_install_and_run(meltano, project):
+    env = meltano_env()
 
     sim = make_sim(projects=2, tasks_per_project=4, seed=5)
     try:
@@ -138,7 +150,7 @@ def test_meltano_install_and_run(meltano, tmp_path):
         sim.stop()
 
 
-def test_meltano_run_into_postgres(meltano, tmp_path, pg_db):
+def test_meltano_run_into_postgres(meltano, project, pg_db):
     """target-postgres (target-postgres-omniload) under Meltano: every table
     exact, then removals: a deleted task and story leave (tombstones,
     hard_delete), a deleted user leaves once its extract is complete
@@ -146,13 +158,7 @@ def test_meltano_run_into_postgres(meltano, tmp_path, pg_db):
     from tests import pg_reader
     from tests.postgres_server import SECRET_PART as PG_SECRET
 
-    project = fresh_copy(tmp_path / "project")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MELTANO_", "TAP_", "TARGET_"))}
-    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    for plugin in (["extractor", "tap-asana"], ["loader", "target-postgres"]):
-        r = subprocess.run([str(meltano), "install", *plugin], cwd=project, env=env, capture_output=True,
-                           text=True, timeout=600)
-        assert r.returncode == 0, r.stdout + r.stderr
+    env = meltano_env()
     sim = make_sim(projects=2, tasks_per_project=4, seed=6)
     try:
         env.update(TAP_ASANA_ACCESS_TOKEN=TOKEN, TAP_ASANA_WORKSPACE_GID=sim.org_workspace_gid,

@@ -262,10 +262,10 @@ def _dest_tables(tables, dest_table: str | None, dest_schema: str | None, defaul
 
 
 def parse_lock_timeout(value: str | None) -> float:
-    from omniload_cli.destinations.duckdb.run_lock import DEFAULT_TIMEOUT_S
+    from omniload_cli.destinations import DEFAULT_LOCK_TIMEOUT_S
 
     if value is None or not str(value).strip():
-        return DEFAULT_TIMEOUT_S
+        return DEFAULT_LOCK_TIMEOUT_S
     try:
         seconds = float(value)
         if not 0 <= seconds < float("inf"):

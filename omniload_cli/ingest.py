@@ -31,8 +31,16 @@ from secrets import token_hex
 
 from omniload_cli import catalog_cache, destinations, environments, pipeline, sources, testhooks
 from omniload_cli.bookmarks import bookmark_of, merged_state, stream_state
-from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult, Sent, StageMismatch
-from omniload_cli.destinations.duckdb.run_lock import DEFAULT_TIMEOUT_S
+from omniload_cli.destinations import (
+    DEFAULT_LOCK_TIMEOUT_S,
+    Destination,
+    PreRun,
+    PublishRequest,
+    PublishResult,
+    Sent,
+    StageMismatch,
+    TableBefore,
+)
 from omniload_cli.errors import LoadError, OmniloadError, SourceError, with_disk_hint
 from omniload_cli.pipeline import PipeResult
 from omniload_cli.progress import Progress
@@ -62,7 +70,7 @@ class Plan:
     interval_start: datetime | None = None
     interval_end: datetime | None = None
     progress: str = "interactive"
-    lock_timeout: float = DEFAULT_TIMEOUT_S
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S
 
     @property
     def windowed(self) -> bool:
@@ -145,7 +153,9 @@ def _run_locked(plan: Plan, dest: Destination, tap_exe: str, target_exe: str, ta
                          stages=stages, scrub=scrub, progress=progress, secret_files=(tap_config_path,),
                          into=dest.database_kind)
         testhooks.at("before-publish")
-        published = publish(plan, dest, stages, result, scrub)
+        published = publish(plan, dest, stages, result, scrub,
+                            on_top_of={tp.table.name: pre.tables[tp.dest_table] for tp in plan.tables
+                                       if tp.table.name in stored})
         ok = True
         testhooks.at("after-commit")
         return summarize(plan, stages, result, published, time.monotonic() - started)
@@ -240,9 +250,10 @@ def extract(plan: Plan, tap_argv: list[str], target_argv: list[str], env: dict, 
 
 
 def publish(plan: Plan, dest: Destination, stages: dict[str, str], result: PipeResult,
-            scrub: Scrubber) -> list[PublishResult]:
+            scrub: Scrubber, on_top_of: dict[str, TableBefore]) -> list[PublishResult]:
     """The loader exited 0: every table's rows and bookmark into the
-    destination, in one transaction."""
+    destination, in one transaction.  on_top_of: the tables (as prepare saw
+    them) whose stage holds only the changes since their stored bookmark."""
     requests = []
     for tp in plan.tables:
         stage = stages[tp.table.name]
@@ -254,7 +265,8 @@ def publish(plan: Plan, dest: Destination, stages: dict[str, str], result: PipeR
             key=tp.table.primary_key, rebuild=plan.full_refresh,
             state_key=None if plan.windowed else tp.dest_table.display,
             source=plan.source_id(tp.table), state=stream_state(result.last_state, tp.table.name),
-            sent=Sent(sent.records, sent.schema_sent, tuple(sent.removed_keys))))
+            sent=Sent(sent.records, sent.schema_sent, tuple(sent.removed_keys)),
+            on_top_of=on_top_of.get(tp.table.name)))
     names = ", ".join(tp.dest_table.display for tp in plan.tables)
     try:
         return dest.publish(requests)

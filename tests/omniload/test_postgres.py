@@ -23,7 +23,15 @@ from tests.expected import expected_gids
 from tests.omniload.support import REPO, SECRET_PART, TOKEN, clean_env, make_sim, run_omniload, source_uri
 from tests.postgres_server import ROLE, ROLE_PASSWORD, Database
 from tests.postgres_server import SECRET_PART as PG_SECRET
-from tests.reliability.support import cmdline, descendants, omniload_python, start, stopped, wait_for
+from tests.reliability.support import (
+    assert_clean_error,
+    cmdline,
+    descendants,
+    omniload_python,
+    start,
+    stopped,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -276,3 +284,28 @@ def test_the_password_is_in_no_process_and_nowhere_stored(sim, pg_db, tmp_path, 
     assert list(tmpdir.iterdir()) == []
     for name, (_, rows) in snapshot(pg_db).items():
         assert PG_SECRET not in repr(rows) and SECRET_PART not in repr(rows), name
+
+
+# --- a table changed under a run -------------------------------------------------------------
+def test_an_incremental_run_whose_table_was_dropped_meanwhile_publishes_nothing(sim, pg_db, omniload_ready):
+    """Its stage holds only the changes: published into the dropped table's
+    place it would leave a table of those alone, for good (the bookmark
+    says the table is whole).  Refused; the next run extracts it whole."""
+    assert ingest_to(sim, pg_db.uri, "tasks", dest_table="public.tasks").returncode == 0
+    state = query(pg_db, "SELECT state FROM _omniload._state")
+    sim.store.edit_task(sorted(expected_gids(sim, "tasks"))[0], name="edited under a dropped table")
+    proc = start(sim, pg_db, "tasks", env_extra={"OMNILOAD_TEST_HOOK": "before-publish:pause"})
+    pid = omniload_python(proc)
+    try:
+        wait_for(lambda: stopped(pid) or proc.poll() is not None, timeout=120)
+        execute(pg_db, "DROP TABLE public.tasks")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        out, err = proc.communicate(timeout=120)
+    assert_clean_error(err, out, "refusing to publish public.tasks: public.tasks was dropped during the load")
+    assert "nothing was changed" in err and proc.returncode == 1
+    assert query(pg_db, "SELECT state FROM _omniload._state") == state
+    assert not query(pg_db, "SELECT 1 FROM pg_tables WHERE tablename = 'tasks'") and not stages(pg_db)
+    r = ingest_to(sim, pg_db.uri, "tasks", dest_table="public.tasks")
+    assert r.returncode == 0 and "no longer exists; ignoring its stored bookmark (full extract)" in r.stderr
+    assert {g for (g,) in query(pg_db, "SELECT gid FROM public.tasks")} == expected_gids(sim, "tasks")

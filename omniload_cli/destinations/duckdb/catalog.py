@@ -26,6 +26,12 @@ def table_exists(con, schema: str, table: str) -> bool:
                        " AND schema_name = ? AND table_name = ?", [schema, table]) > 0
 
 
+def table_identity(con, schema: str, table: str) -> str | None:
+    """What tells the table from another created under its name since: a
+    DuckDB file can only say its name (its oids change with each connection)."""
+    return f"{schema}.{table}" if table_exists(con, schema, table) else None
+
+
 def view_exists(con, schema: str, name: str) -> bool:
     return _count(con, "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database()"
                        " AND schema_name = ? AND view_name = ?", [schema, name]) > 0

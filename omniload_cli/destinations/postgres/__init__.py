@@ -16,7 +16,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult, TableBefore, undo_warning
+from omniload_cli.destinations import (
+    STATE_SCHEMA,
+    STATE_TABLE,
+    Destination,
+    PreRun,
+    PublishRequest,
+    PublishResult,
+    TableBefore,
+    not_a_table,
+    undo_warning,
+)
 from omniload_cli.errors import DestinationError
 from omniload_cli.uri import STAGE_PREFIX, DestTable, PostgresDest
 
@@ -82,11 +92,10 @@ class PostgresDestination(Destination):
             for table in tables:
                 kind = catalog.relation_kind(con, table.schema, table.table)
                 if kind not in (None, "table"):
-                    raise DestinationError(
-                        f"{table.display} is a {kind} in {self.display}; omniload loads into tables: choose "
-                        f"another --dest-table, or drop the {kind}", exit_code=2)
+                    raise not_a_table(table, kind, self.display)
                 before[table] = TableBefore(existed=kind == "table", stored=state.read_state(con, table.display),
-                                            schema_existed=catalog.schema_exists(con, table.schema))
+                                            schema_existed=catalog.schema_exists(con, table.schema),
+                                            identity=catalog.table_identity(con, table.schema, table.table))
             self._check_rights(con, before)
             for schema in sorted({t.schema for t, b in before.items() if not b.schema_existed}):
                 # Created here rather than by the loader: runs on other tables
@@ -108,13 +117,13 @@ class PostgresDestination(Destination):
     def _check_rights(self, con, before: dict[DestTable, TableBefore]) -> None:
         """What the run will need, asked before the load: a clear line now
         rather than a failed publish after the whole extract."""
-        from omniload_cli.destinations.postgres import catalog, state
+        from omniload_cli.destinations.postgres import catalog
 
         role = con.execute("SELECT current_user").fetchone()[0]
         where = f"{self.dest.where}"
         needs_database = [t.schema for t, b in before.items() if not b.schema_existed]
-        if not catalog.schema_exists(con, state.STATE_SCHEMA):
-            needs_database.append(state.STATE_SCHEMA)
+        if not catalog.schema_exists(con, STATE_SCHEMA):
+            needs_database.append(STATE_SCHEMA)
         if needs_database and not catalog.may(con, "database", self.dest.database, "CREATE"):
             raise DestinationError(
                 f"role {role!r} may not create schemas in {where} (omniload needs "
@@ -124,14 +133,14 @@ class PostgresDestination(Destination):
             raise DestinationError(
                 f"role {role!r} may not create temporary tables in {where} (the loader stages each batch in "
                 f"one); GRANT TEMP ON DATABASE {self.dest.database} TO {role}")
-        if catalog.schema_exists(con, state.STATE_SCHEMA):
-            if catalog.table_exists(con, state.STATE_SCHEMA, state.STATE_TABLE):
-                state_name = catalog.ident(state.STATE_SCHEMA, state.STATE_TABLE).as_string(con)
+        if catalog.schema_exists(con, STATE_SCHEMA):
+            if catalog.table_exists(con, STATE_SCHEMA, STATE_TABLE):
+                state_name = catalog.ident(STATE_SCHEMA, STATE_TABLE).as_string(con)
                 if not all(catalog.may(con, "table", state_name, p) for p in ("SELECT", "INSERT", "UPDATE")):
                     raise DestinationError(
                         f"role {role!r} may not write the bookmarks table _omniload._state of {where}; "
                         f"GRANT SELECT, INSERT, UPDATE ON _omniload._state TO {role}")
-            elif not catalog.may(con, "schema", state.STATE_SCHEMA, "CREATE"):
+            elif not catalog.may(con, "schema", STATE_SCHEMA, "CREATE"):
                 raise DestinationError(
                     f"role {role!r} may not create the bookmarks table in schema _omniload of {where}; "
                     f"GRANT USAGE, CREATE ON SCHEMA _omniload TO {role}")

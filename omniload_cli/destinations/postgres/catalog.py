@@ -33,6 +33,13 @@ def table_exists(con, schema: str, name: str) -> bool:
     return relation_kind(con, schema, name) == "table"
 
 
+def table_identity(con, schema: str, name: str) -> int | None:
+    """The table's oid: a table dropped and created anew under its name has another."""
+    row = one(con, "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                   "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')", (schema, name))
+    return None if row is None else int(row[0])
+
+
 def schema_exists(con, schema: str) -> bool:
     return one(con, "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)) is not None
 

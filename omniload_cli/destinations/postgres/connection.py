@@ -1,4 +1,4 @@
-"""Connecting to the PostgreSQL server, and what a failure to says in one line.
+"""Connecting to the PostgreSQL server, and what a failure to connect says in one line.
 
 omniload talks to the server with psycopg 3 (imported here only: a DuckDB
 run never loads it).  Every error names the server and database, never the

@@ -5,7 +5,8 @@ target-postgres-omniload fills each table's stage,
 the stage is no table anyone reads).  Once it exited 0, omniload, on the
 run's own connection and in ONE transaction for every table of the run:
 
-- checks each stage is what this run sent (as the DuckDB destination does);
+- checks each stage is what this run sent, and that an incremental run's
+  table is the one prepare saw (its oid), as destinations.check says;
 - replace: adds the stage's new columns to the table, DELETEs every row and
   INSERTs the stage.  The table itself stays -- its views, grants, indexes,
   constraints, triggers, comments and owner with it -- and readers keep
@@ -31,7 +32,8 @@ from collections.abc import Sequence
 from psycopg import sql
 
 from omniload_cli import destinations
-from omniload_cli.destinations import PublishRequest, PublishResult, Sent
+from omniload_cli.destinations import PublishRequest, PublishResult
+from omniload_cli.destinations.postgres import catalog
 from omniload_cli.destinations.postgres import state as state_table
 from omniload_cli.destinations.postgres.catalog import (
     columns,
@@ -45,30 +47,18 @@ from omniload_cli.destinations.postgres.catalog import (
 
 def publish(con, requests: Sequence[PublishRequest]) -> list[PublishResult]:
     with con.transaction():
-        return destinations.publish_in_order(requests, lambda r: check_stage(con, r.table.schema, r.stage, r.sent),
-                                             lambda r: _publish_one(con, r))
+        return destinations.publish_in_order(con, requests, catalog, _publish, _remove, state_table.write_state)
 
 
-def check_stage(con, schema: str, stage: str, sent: Sent) -> None:
-    rows = count_rows(con, schema, stage) if table_exists(con, schema, stage) else None
-    destinations.check_stage(f"{schema}.{stage}", sent, rows)
+def _remove(con, r: PublishRequest) -> int:
+    """Delete the rows of the tap's tombstones; how many went."""
+    return con.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+        ident(r.table.schema, r.table.table), sql.Identifier(r.key)), (list(r.sent.removed),)).rowcount
 
 
-def _publish_one(con, r: PublishRequest) -> PublishResult:
-    schema, table = r.table.schema, r.table.table
-    result = _publish(con, schema, table, r.stage, r.strategy, r.key, r.rebuild)
-    if r.strategy == "merge" and not r.rebuild and r.sent.removed:
-        result.rows_removed = con.execute(
-            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(ident(schema, table), sql.Identifier(r.key)),
-            (list(r.sent.removed),)).rowcount
-        result.rows_in_table -= result.rows_removed
-    if r.state_key is not None:
-        state_table.write_state(con, r.state_key, r.source, r.state)
-    return result
-
-
-def _publish(con, schema: str, table: str, stage: str, strategy: str, key_column: str,
-             rebuild: bool) -> PublishResult:
+def _publish(con, r: PublishRequest) -> PublishResult:
+    schema, table, stage, strategy, key_column, rebuild = (r.table.schema, r.table.table, r.stage, r.strategy,
+                                                           r.key, r.rebuild)
     target, staged = ident(schema, table), ident(schema, stage)
     existed = table_exists(con, schema, table)
     if not table_exists(con, schema, stage):

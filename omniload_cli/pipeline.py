@@ -128,14 +128,32 @@ class Child:
             except subprocess.TimeoutExpired:
                 continue
 
-    def last_error_line(self) -> str:
+    def last_error_line(self, program: str | None = None) -> str:
+        """The child's own account of its failure: the tap's error line, the
+        loader's `<program> failed: …` line (its SQL and SQLAlchemy's link
+        cut off), else the last line that sounds like an error."""
         for line in reversed(self.tail):
             if line.startswith(TAP_ERROR_PREFIX):
                 return line[len(TAP_ERROR_PREFIX):].strip()
+        own = f"{program} failed:"
+        for line in reversed(self.tail if program else ()):
+            if own in line:
+                return _without_sqlalchemy_detail(line[line.index(own) + len(own):])
         for line in reversed(self.tail):
-            if re.search(r"error|exception|critical|fatal", line, re.I):
+            if not line.lstrip().startswith(_SQLALCHEMY_LINK) and re.search(
+                    r"error|exception|critical|fatal", line, re.I):
                 return line.strip()
         return self.tail[-1].strip() if self.tail else "(no message)"
+
+
+# SQLAlchemy ends each of its errors with this line (its "error" is no message).
+_SQLALCHEMY_LINK = "(Background on this error at:"
+
+
+def _without_sqlalchemy_detail(message: str) -> str:
+    """A loader's error without what SQLAlchemy appends: the statement
+    ([SQL: …], a page of column definitions), its parameters, its link."""
+    return message.split(" [SQL: ", 1)[0].split(_SQLALCHEMY_LINK, 1)[0].strip()
 
 
 def child_env(*secrets: str) -> dict:
@@ -281,7 +299,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
                                 "loading; close it and retry (nothing was changed)")
             raise LoadError(with_disk_hint(
                 f"loading into {into} failed ({loader} exit {target_rc}): "
-                f"{shorten(target.last_error_line())}; nothing was changed"))
+                f"{shorten(target.last_error_line(loader))}; nothing was changed"))
         tap.finish_reading()
         return PipeResult(streams, last_state, dropped)
     finally:

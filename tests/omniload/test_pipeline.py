@@ -431,6 +431,17 @@ def test_relayed_lines_lose_their_query_strings_and_their_length(relay):
     ("IOException: Could not set lock on file w.db\n",
      "the destination database was locked by another process while loading; close it and retry "
      "(nothing was changed)"),
+    # The loader's own line, not SQLAlchemy's link after its traceback (nor the SQL).
+    ("level=CRITICAL message=target-duckdb-omniload failed: InternalError: (psycopg.errors.ReadOnlySql"
+     "Transaction) cannot execute CREATE TABLE in a read-only transaction [SQL: CREATE TABLE x (gid TEXT)] "
+     "(Background on this error at: https://sqlalche.me/e/21/2j85)\nTraceback (most recent call last):\n"
+     "sqlalchemy.exc.InternalError: (psycopg.errors.ReadOnlySqlTransaction) cannot execute CREATE TABLE\n"
+     "(Background on this error at: https://sqlalche.me/e/21/2j85)\n",
+     "loading into DuckDB failed (target-duckdb-omniload exit 1): InternalError: (psycopg.errors.ReadOnlySql"
+     "Transaction) cannot execute CREATE TABLE in a read-only transaction; nothing was changed"),
+    ("Traceback (most recent call last):\nValueError: no such column\n"
+     "(Background on this error at: https://sqlalche.me/e/21/2j85)\n",
+     "loading into DuckDB failed (target-duckdb-omniload exit 1): ValueError: no such column; nothing was changed"),
     ("OSError: [Errno 28] No space left on device\n",
      "loading into DuckDB failed (target-duckdb-omniload exit 1): OSError: [Errno 28] No space left on "
      "device; nothing was changed -- the disk is full (or a file size limit was hit): free space and retry"),

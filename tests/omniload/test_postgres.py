@@ -178,6 +178,16 @@ def test_a_failed_first_run_into_a_new_schema_leaves_nothing(sim, pg_db, omniloa
     assert not query(pg_db, "SELECT nspname FROM pg_namespace WHERE nspname IN ('fresh', '_omniload')")
 
 
+def test_a_failing_loader_is_reported_by_its_own_error_line(sim, pg_server, pg_db, omniload_ready):
+    """Not by SQLAlchemy's "(Background on this error at: …)" trailer."""
+    uri = pg_server.uri(pg_db.name, query="options=-c%20default_transaction_read_only%3Don")
+    line = one_line_error(ingest_to(sim, uri, "users"), 1, "loading into PostgreSQL failed "
+                          "(target-postgres-omniload exit 1): InternalError: (psycopg.errors.ReadOnlySql"
+                          "Transaction) cannot execute CREATE TABLE in a read-only transaction; nothing was changed")
+    assert "Background" not in line and "[SQL:" not in line
+    assert snapshot(pg_db) == {}
+
+
 def test_a_view_under_the_table_s_name_is_refused(sim, pg_db, omniload_ready):
     execute(pg_db, "CREATE VIEW public.users AS SELECT '1'::text AS gid")
     one_line_error(ingest_to(sim, pg_db.uri, "users", dest_table="public.users"), 2, "public.users is a view in ")

@@ -195,7 +195,8 @@ class PostgresDestination(Destination):
         try:
             con = self.con
             for table, stage in stages:
-                catalog.drop_table(con, table.schema, stage)
+                if catalog.table_exists(con, table.schema, stage):    # DROP ... IF EXISTS fails on a read-only server
+                    catalog.drop_table(con, table.schema, stage)
             for schema in sorted({t.schema for t, b in pre.tables.items() if not b.schema_existed}):
                 with con.transaction():
                     con.execute("SELECT pg_advisory_xact_lock(%s, %s)", _schema_key(schema))

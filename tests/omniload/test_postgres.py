@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import pgbouncer
 from tests.dest_reader import columns, execute, query, snapshot, stages
 from tests.expected import expected_gids
 from tests.omniload.support import REPO, SECRET_PART, TOKEN, clean_env, make_sim, run_omniload, source_uri
@@ -163,6 +164,41 @@ def test_a_role_without_temp_tables(sim, pg_server, weak_role, omniload_ready):
     pg_server.admin(f'REVOKE TEMP ON DATABASE "{db.name}" FROM PUBLIC')
     r = ingest_to(sim, pg_server.uri(db.name, user=role, password="weak-pass"), "users", dest_table="theirs.new")
     one_line_error(r, 1, f"role '{role}' may not create temporary tables")
+
+
+def test_a_second_role_is_told_the_grants_it_needs_on_the_shared_bookmarks(sim, pg_server, pg_db, omniload_ready):
+    """_omniload belongs to the role of the database's first run; another
+    role gets the GRANTs that let it in, before anything is read (was: a
+    raw "permission denied for schema _omniload")."""
+    assert ingest_to(sim, pg_db.uri, "users").returncode == 0
+    role = f"second_{time.monotonic_ns() % 10**8}"
+    pg_server.create_role(role, "second-pass")
+    execute(pg_db, f'GRANT USAGE, CREATE ON SCHEMA public TO "{role}"')
+    uri = pg_server.uri(pg_db.name, user=role, password="second-pass")
+    sim.reset_request_log()
+    line = one_line_error(ingest_to(sim, uri, "tags"), 1,
+                          f"role '{role}' may not read and write the bookmarks in schema _omniload of ")
+    grants = line.split(f"as '{ROLE}': ")[1]
+    assert grants == (f"GRANT USAGE ON SCHEMA _omniload TO {role}; "
+                      f"GRANT SELECT, INSERT, UPDATE ON _omniload._state TO {role}")
+    assert sim.request_count() == 0
+    execute(pg_db, *grants.split("; "))                  # what the line says, as it says it
+    r = ingest_to(sim, uri, "tags")
+    assert r.returncode == 0, r.stderr
+    assert {t for (t,) in query(pg_db, "SELECT dest_table FROM _omniload._state")} == {"public.users", "public.tags"}
+
+
+def test_behind_pgbouncer_under_another_name(sim, pg_server, pg_db, omniload_ready):
+    """The rights checks ask about the database the server has connected
+    (current_database()), not the name in the URI, a pooler's alias."""
+    bouncer = pgbouncer.start(pg_server, {"warehouse": pg_db.name})
+    try:
+        r = ingest_to(sim, bouncer.uri("warehouse"), "users", dest_table="fresh.users")
+    finally:
+        bouncer.stop()
+    assert r.returncode == 0, r.stderr
+    assert f"postgresql://{ROLE}@127.0.0.1:{bouncer.port}/warehouse -> fresh.users" in r.stdout
+    assert {g for (g,) in query(pg_db, "SELECT gid FROM fresh.users")} == expected_gids(sim, "users")
 
 
 def test_a_failed_first_run_into_a_new_schema_leaves_nothing(sim, pg_db, omniload_ready):

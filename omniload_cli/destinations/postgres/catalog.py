@@ -84,10 +84,20 @@ def drop_table(con, schema: str, table: str) -> None:
     con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident(schema, table)))
 
 
-def may(con, check: str, *args: str) -> bool:
+def may(con, check: str, *args: str | int) -> bool:
     """has_<check>_privilege(current_user, *args): may the session's role do that?"""
     function = {"database": "has_database_privilege", "schema": "has_schema_privilege",
                 "table": "has_table_privilege"}[check]
     placeholders = ", ".join(["%s"] * len(args))
     row = one(con, f"SELECT {function}({placeholders})", args)
     return bool(row and row[0])
+
+
+def schema_owner(con, schema: str) -> str | None:
+    row = one(con, "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = %s", (schema,))
+    return row[0] if row else None
+
+
+def sql_name(con, name: str) -> str:
+    """name as SQL text spells it (quoted where it must be), for GRANT lines."""
+    return con.execute("SELECT quote_ident(%s)", (name,)).fetchone()[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import textwrap
@@ -29,6 +30,7 @@ from omniload_cli.uri import (
     parse_dest_table,
     parse_dest_uri,
     parse_source_uri,
+    postgres_passwords_in,
 )
 
 PROG = "omniload"
@@ -119,10 +121,36 @@ examples:
 """
 
 
+# argparse errors that repeat what was typed, and what they say instead: a
+# value given to a mistyped flag may be a URI with a password or a token.
+_ECHOES = (
+    (re.compile(r"invalid choice: .* \(choose from"), "invalid choice (not repeated here) (choose from"),
+    (re.compile(r"(invalid \w+ value): .*$"), r"\1 (not repeated here)"),
+    (re.compile(r"ignored explicit argument .*$"), "takes no value (not repeated here)"),
+    (re.compile(r"ambiguous option: (-[^=\s]*)=.* could match"), r"ambiguous option: \1 could match"),
+)
+_FLAG = re.compile(r"^--?[A-Za-z][\w-]*$")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line and exit 2."""
+    """argparse whose errors are one line, exit 2, and never repeat an
+    argument's value, only flag names."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras and self._subparsers is not None:   # the top parser: where argparse reports them
+            names = [a.partition("=")[0] for a in extras if _FLAG.match(a.partition("=")[0])]
+            if not names:
+                self.error("unrecognized arguments (not repeated here: one may hold a secret)")
+            valued = len(names) < len(extras) or any("=" in a for a in extras)
+            whose = "its value is" if len(names) == 1 else "their values are"
+            self.error(f"unrecognized arguments: {', '.join(names)}"
+                       + (f" ({whose} not repeated here)" if valued else ""))
+        return parsed, extras
 
     def error(self, message):
+        for echo, instead in _ECHOES:
+            message = echo.sub(instead, message)
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
@@ -299,28 +327,18 @@ def _read_argv_from_fd() -> list[str] | None:
     return parts[1:1 + count]
 
 
-def _uri_passwords(texts) -> list[str]:
-    """The password part (user:<password>@) of anything that looks like a
-    URI with one, so no error -- a mistyped flag argparse echoes with its
-    value included -- can show a database password."""
-    import re
+def secrets_in(texts) -> list[str]:
+    """What the arguments and the handed-over variables may hold that no
+    message may show, however malformed: the password of a PostgreSQL URI
+    (read as the URI parser reads it) and whatever follows a `…token=`."""
     from urllib.parse import unquote
     out = []
-    for text in texts:
-        for m in re.finditer(r"://[^/:@\s]*:([^@\s]+)@", text or ""):
-            out += [m.group(1), unquote(m.group(1))]
-    return out
-
-
-def _raw_tokens(uri: str | None) -> list[str]:
-    """Whatever follows access_token= in a (maybe malformed) URI, so even an
-    error about a broken URI cannot echo the token."""
-    from urllib.parse import unquote
-    out = []
-    for part in (uri or "").partition("?")[2].split("&"):
-        key, _, value = part.partition("=")
-        if key.strip().lower().endswith("token") and value:
-            out += [value, unquote(value)]
+    for text in filter(None, texts):
+        out += postgres_passwords_in(text)
+        for part in text.partition("?")[2].split("&"):
+            key, _, value = part.partition("=")
+            if key.strip().lower().endswith("token") and value:
+                out += [value, unquote(value)]
     return out
 
 
@@ -334,12 +352,10 @@ def main(argv: list[str] | None = None) -> int:
         argv = _read_argv_from_fd()
     if argv is None:
         argv = sys.argv[1:]
-    scrub = Scrubber(*_uri_passwords([*argv, *(os.environ.get(k) for k in HANDED_OVER_ENV)]))
+    scrub = Scrubber(*secrets_in([*argv, *(os.environ.get(k) for k in HANDED_OVER_ENV)]))
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        scrub = Scrubber(*_raw_tokens(getattr(args, "source_uri", None)),
-                         *_uri_passwords([*argv, *(os.environ.get(k) for k in HANDED_OVER_ENV)]))
         if args.command is None:
             parser.print_help()
             return 0

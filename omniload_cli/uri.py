@@ -259,9 +259,7 @@ def _parse_postgres(rest: str) -> PostgresDest:
                          "percent-encoded as %23")
     location, _, query = rest.partition("?")
     netloc, slash, path = location.partition("/")
-    userinfo, at, hostport = netloc.rpartition("@")
-    if not at:
-        userinfo, hostport = "", netloc
+    userinfo, at, hostport = _pg_netloc(netloc)
     user = password = None
     if at:
         raw_user, colon, raw_password = userinfo.partition(":")
@@ -317,6 +315,26 @@ def _parse_postgres(rest: str) -> PostgresDest:
             raise UsageError("the destination URI names a port twice (after the host and as ?port=); name it once")
         port = _pg_port(params.pop("port"))
     return PostgresDest(host, port, database, user, password, tuple(params.items()))
+
+
+def _pg_netloc(netloc: str) -> tuple[str, str, str]:
+    """(userinfo, '@' or '', host:port): the last '@' ends the userinfo."""
+    userinfo, at, hostport = netloc.rpartition("@")
+    return (userinfo, at, hostport) if at else ("", "", netloc)
+
+
+def postgres_passwords_in(text: str) -> list[str]:
+    """The password of every postgresql:// (postgres://) URI in text, as
+    `_parse_postgres` would read it (raw and percent-decoded), whatever
+    else is wrong with the URI: what no error may show."""
+    out = []
+    for m in re.finditer(r"postgres(?:ql)?://", text, re.I):
+        netloc = text[m.end():].partition("?")[0].partition("/")[0]
+        userinfo, at, _ = _pg_netloc(netloc)
+        raw = userinfo.partition(":")[2]
+        if at and raw:
+            out += [raw, unquote(raw)]
+    return out
 
 
 _PG_HOST = re.compile(r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:.]+$")

@@ -51,9 +51,11 @@ INGEST_EPILOG = TABLES_HELP + """
 
 strategies (--incremental-strategy):
   replace  full extract into a staging table, then swapped in atomically, in
-           one transaction (DuckDB: drop old + rename; PostgreSQL: delete every
-           row and insert the stage into the same table, so its views, grants
-           and indexes stay). Deletions and renames at the source show up.
+           one transaction (DuckDB: drop old + rename; PostgreSQL: the same
+           table's rows made the stage's, in place -- rows Asana no longer has
+           deleted, the others updated, new ones inserted -- so its views,
+           grants, indexes, column types, foreign keys to it and columns you
+           added stay). Deletions and renames at the source show up.
            Default for every table except tasks and subtasks.
   merge    upsert on gid. On tasks (the default there) it is incremental and
            exact: a compact index of every project names the tasks that
@@ -204,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--interval-end", default=_env("INTERVAL_END"), metavar="DATE",
                      help="tasks only: load tasks modified at or before DATE; bookmark unchanged [env INTERVAL_END]")
     ing.add_argument("--full-refresh", action="store_true", default=_env_flag("FULL_REFRESH"),
-                     help="ignore the stored state and rebuild the table [env FULL_REFRESH]")
+                     help="ignore the stored state and rebuild the table (on PostgreSQL in place, as "
+                          "replace does: the table keeps its existing column types) [env FULL_REFRESH]")
     ing.add_argument("--lock-timeout", default=_env("LOCK_TIMEOUT"), metavar="SECONDS",
                      help="while another omniload run uses the destination (the DuckDB file, the "
                           "PostgreSQL tables), wait this long for it (default 600; 0: fail at once) "

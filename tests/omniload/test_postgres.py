@@ -255,6 +255,38 @@ def test_replace_keeps_views_grants_indexes_and_comments(sim, pg_server, pg_db, 
     assert not stages(pg_db)
 
 
+def test_replace_keeps_the_rows_a_user_s_foreign_keys_point_to(sim, pg_db, omniload_ready):
+    """Replace makes the table's rows the stage's in place: the rows Asana
+    still has are updated, never deleted, so a user's foreign keys to them
+    hold, ON DELETE CASCADE takes nothing that is still there, and the
+    user's own columns keep their values.  A row Asana no longer has goes
+    (with what cascades from it); held by a plain foreign key, it stops the
+    run, nothing changed."""
+    assert ingest_to(sim, pg_db.uri, "users").returncode == 0
+    kept, gone, held = sorted(expected_gids(sim, "users"))[:3]
+    execute(pg_db, "ALTER TABLE public.users ADD COLUMN team_role text",
+            f"UPDATE public.users SET team_role = 'lead' WHERE gid = '{kept}'",
+            "CREATE TABLE public.reviews (id serial PRIMARY KEY, reviewer text NOT NULL REFERENCES public.users)",
+            "CREATE TABLE public.pins (user_gid text REFERENCES public.users ON DELETE CASCADE, note text)",
+            f"INSERT INTO public.reviews (reviewer) VALUES ('{kept}')",
+            f"INSERT INTO public.pins VALUES ('{kept}', 'stays'), ('{gone}', 'goes with its user')")
+    sim.store.rename("users", kept, "Renamed in Asana")
+    sim.store.delete_user(gone)
+    r = ingest_to(sim, pg_db.uri, "users")
+    assert r.returncode == 0, r.stderr
+    assert {g for (g,) in query(pg_db, "SELECT gid FROM public.users")} == expected_gids(sim, "users")
+    assert query(pg_db, "SELECT name, team_role FROM public.users WHERE gid = ?", kept) == \
+        [("Renamed in Asana", "lead")]
+    assert query(pg_db, "SELECT user_gid, note FROM public.pins") == [(kept, "stays")]
+    assert query(pg_db, "SELECT reviewer FROM public.reviews") == [(kept,)]
+    execute(pg_db, f"INSERT INTO public.reviews (reviewer) VALUES ('{held}')")
+    sim.store.delete_user(held)
+    before = snapshot(pg_db)
+    line = one_line_error(ingest_to(sim, pg_db.uri, "users"), 1, "publishing public.users failed, nothing was changed")
+    assert 'violates foreign key constraint "reviews_reviewer_fkey"' in line
+    assert snapshot(pg_db) == before
+
+
 def test_readers_see_the_old_rows_unblocked_while_a_replace_publishes(sim, pg_db, omniload_ready):
     """Paused inside the publish transaction (rows deleted and inserted,
     not committed): another session reads the old copy at once."""

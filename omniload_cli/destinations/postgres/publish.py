@@ -7,15 +7,21 @@ run's own connection and in ONE transaction for every table of the run:
 
 - checks each stage is what this run sent, and that an incremental run's
   table is the one prepare saw (its oid), as destinations.check says;
-- replace: adds the stage's new columns to the table, DELETEs every row and
-  INSERTs the stage.  The table itself stays -- its views, grants, indexes,
-  constraints, triggers, comments and owner with it -- and readers keep
-  reading the old rows until the commit (a DELETE blocks no reader; only
-  adding a column takes a lock that makes them wait for the commit);
+- replace (and --full-refresh): adds the stage's new columns to the table
+  and makes its rows the stage's: DELETEs the rows whose key the stage
+  lacks, then merges the stage (below).  The table itself stays -- its
+  views, grants, indexes, constraints, triggers, comments, owner and column
+  types with it -- and so does every row Asana still has: a user's foreign
+  key to the table is not broken (nor, ON DELETE CASCADE, the rows it
+  protects deleted) by a replace.  Readers keep reading the old rows until
+  the commit (DML blocks no reader; only adding a column takes a lock that
+  makes them wait for the commit);
 - merge:   adds new columns, UPDATEs the rows whose key is in the stage,
   INSERTs the others, and DELETEs the keys the tap sent tombstones for.
-  Columns only the table has (a user's own) keep their values;
-- append:  adds new columns, INSERTs the stage;
+  Columns only the table has (a user's own) keep their values, with replace
+  too;
+- append:  adds new columns, INSERTs the stage (after DELETEing every row
+  with --full-refresh: a change log has no key to compare);
 - a table that does not exist yet is the stage renamed (its primary key
   renamed after it; dropped for append, a change log repeats keys);
 
@@ -76,12 +82,17 @@ def _publish(con, r: PublishRequest) -> PublishResult:
     stage_columns = [name for name, _ in columns(con, schema, stage)]
     _add_new_columns(con, schema, table, stage)
     names = sql.SQL(", ").join(sql.Identifier(c) for c in stage_columns)
-    if strategy == "merge" and not rebuild:
-        _merge(con, target, staged, stage_columns, key_column)
-    else:
-        if strategy == "replace" or rebuild:
+    if strategy == "append":
+        if rebuild:
             con.execute(sql.SQL("DELETE FROM {}").format(target))
         con.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, names, names, staged))
+    else:
+        if strategy == "replace" or rebuild:
+            # Only what the stage lacks goes: rows that stay are updated in place.
+            k = sql.Identifier(key_column)
+            con.execute(sql.SQL("DELETE FROM {} t WHERE NOT EXISTS (SELECT 1 FROM {} s WHERE s.{} = t.{})").format(
+                target, staged, k, k))
+        _merge(con, target, staged, stage_columns, key_column)
     con.execute(sql.SQL("DROP TABLE {}").format(staged))
     return PublishResult(loaded, count_rows(con, schema, table), False)
 

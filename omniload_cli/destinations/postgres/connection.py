@@ -42,9 +42,9 @@ def connect(dest: PostgresDest):
     params.update(application_name=application_name(), client_encoding="UTF8")
     try:
         con = psycopg.connect(make_conninfo("", **params), autocommit=True)
+        con.execute("SET TIME ZONE 'UTC'")
     except psycopg.Error as exc:
         raise DestinationError(_why(dest, exc)) from None
-    con.execute("SET TIME ZONE 'UTC'")
     return con
 
 

@@ -31,7 +31,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from omniload_cli.errors import LoadError, SourceError, with_disk_hint
-from omniload_cli.secrets import TOKEN_VARIABLES
+from omniload_cli.secrets import TOKEN_VARIABLES, carries
 
 TAP_ERROR_PREFIX = "tap-asana: error:"
 _FAST = re.compile(rb'^\{\s*"type"\s*:\s*"(RECORD)"\s*,\s*"stream"\s*:\s*"([^"\\]+)"')
@@ -157,11 +157,11 @@ def _without_sqlalchemy_detail(message: str) -> str:
 
 
 def child_env(*secrets: str) -> dict:
-    """The environment for the children: ours minus anything carrying the
-    token or a database password (SOURCE_URI may hold it; /proc/<pid>/environ
-    is readable too)."""
+    """The environment for the children: ours minus the variables that may
+    carry the token or a database password (a URI), and any other that
+    carries one (secrets.carries: a short password takes no PATH with it)."""
     return {k: v for k, v in os.environ.items()
-            if not any(secret in v for secret in secrets if secret) and k not in TOKEN_VARIABLES}
+            if k not in TOKEN_VARIABLES and not any(carries(v, secret) for secret in secrets if secret)}
 
 
 def discover(tap_exe: str, config_path: str, env: dict, scrub, timeout: float = 300) -> dict:

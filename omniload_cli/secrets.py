@@ -22,6 +22,29 @@ TOKEN_VARIABLES = ("SOURCE_URI", "OMNILOAD_SOURCE_URI", "DESTINATION_URI", "OMNI
                    "OMNILOAD_ARGV_FD")
 
 REDACTED = "***"
+# A secret this long is no word of an ordinary value: a variable that holds
+# it anywhere carries it.  A shorter one (a password "bin" is in every PATH)
+# counts only as a value of its own: the whole value, or delimited the way a
+# URI or a key=value list delimits one.
+_UNMISTAKABLE = 8
+
+
+def _spellings(secret: str) -> set[str]:
+    """The raw secret plus the forms it takes inside URLs and JSON."""
+    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), json.dumps(secret)[1:-1]}
+
+
+def carries(value: str, secret: str) -> bool:
+    """Whether an environment variable's value holds secret."""
+    import re
+
+    for form in _spellings(secret):
+        if len(form) >= _UNMISTAKABLE:
+            if form in value:
+                return True
+        elif value == form or re.search(r"(^|[:=\s])" + re.escape(form) + r"($|[@\s&;,])", value):
+            return True
+    return False
 
 
 class Scrubber:
@@ -32,10 +55,8 @@ class Scrubber:
         for s in secrets:
             if not s:
                 continue
-            # The raw token plus the forms it takes inside URLs/JSON, so a
-            # child echoing a request URL or a JSON config is scrubbed too.
-            variants.update({s, quote(s, safe=""), quote(s), quote_plus(s),
-                             json.dumps(s)[1:-1]})
+            # So a child echoing a request URL or a JSON config is scrubbed too.
+            variants.update(_spellings(s))
         # Longest first so a shorter variant never leaves part of a longer one.
         self._variants = sorted((v for v in variants if len(v) >= 4), key=len, reverse=True)
 

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -387,3 +388,51 @@ def test_an_incremental_run_whose_table_was_dropped_meanwhile_publishes_nothing(
     r = ingest_to(sim, pg_db.uri, "tasks", dest_table="public.tasks")
     assert r.returncode == 0 and "no longer exists; ignoring its stored bookmark (full extract)" in r.stderr
     assert {g for (g,) in query(pg_db, "SELECT gid FROM public.tasks")} == expected_gids(sim, "tasks")
+
+
+# --- what the children get -------------------------------------------------------------------
+# Stands in front of the tap or the loader: writes down the environment and
+# arguments it was started with, then becomes the real program.
+_SPY = """#!{python}
+import json, os, sys
+with open(os.path.join({where!r}, f"seen-{{os.getpid()}}.json"), "w") as f:
+    json.dump({{"environ": dict(os.environ), "argv": sys.argv}}, f)
+os.execv({real!r}, [{real!r}, *sys.argv[1:]])
+"""
+
+
+def _spied_run(tmp_path, env: dict, *args) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """./omniload ingest with the tap and the loader spied on: its result,
+    and what each child process was started with."""
+    envs = REPO / ".omniload" / "envs"
+    for variable, real in (("OMNILOAD_TAP_EXECUTABLE", envs / "tap" / "bin" / "tap-asana"),
+                           ("OMNILOAD_TARGET_EXECUTABLE",
+                            envs / "target-postgres" / "bin" / "target-postgres-omniload")):
+        spy = tmp_path / f"{real.name}-spy"
+        spy.write_text(_SPY.format(python=sys.executable, where=str(tmp_path), real=str(real)))
+        spy.chmod(0o755)
+        env[variable] = str(spy)
+    r = subprocess.run(["./omniload", "ingest", "--progress", "log", *args], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=300)
+    return r, [json.loads(p.read_text()) for p in sorted(tmp_path.glob("seen-*.json"))]
+
+
+def test_the_children_get_no_variable_carrying_the_password_and_every_other(sim, pg_server, tmp_path,
+                                                                          omniload_ready):
+    """A password as short as "bin" (in every PATH): the variables that
+    carry it (a URI, PGPASSWORD) stay out of the tap's and the loader's
+    environment, PATH and the rest go in."""
+    role = f"short_{time.monotonic_ns() % 10**8}"
+    pg_server.create_role(role, "bin")
+    db = Database(pg_server, pg_server.create_database(owner=role))
+    env = clean_env(SOURCE_URI=source_uri(sim), DESTINATION_URI=pg_server.uri(db.name, user=role, password="bin"),
+                    PGPASSWORD="bin", MY_DATABASE_URL=f"postgresql://{role}:bin@db.internal/x", BINDIR="/opt/bin")
+    r, seen = _spied_run(tmp_path, env, "--source-table", "users")
+    assert r.returncode == 0, r.stderr
+    assert {Path(s["argv"][0]).name for s in seen} == {"tap-asana-spy", "target-postgres-omniload-spy"}
+    for s in seen:
+        environ = s["environ"]
+        assert "bin" in environ["PATH"] and environ["PATH"] == env["PATH"] and environ["BINDIR"] == "/opt/bin"
+        assert not {"PGPASSWORD", "MY_DATABASE_URL", "DESTINATION_URI", "SOURCE_URI"} & set(environ)
+        assert not [v for v in environ.values() if v == "bin" or ":bin@" in v or TOKEN in v]
+

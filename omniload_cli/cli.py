@@ -254,7 +254,7 @@ def plan_from_args(args):
     dest = parse_dest_uri(args.dest_uri)
     dest_tables = _dest_tables(tables, args.dest_table, args.dest_schema, dest.default_schema)
     for dest_table in dest_tables:
-        check_table_for(dest, dest_table)
+        check_table_for(dest, dest_table, "--dest-schema" if args.dest_schema else "--dest-table")
     requested = (_choice(args.incremental_strategy, tables_mod.STRATEGIES, "--incremental-strategy")
                  if args.incremental_strategy else None)
     strategies = tables_mod.resolve_strategies(tables, requested)

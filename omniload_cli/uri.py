@@ -376,12 +376,18 @@ def _pg_decode(value: str, what: str) -> str:
     return decoded
 
 
-def check_table_for(dest: DuckDBDest | PostgresDest, table: DestTable) -> None:
-    """Names a destination cannot hold as they are (Postgres would cut them)."""
-    if isinstance(dest, PostgresDest) and (len(table.table) > PG_MAX_TABLE or len(table.schema) > PG_MAX_IDENT):
-        raise UsageError(f"--dest-table {table.display} is too long for PostgreSQL: at most {PG_MAX_TABLE} "
-                         f"characters for the table (its staging table adds 25 to the 63 Postgres allows) "
-                         f"and {PG_MAX_IDENT} for the schema")
+def check_table_for(dest: DuckDBDest | PostgresDest, table: DestTable, flag: str = "--dest-table") -> None:
+    """Names a destination cannot hold as they are (Postgres would cut them);
+    flag: what named the table (--dest-schema names only its schema)."""
+    if not isinstance(dest, PostgresDest):
+        return
+    if len(table.schema) > PG_MAX_IDENT:
+        named = table.schema if flag == "--dest-schema" else table.display
+        raise UsageError(f"{flag} {_safe(named)} is too long for PostgreSQL: a schema name has at most "
+                         f"{PG_MAX_IDENT} characters")
+    if len(table.table) > PG_MAX_TABLE:
+        raise UsageError(f"{flag} {_safe(table.display)} is too long for PostgreSQL: at most {PG_MAX_TABLE} "
+                         f"characters for the table (its staging table adds 25 to the 63 Postgres allows)")
 
 
 def _duckdb_options(query: str) -> str:

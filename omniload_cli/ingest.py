@@ -4,7 +4,8 @@
    environments are built, then take the destination's run lock;
 2. look at the destination: stored bookmarks, abandoned stages (`prepare`);
 3. decide, table by table, whether its bookmark applies (`choose_bookmark`);
-4. write the tap's and the loader's configs into a private directory;
+4. write the tap's and the loader's configs (in memory: they hold secrets)
+   and the run's other files into a private directory;
 5. the catalog, with exactly the requested tables' streams selected;
 6. extract: ONE tap | relay | loader, filling this run's stage of every
    table (`extract`); the tap lists each thing once for all the tables;
@@ -44,7 +45,7 @@ from omniload_cli.destinations import (
 from omniload_cli.errors import LoadError, OmniloadError, SourceError, with_disk_hint
 from omniload_cli.pipeline import PipeResult
 from omniload_cli.progress import Progress
-from omniload_cli.secrets import PrivateDir, Scrubber
+from omniload_cli.secrets import PrivateDir, Scrubber, in_memory
 from omniload_cli.summary import Summary, TableSummary
 from omniload_cli.tables import Table
 from omniload_cli.uri import AsanaSource, DestTable, DuckDBDest, PostgresDest, to_iso
@@ -132,9 +133,10 @@ def _run_locked(plan: Plan, dest: Destination, tap_exe: str, target_exe: str, ta
                         err, tables={stages[tp.table.name]: tp.table.name for tp in plan.tables})
     ok = False
     try:
-        tap_config_path = private.write_json("tap-config.json", tap_config(plan, stages, progress, tap_overrides))
+        # The configs hold the token and the database password: in memory (secrets.py).
+        tap_config_path = private.write_config("tap-config.json", tap_config(plan, stages, progress, tap_overrides))
         schema = plan.tables[0].dest_table.schema     # one schema per run (the CLI makes sure)
-        target_config_path = private.write_json(
+        target_config_path = private.write_config(
             "target-config.json", dest.loader_config(schema, pre, Path(private.subdir("target-tmp"))))
         env = pipeline.child_env(plan.source.access_token, *dest.secrets)
         for n in notes:
@@ -149,8 +151,9 @@ def _run_locked(plan: Plan, dest: Destination, tap_exe: str, target_exe: str, ta
         if stored:
             tap_argv += ["--state", private.write_json("state.json", merged_state(stored.values()))]
 
+        on_disk = () if in_memory(tap_config_path) else (tap_config_path,)
         result = extract(plan, tap_argv, [target_exe, "--config", target_config_path], env,
-                         stages=stages, scrub=scrub, progress=progress, secret_files=(tap_config_path,),
+                         stages=stages, scrub=scrub, progress=progress, secret_files=on_disk,
                          into=dest.database_kind)
         testhooks.at("before-publish")
         published = publish(plan, dest, stages, result, scrub,

@@ -31,7 +31,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from omniload_cli.errors import LoadError, SourceError, with_disk_hint
-from omniload_cli.secrets import TOKEN_VARIABLES, carries
+from omniload_cli.secrets import TOKEN_VARIABLES, carries, fds_named
 
 TAP_ERROR_PREFIX = "tap-asana: error:"
 _FAST = re.compile(rb'^\{\s*"type"\s*:\s*"(RECORD)"\s*,\s*"stream"\s*:\s*"([^"\\]+)"')
@@ -89,7 +89,7 @@ class Child:
         self.tail: deque[str] = deque(maxlen=200)
         self._on_line = on_stderr_line
         self.proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
-                                     env=env, preexec_fn=_detach_and_tie_to_parent)
+                                     env=env, preexec_fn=_detach_and_tie_to_parent, pass_fds=fds_named(argv))
         self._reader = threading.Thread(target=self._read_stderr, daemon=True,
                                         name=f"{name}-stderr")
         self._reader.start()
@@ -166,9 +166,9 @@ def child_env(*secrets: str) -> dict:
 
 def discover(tap_exe: str, config_path: str, env: dict, scrub, timeout: float = 300) -> dict:
     try:
-        proc = subprocess.run([tap_exe, "--config", config_path, "--discover"], env=env,
-                              capture_output=True, timeout=timeout,
-                              preexec_fn=_detach_and_tie_to_parent)
+        argv = [tap_exe, "--config", config_path, "--discover"]
+        proc = subprocess.run(argv, env=env, capture_output=True, timeout=timeout,
+                              preexec_fn=_detach_and_tie_to_parent, pass_fds=fds_named(argv))
     except subprocess.TimeoutExpired:
         raise SourceError(f"tap-asana --discover did not answer within {timeout:.0f} s") from None
     if proc.returncode != 0:
@@ -210,9 +210,11 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
         loader: str = "target-duckdb-omniload") -> PipeResult:
     """into names the destination's kind and loader the loader, for messages.
 
-    secret_files (the tap's config) are deleted as soon as the tap has
-    written its first line, i.e. has read its config: even a SIGKILL of
-    omniload, which skips all cleanup, then leaves no token on disk."""
+    A config named /dev/fd/N (secrets.PrivateDir.write_config) reaches its
+    child as descriptor N.  secret_files (the tap's config, where it had to
+    be a file) are deleted as soon as the tap has written its first line,
+    i.e. has read its config: even a SIGKILL of omniload, which skips all
+    cleanup, then leaves no token on disk."""
     tap = target = None
     last_state = None
     dropped: set[str] = set()

@@ -19,7 +19,7 @@ import pytest
 from omniload_cli import pipeline
 from omniload_cli.errors import LoadError, SourceError
 from omniload_cli.progress import Progress
-from omniload_cli.secrets import Scrubber
+from omniload_cli.secrets import PrivateDir, Scrubber
 from tests.reliability.support import alive, wait_for
 
 STAGE = "_omniload_stage_tasks_ab12"
@@ -362,6 +362,32 @@ def test_child_env_leaves_out_whatever_carries_the_token(monkeypatch):
     env = pipeline.child_env(SECRET)
     assert not {"SOURCE_URI", "OMNILOAD_SOURCE_URI", "OMNILOAD_ARGV_FD", "SOME_VAR"} & set(env)
     assert env["HARMLESS"] == "kept" and env["PATH"] == os.environ["PATH"]
+
+
+def test_a_config_in_memory_reaches_its_child_only_and_leaves_nothing_on_disk(relay, monkeypatch):
+    private = PrivateDir()
+    try:
+        path = private.write_config("tap-config.json", {"access_token": SECRET})
+        other = private.write_config("target-config.json", {"password": SECRET})
+        assert path.startswith("/dev/fd/") and os.listdir(private.path) == [".alive"]
+        # The tap reads its own (from the start, however often); the other is not open in it.
+        tap = ("import json, os, sys\n"
+               "first, again = json.load(open(sys.argv[1])), json.load(open(sys.argv[1]))\n"
+               "held = []\n"
+               "for n in os.listdir('/proc/self/fd'):\n"
+               "    try: held.append(os.readlink(f'/proc/self/fd/{n}'))\n"
+               "    except OSError: pass\n"
+               "print(json.dumps({'type': 'STATE', 'value': [first, again, held]}))")
+        relay.run(tap_argv=[sys.executable, "-c", tap, path])
+        first, again, open_files = relay.result.last_state
+        assert first == again == {"access_token": SECRET}
+        assert not [f for f in open_files if "target-config" in f] and other != path
+        monkeypatch.delattr(os, "memfd_create")      # a system without memfds: a private file
+        fallback = private.write_config("fallback.json", {"k": 1})
+        assert fallback == os.path.join(private.path, "fallback.json")
+        assert oct(os.stat(fallback).st_mode & 0o777) == "0o600"
+    finally:
+        private.cleanup()
 
 
 def test_child_log_lines_are_relayed_only_with_omniload_debug_and_scrubbed(relay, capfd, monkeypatch):

@@ -421,7 +421,8 @@ def test_the_children_get_no_variable_carrying_the_password_and_every_other(sim,
                                                                           omniload_ready):
     """A password as short as "bin" (in every PATH): the variables that
     carry it (a URI, PGPASSWORD) stay out of the tap's and the loader's
-    environment, PATH and the rest go in."""
+    environment, PATH and the rest go in.  Their configs (the token, the
+    password) come as /dev/fd/N, in memory, never a file."""
     role = f"short_{time.monotonic_ns() % 10**8}"
     pg_server.create_role(role, "bin")
     db = Database(pg_server, pg_server.create_database(owner=role))
@@ -435,4 +436,5 @@ def test_the_children_get_no_variable_carrying_the_password_and_every_other(sim,
         assert "bin" in environ["PATH"] and environ["PATH"] == env["PATH"] and environ["BINDIR"] == "/opt/bin"
         assert not {"PGPASSWORD", "MY_DATABASE_URL", "DESTINATION_URI", "SOURCE_URI"} & set(environ)
         assert not [v for v in environ.values() if v == "bin" or ":bin@" in v or TOKEN in v]
+        assert s["argv"][s["argv"].index("--config") + 1].startswith("/dev/fd/")
 

@@ -365,6 +365,60 @@ def test_the_password_is_in_no_process_and_nowhere_stored(sim, pg_db, tmp_path, 
         assert PG_SECRET not in repr(rows) and SECRET_PART not in repr(rows), name
 
 
+def _tcp_timers(pid: int, server_port: int) -> dict[str, tuple[int, int]]:
+    """The kernel's timer (kind, hundredths of a second left) on each end of
+    process pid's TCP connections to server_port (/proc/net/tcp): kind 2 is
+    a keepalive timer."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    ends = {}
+    for row in rows:
+        local, remote, timer, inode = int(row[1].split(":")[1], 16), int(row[2].split(":")[1], 16), row[5], row[9]
+        if inode in inodes and remote == server_port:
+            ends["omniload"] = (local, timer)
+    timers = {}
+    for row in rows:
+        local, remote, timer = int(row[1].split(":")[1], 16), int(row[2].split(":")[1], 16), row[5]
+        if local == server_port and remote == ends["omniload"][0]:
+            timers["server"] = timer
+    timers["omniload"] = ends["omniload"][1]
+    return {end: (int(t.split(":")[0], 16), int(t.split(":")[1], 16)) for end, t in timers.items()}
+
+
+def test_omniload_s_session_outlasts_a_quiet_load_and_a_dead_peer_is_noticed(sim, pg_server, pg_db,
+                                                                            omniload_ready):
+    """omniload's session (it holds the run's lock) idles while the loader
+    loads: a server's idle_session_timeout (here 1 s, on the database)
+    shorter than that must not end the run.  Both ends of that session keep
+    it alive with TCP keepalives every 30 s, so a server gone, or omniload's
+    host gone (and its locks with it), is noticed in about 90 s, not the
+    kernel's 2 hours."""
+    execute(pg_db, f"ALTER DATABASE \"{pg_db.name}\" SET idle_session_timeout = '1s'")
+    proc = start(sim, pg_db, "users", env_extra={"OMNILOAD_TEST_HOOK": "before-load:pause"})
+    pid = omniload_python(proc)
+    try:
+        wait_for(lambda: stopped(pid) or proc.poll() is not None, timeout=120)
+        started = time.monotonic()
+        # (A timer of another kind runs for a moment after the last packet.)
+        def keepalives():
+            found = {end: left for end, (kind, left) in _tcp_timers(pid, pg_server.port).items() if kind == 2}
+            return found if len(found) == 2 else None
+
+        timers = wait_for(keepalives, timeout=5)
+        time.sleep(max(0.0, 1.5 - (time.monotonic() - started)))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert {g for (g,) in query(pg_db, "SELECT gid FROM public.users")} == expected_gids(sim, "users")
+    assert set(timers) == {"omniload", "server"} and all(0 < left <= 3000 for left in timers.values()), timers
+
+
 # --- a table changed under a run -------------------------------------------------------------
 def test_an_incremental_run_whose_table_was_dropped_meanwhile_publishes_nothing(sim, pg_db, omniload_ready):
     """Its stage holds only the changes: published into the dropped table's

@@ -311,6 +311,43 @@ def test_readers_see_the_old_rows_unblocked_while_a_replace_publishes(sim, pg_db
     assert ("Renamed while publishing",) in query(pg_db, "SELECT name FROM public.users")
 
 
+def test_a_new_column_waits_for_the_table_s_readers_in_short_turns(sim, pg_db, omniload_ready):
+    """Adding a column needs a moment alone with the table, which a reader in
+    a long transaction holds off.  The run tries in short attempts, so other
+    readers are held up for half a second at most, for --lock-timeout
+    seconds, then fails with nothing changed; once the reader is done, the
+    next run adds it."""
+    assert ingest_to(sim, pg_db.uri, "users").returncode == 0
+    execute(pg_db, "ALTER TABLE public.users DROP COLUMN email")      # as if the tap had added the field since
+    before = snapshot(pg_db)
+    slowest: list[float] = []
+    done = threading.Event()
+
+    def other_reader():
+        with pg_db.connect() as con:
+            while not done.is_set():
+                started = time.monotonic()
+                con.execute("SELECT count(*) FROM public.users").fetchall()
+                slowest.append(time.monotonic() - started)
+                time.sleep(0.05)
+
+    with pg_db.connect(autocommit=False) as long_reader:
+        long_reader.execute("SELECT count(*) FROM public.users").fetchall()   # holds the table until it ends
+        watcher = threading.Thread(target=other_reader)
+        watcher.start()
+        try:
+            r = ingest_to(sim, pg_db.uri, "users", "--lock-timeout", "3")
+        finally:
+            done.set()
+            watcher.join(timeout=30)
+        long_reader.rollback()
+    one_line_error(r, 1, "new columns for public.users could not be added: for 3 s other sessions' queries")
+    assert snapshot(pg_db) == before
+    assert slowest and max(slowest) < 2.0, max(slowest)
+    assert ingest_to(sim, pg_db.uri, "users").returncode == 0
+    assert "email" in columns(pg_db, "public.users")
+
+
 def test_column_types_a_postgres_user_expects(sim, pg_db, omniload_ready):
     assert ingest_to(sim, pg_db.uri, "tasks", dest_table="public.tasks").returncode == 0
     kinds = columns(pg_db, "public.tasks")

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from omniload_cli.destinations import (
+    DEFAULT_LOCK_TIMEOUT_S,
     STATE_SCHEMA,
     STATE_TABLE,
     Destination,
@@ -43,6 +44,7 @@ class PostgresDestination(Destination):
         self.dest = dest
         self.display = dest.display
         self._con = None
+        self._wait_s = DEFAULT_LOCK_TIMEOUT_S      # --lock-timeout (run_lock)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -65,6 +67,7 @@ class PostgresDestination(Destination):
         """The run's locks, on the connection every later step uses."""
         from omniload_cli.destinations.postgres.run_lock import AdvisoryRunLock
 
+        self._wait_s = timeout_s
         lock = AdvisoryRunLock(self._connect, tables, self.display, timeout_s=timeout_s, on_wait=on_wait)
         self._con = lock.acquire()
         try:
@@ -205,7 +208,7 @@ class PostgresDestination(Destination):
     def publish(self, requests: Sequence[PublishRequest]) -> list[PublishResult]:
         from omniload_cli.destinations.postgres import publish
 
-        return publish.publish(self.con, requests)
+        return publish.publish(self.con, requests, self._wait_s)
 
     def undo(self, stages: Sequence[tuple[DestTable, str]], pre: PreRun | None) -> str | None:
         if pre is None:

@@ -25,7 +25,10 @@ run's own connection and in ONE transaction for every table of the run:
 - a table that does not exist yet is the stage renamed (its primary key
   renamed after it; dropped for append, a change log repeats keys);
 
-writes each table's bookmark into ``_omniload._state`` and drops the stages.
+(new columns first, for every table at once: adding one must wait for the
+table's readers to let go, and waits in short attempts so as not to hold up
+new readers meanwhile, for up to --lock-timeout); writes each table's
+bookmark into ``_omniload._state`` and drops the stages.
 Any error rolls everything back, and a killed omniload's transaction is
 rolled back by the server.  Rows go by column name, so a table whose
 columns a user reordered still loads.
@@ -33,12 +36,13 @@ columns a user reordered still loads.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from psycopg import sql
 
 from omniload_cli import destinations
-from omniload_cli.destinations import PublishRequest, PublishResult
+from omniload_cli.destinations import DEFAULT_LOCK_TIMEOUT_S, PublishRequest, PublishResult
 from omniload_cli.destinations.postgres import catalog
 from omniload_cli.destinations.postgres import state as state_table
 from omniload_cli.destinations.postgres.catalog import (
@@ -49,11 +53,59 @@ from omniload_cli.destinations.postgres.catalog import (
     primary_key_name,
     table_exists,
 )
+from omniload_cli.errors import DestinationError
+
+# Adding a column takes the lock no reader may share, and while it waits for
+# one, every new reader of the table queues behind it: each attempt gives up
+# after this long (readers wait no longer), then lets them through for a
+# while before the next.
+_ATTEMPT_LOCK_TIMEOUT = "500ms"
+_BETWEEN_ATTEMPTS_S = 2.0
 
 
-def publish(con, requests: Sequence[PublishRequest]) -> list[PublishResult]:
+def publish(con, requests: Sequence[PublishRequest], wait_s: float = DEFAULT_LOCK_TIMEOUT_S) -> list[PublishResult]:
+    """wait_s: how long to keep trying to add new columns while other
+    sessions' queries or open transactions hold a table (--lock-timeout)."""
     with con.transaction():
+        _widen(con, requests, wait_s)
         return destinations.publish_in_order(con, requests, catalog, _publish, _remove, state_table.write_state)
+
+
+def _widen(con, requests: Sequence[PublishRequest], wait_s: float) -> None:
+    """Add to every existing table the columns its stage has and it lacks
+    (a property new in the tap's schema; older rows get NULL), all tables
+    at once or none: a table widened is locked until the commit, so never
+    while the next one waits for its readers."""
+    import psycopg
+
+    todo = []
+    for r in requests:
+        schema, table = r.table.schema, r.table.table
+        if table_exists(con, schema, table) and table_exists(con, schema, r.stage):
+            have = {name for name, _ in columns(con, schema, table)}
+            todo += [sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                ident(schema, table), sql.Identifier(name), sql.SQL(dtype))
+                for name, dtype in columns(con, schema, r.stage) if name not in have]
+    if not todo:
+        return
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with con.transaction():             # a savepoint: giving up undoes this attempt only
+                con.execute(f"SET LOCAL lock_timeout = '{_ATTEMPT_LOCK_TIMEOUT}'")
+                for statement in todo:
+                    con.execute(statement)
+                con.execute("SET LOCAL lock_timeout TO DEFAULT")
+            return
+        except psycopg.errors.LockNotAvailable:
+            if time.monotonic() >= deadline:
+                names = ", ".join(r.table.display for r in requests)
+                raise DestinationError(
+                    f"new columns for {names} could not be added: for {wait_s:g} s other sessions' queries or "
+                    f"open transactions on the table kept the moment alone with it that adding a column "
+                    f"takes (pg_stat_activity shows them); nothing was changed (a longer --lock-timeout "
+                    f"waits longer)") from None
+            time.sleep(_BETWEEN_ATTEMPTS_S)
 
 
 def _remove(con, r: PublishRequest) -> int:
@@ -79,8 +131,7 @@ def _publish(con, r: PublishRequest) -> PublishResult:
     if not existed:
         _rename_stage(con, schema, stage, table, keep_key=strategy != "append")
         return PublishResult(loaded, loaded, True)
-    stage_columns = [name for name, _ in columns(con, schema, stage)]
-    _add_new_columns(con, schema, table, stage)
+    stage_columns = [name for name, _ in columns(con, schema, stage)]     # the table has them all (_widen)
     names = sql.SQL(", ").join(sql.Identifier(c) for c in stage_columns)
     if strategy == "append":
         if rebuild:
@@ -108,15 +159,6 @@ def _rename_stage(con, schema: str, stage: str, table: str, *, keep_key: bool) -
     elif not name_taken(con, schema, f"{table}_pkey"):
         con.execute(sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
             ident(schema, table), sql.Identifier(pkey), sql.Identifier(f"{table}_pkey")))
-
-
-def _add_new_columns(con, schema: str, table: str, stage: str) -> None:
-    """A property new in the tap's schema widens the table; older rows get NULL."""
-    have = {name for name, _ in columns(con, schema, table)}
-    for name, dtype in columns(con, schema, stage):
-        if name not in have:
-            con.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-                ident(schema, table), sql.Identifier(name), sql.SQL(dtype)))
 
 
 def _merge(con, target, staged, stage_columns: list[str], key_column: str) -> None:

@@ -210,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "replace does: the table keeps its existing column types) [env FULL_REFRESH]")
     ing.add_argument("--lock-timeout", default=_env("LOCK_TIMEOUT"), metavar="SECONDS",
                      help="while another omniload run uses the destination (the DuckDB file, the "
-                          "PostgreSQL tables), wait this long for it (default 600; 0: fail at once) "
+                          "PostgreSQL tables), wait this long for it, and on PostgreSQL as long for a "
+                          "table's readers to let a new column be added (default 600; 0: fail at once) "
                           "[env LOCK_TIMEOUT]")
     ing.add_argument("--yes", "-y", action="store_true", default=_env_flag("SKIP_CONFIRMATION"),
                      help="accepted for ingestr compatibility; omniload never prompts [env SKIP_CONFIRMATION]")

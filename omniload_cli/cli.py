@@ -372,8 +372,13 @@ def main(argv: list[str] | None = None) -> int:
             from omniload_cli import demo
             demo_dest = parse_dest_uri(args.dest_uri)
             if isinstance(demo_dest, PostgresDest):
-                raise UsageError("the demo writes a DuckDB file (its sample query is DuckDB's): give it "
-                                 "duckdb://<file>, and load PostgreSQL with ingest")
+                named_by = "--dest-uri"
+                if args.dest_uri == _env("DESTINATION_URI"):
+                    named_by = next(k for k in ("OMNILOAD_DESTINATION_URI", "DESTINATION_URI") if os.environ.get(k))
+                raise UsageError(f"the demo writes a DuckDB file (its sample query is DuckDB's), and {named_by} "
+                                 f"names a PostgreSQL database: give the demo --dest-uri duckdb://<file>"
+                                 f"{'' if named_by == '--dest-uri' else f' (or unset {named_by})'}, and load "
+                                 f"PostgreSQL with ingest")
             progress = _choice(args.progress, ("interactive", "log"), "--progress")
             return demo.run(demo_dest, projects=args.projects,
                             tasks_per_project=args.tasks_per_project, seed=args.seed,

@@ -139,6 +139,16 @@ def test_env_vars_and_prefix(omniload_ready, tmp_path):
     check_error(run_omniload("ingest", env=env, cwd=tmp_path), 2, "invalid --incremental-strategy")
 
 
+@pytest.mark.parametrize("variable", ["DESTINATION_URI", "OMNILOAD_DESTINATION_URI"])
+def test_the_demo_says_which_variable_names_a_postgres_database(omniload_ready, tmp_path, variable):
+    r = run_omniload("demo", env=clean_env(**{variable: "postgresql://u:SECRETPW@h/db"}), cwd=tmp_path)
+    check_error(r, 2, f"and {variable} names a PostgreSQL database: give the demo --dest-uri duckdb://<file> "
+                      f"(or unset {variable})")
+    assert "SECRETPW" not in r.stderr and not list(tmp_path.iterdir())
+    r = run_omniload("demo", "--dest-uri", "postgresql://u@h/db", cwd=tmp_path)
+    check_error(r, 2, "and --dest-uri names a PostgreSQL database: give the demo --dest-uri duckdb://<file>, and")
+
+
 def test_help_explains_tables_and_strategies(omniload_ready):
     r = run_omniload("ingest", "--help")
     assert r.returncode == 0

@@ -100,6 +100,10 @@ class Catalog(Protocol):
 
     def table_identity(self, con, schema: str, name: str) -> object: ...
 
+    def delete_rows(self, con, schema: str, name: str) -> None: ...
+
+    def create_key_table(self, con, schema: str, name: str, key: str) -> None: ...
+
 
 class Destination(ABC):
     display: str
@@ -173,7 +177,8 @@ def publish_in_order(con, requests: Sequence[PublishRequest], catalog: Catalog,
                      write_state: Callable[[Any, str, str, dict | None], None]) -> list[PublishResult]:
     """The steps of a publish on con, inside the destination's one
     transaction: every request checked before anything changes (`check`),
-    then each table: its stage (publish_table), the rows of the tap's
+    then each table: its stage (publish_table; a source without one is
+    empty), the rows of the tap's
     tombstones out of a merged table (remove: how many went) and its
     bookmark (none for a windowed run); the tests' kill points between them
     (testhooks.py)."""
@@ -183,7 +188,10 @@ def publish_in_order(con, requests: Sequence[PublishRequest], catalog: Catalog,
         check(con, r, catalog)
     results = []
     for r in requests:
-        result = publish_table(con, r)
+        if catalog.table_exists(con, r.table.schema, r.stage):
+            result = publish_table(con, r)
+        else:
+            result = _publish_empty_source(con, r, catalog)
         if r.strategy == "merge" and not r.rebuild and r.sent.removed:
             result.rows_removed = remove(con, r)
             result.rows_in_table -= result.rows_removed
@@ -193,6 +201,19 @@ def publish_in_order(con, requests: Sequence[PublishRequest], catalog: Catalog,
         testhooks.at("in-publish")
     testhooks.at("before-commit")
     return results
+
+
+def _publish_empty_source(con, r: PublishRequest, catalog: Catalog) -> PublishResult:
+    """No stage: the tap sent no SCHEMA for the stream, so the source has no
+    rows and no column list to offer (check made sure the loader made none).
+    A replaced table is emptied, a new one has just its key."""
+    schema, table = r.table.schema, r.table.table
+    existed = catalog.table_exists(con, schema, table)
+    if existed and (r.strategy == "replace" or r.rebuild):
+        catalog.delete_rows(con, schema, table)
+    elif not existed:
+        catalog.create_key_table(con, schema, table, r.key)
+    return PublishResult(0, catalog.count_rows(con, schema, table), not existed)
 
 
 def check(con, r: PublishRequest, catalog: Catalog) -> None:

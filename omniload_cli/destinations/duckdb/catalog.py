@@ -69,3 +69,13 @@ def count_rows(con, schema: str, table: str) -> int:
 
 def drop_table(con, schema: str, table: str) -> None:
     con.execute(f"DROP TABLE IF EXISTS {qualified(schema, table)}")
+
+
+def delete_rows(con, schema: str, table: str) -> None:
+    con.execute(f"DELETE FROM {qualified(schema, table)}")
+
+
+def create_key_table(con, schema: str, table: str, key: str) -> None:
+    """A table of just its key (what an empty source without columns makes)."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
+    con.execute(f"CREATE TABLE {qualified(schema, table)} ({q(key)} VARCHAR PRIMARY KEY)")

@@ -69,16 +69,6 @@ def _publish(con, r: PublishRequest) -> PublishResult:
     target = qualified(schema, table)
     staged = qualified(schema, stage)
     existed = table_exists(con, schema, table)
-    if not table_exists(con, schema, stage):
-        # The tap sent no SCHEMA for the stream, so the loader created nothing:
-        # the source has no rows and no column list to offer.
-        if (strategy == "replace" or rebuild) and existed:
-            con.execute(f"DELETE FROM {target}")
-        elif not existed:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
-            con.execute(f"CREATE TABLE {target} ({q(key)} VARCHAR PRIMARY KEY)")
-        return PublishResult(0, count_rows(con, schema, table), not existed)
-
     loaded = count_rows(con, schema, stage)
     if strategy == "replace" or rebuild or not existed:
         if existed:

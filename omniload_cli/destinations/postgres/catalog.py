@@ -84,6 +84,15 @@ def drop_table(con, schema: str, table: str) -> None:
     con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident(schema, table)))
 
 
+def delete_rows(con, schema: str, table: str) -> None:
+    con.execute(sql.SQL("DELETE FROM {}").format(ident(schema, table)))
+
+
+def create_key_table(con, schema: str, table: str, key: str) -> None:
+    """A table of just its key (what an empty source without columns makes)."""
+    con.execute(sql.SQL("CREATE TABLE {} ({} text PRIMARY KEY)").format(ident(schema, table), sql.Identifier(key)))
+
+
 def may(con, check: str, *args: str | int) -> bool:
     """has_<check>_privilege(current_user, *args): may the session's role do that?"""
     function = {"database": "has_database_privilege", "schema": "has_schema_privilege",

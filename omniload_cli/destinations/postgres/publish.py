@@ -119,14 +119,6 @@ def _publish(con, r: PublishRequest) -> PublishResult:
                                                            r.key, r.rebuild)
     target, staged = ident(schema, table), ident(schema, stage)
     existed = table_exists(con, schema, table)
-    if not table_exists(con, schema, stage):
-        # No SCHEMA for the stream, so no stage: the source has no rows and no column list.
-        if existed and (strategy == "replace" or rebuild):
-            con.execute(sql.SQL("DELETE FROM {}").format(target))
-        elif not existed:
-            con.execute(sql.SQL("CREATE TABLE {} ({} text PRIMARY KEY)").format(target, sql.Identifier(key_column)))
-        return PublishResult(0, count_rows(con, schema, table), not existed)
-
     loaded = count_rows(con, schema, stage)
     if not existed:
         _rename_stage(con, schema, stage, table, keep_key=strategy != "append")
@@ -135,7 +127,7 @@ def _publish(con, r: PublishRequest) -> PublishResult:
     names = sql.SQL(", ").join(sql.Identifier(c) for c in stage_columns)
     if strategy == "append":
         if rebuild:
-            con.execute(sql.SQL("DELETE FROM {}").format(target))
+            catalog.delete_rows(con, schema, table)
         con.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, names, names, staged))
     else:
         if strategy == "replace" or rebuild:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import textwrap
@@ -29,6 +30,7 @@ from omniload_cli.uri import (
     parse_dest_table,
     parse_dest_uri,
     parse_source_uri,
+    postgres_passwords_in,
 )
 
 PROG = "omniload"
@@ -49,9 +51,11 @@ INGEST_EPILOG = TABLES_HELP + """
 
 strategies (--incremental-strategy):
   replace  full extract into a staging table, then swapped in atomically, in
-           one transaction (DuckDB: drop old + rename; PostgreSQL: delete every
-           row and insert the stage into the same table, so its views, grants
-           and indexes stay). Deletions and renames at the source show up.
+           one transaction (DuckDB: drop old + rename; PostgreSQL: the same
+           table's rows made the stage's, in place -- rows Asana no longer has
+           deleted, the others updated, new ones inserted -- so its views,
+           grants, indexes, column types, foreign keys to it and columns you
+           added stay). Deletions and renames at the source show up.
            Default for every table except tasks and subtasks.
   merge    upsert on gid. On tasks (the default there) it is incremental and
            exact: a compact index of every project names the tasks that
@@ -119,10 +123,36 @@ examples:
 """
 
 
+# argparse errors that repeat what was typed, and what they say instead: a
+# value given to a mistyped flag may be a URI with a password or a token.
+_ECHOES = (
+    (re.compile(r"invalid choice: .* \(choose from"), "invalid choice (not repeated here) (choose from"),
+    (re.compile(r"(invalid \w+ value): .*$"), r"\1 (not repeated here)"),
+    (re.compile(r"ignored explicit argument .*$"), "takes no value (not repeated here)"),
+    (re.compile(r"ambiguous option: (-[^=\s]*)=.* could match"), r"ambiguous option: \1 could match"),
+)
+_FLAG = re.compile(r"^--?[A-Za-z][\w-]*$")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line and exit 2."""
+    """argparse whose errors are one line, exit 2, and never repeat an
+    argument's value, only flag names."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras and self._subparsers is not None:   # the top parser: where argparse reports them
+            names = [a.partition("=")[0] for a in extras if _FLAG.match(a.partition("=")[0])]
+            if not names:
+                self.error("unrecognized arguments (not repeated here: one may hold a secret)")
+            valued = len(names) < len(extras) or any("=" in a for a in extras)
+            whose = "its value is" if len(names) == 1 else "their values are"
+            self.error(f"unrecognized arguments: {', '.join(names)}"
+                       + (f" ({whose} not repeated here)" if valued else ""))
+        return parsed, extras
 
     def error(self, message):
+        for echo, instead in _ECHOES:
+            message = echo.sub(instead, message)
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
@@ -176,10 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--interval-end", default=_env("INTERVAL_END"), metavar="DATE",
                      help="tasks only: load tasks modified at or before DATE; bookmark unchanged [env INTERVAL_END]")
     ing.add_argument("--full-refresh", action="store_true", default=_env_flag("FULL_REFRESH"),
-                     help="ignore the stored state and rebuild the table [env FULL_REFRESH]")
+                     help="ignore the stored state and rebuild the table (on PostgreSQL in place, as "
+                          "replace does: the table keeps its existing column types) [env FULL_REFRESH]")
     ing.add_argument("--lock-timeout", default=_env("LOCK_TIMEOUT"), metavar="SECONDS",
                      help="while another omniload run uses the destination (the DuckDB file, the "
-                          "PostgreSQL tables), wait this long for it (default 600; 0: fail at once) "
+                          "PostgreSQL tables), wait this long for it, and on PostgreSQL as long for a "
+                          "table's readers to let a new column be added (default 600; 0: fail at once) "
                           "[env LOCK_TIMEOUT]")
     ing.add_argument("--yes", "-y", action="store_true", default=_env_flag("SKIP_CONFIRMATION"),
                      help="accepted for ingestr compatibility; omniload never prompts [env SKIP_CONFIRMATION]")
@@ -223,7 +255,7 @@ def plan_from_args(args):
     dest = parse_dest_uri(args.dest_uri)
     dest_tables = _dest_tables(tables, args.dest_table, args.dest_schema, dest.default_schema)
     for dest_table in dest_tables:
-        check_table_for(dest, dest_table)
+        check_table_for(dest, dest_table, "--dest-schema" if args.dest_schema else "--dest-table")
     requested = (_choice(args.incremental_strategy, tables_mod.STRATEGIES, "--incremental-strategy")
                  if args.incremental_strategy else None)
     strategies = tables_mod.resolve_strategies(tables, requested)
@@ -262,10 +294,10 @@ def _dest_tables(tables, dest_table: str | None, dest_schema: str | None, defaul
 
 
 def parse_lock_timeout(value: str | None) -> float:
-    from omniload_cli.destinations.duckdb.run_lock import DEFAULT_TIMEOUT_S
+    from omniload_cli.destinations import DEFAULT_LOCK_TIMEOUT_S
 
     if value is None or not str(value).strip():
-        return DEFAULT_TIMEOUT_S
+        return DEFAULT_LOCK_TIMEOUT_S
     try:
         seconds = float(value)
         if not 0 <= seconds < float("inf"):
@@ -299,28 +331,18 @@ def _read_argv_from_fd() -> list[str] | None:
     return parts[1:1 + count]
 
 
-def _uri_passwords(texts) -> list[str]:
-    """The password part (user:<password>@) of anything that looks like a
-    URI with one, so no error -- a mistyped flag argparse echoes with its
-    value included -- can show a database password."""
-    import re
+def secrets_in(texts) -> list[str]:
+    """What the arguments and the handed-over variables may hold that no
+    message may show, however malformed: the password of a PostgreSQL URI
+    (read as the URI parser reads it) and whatever follows a `…token=`."""
     from urllib.parse import unquote
     out = []
-    for text in texts:
-        for m in re.finditer(r"://[^/:@\s]*:([^@\s]+)@", text or ""):
-            out += [m.group(1), unquote(m.group(1))]
-    return out
-
-
-def _raw_tokens(uri: str | None) -> list[str]:
-    """Whatever follows access_token= in a (maybe malformed) URI, so even an
-    error about a broken URI cannot echo the token."""
-    from urllib.parse import unquote
-    out = []
-    for part in (uri or "").partition("?")[2].split("&"):
-        key, _, value = part.partition("=")
-        if key.strip().lower().endswith("token") and value:
-            out += [value, unquote(value)]
+    for text in filter(None, texts):
+        out += postgres_passwords_in(text)
+        for part in text.partition("?")[2].split("&"):
+            key, _, value = part.partition("=")
+            if key.strip().lower().endswith("token") and value:
+                out += [value, unquote(value)]
     return out
 
 
@@ -334,12 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         argv = _read_argv_from_fd()
     if argv is None:
         argv = sys.argv[1:]
-    scrub = Scrubber(*_uri_passwords([*argv, *(os.environ.get(k) for k in HANDED_OVER_ENV)]))
+    scrub = Scrubber(*secrets_in([*argv, *(os.environ.get(k) for k in HANDED_OVER_ENV)]))
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        scrub = Scrubber(*_raw_tokens(getattr(args, "source_uri", None)),
-                         *_uri_passwords([*argv, *(os.environ.get(k) for k in HANDED_OVER_ENV)]))
         if args.command is None:
             parser.print_help()
             return 0
@@ -352,8 +372,13 @@ def main(argv: list[str] | None = None) -> int:
             from omniload_cli import demo
             demo_dest = parse_dest_uri(args.dest_uri)
             if isinstance(demo_dest, PostgresDest):
-                raise UsageError("the demo writes a DuckDB file (its sample query is DuckDB's): give it "
-                                 "duckdb://<file>, and load PostgreSQL with ingest")
+                named_by = "--dest-uri"
+                if args.dest_uri == _env("DESTINATION_URI"):
+                    named_by = next(k for k in ("OMNILOAD_DESTINATION_URI", "DESTINATION_URI") if os.environ.get(k))
+                raise UsageError(f"the demo writes a DuckDB file (its sample query is DuckDB's), and {named_by} "
+                                 f"names a PostgreSQL database: give the demo --dest-uri duckdb://<file>"
+                                 f"{'' if named_by == '--dest-uri' else f' (or unset {named_by})'}, and load "
+                                 f"PostgreSQL with ingest")
             progress = _choice(args.progress, ("interactive", "log"), "--progress")
             return demo.run(demo_dest, projects=args.projects,
                             tasks_per_project=args.tasks_per_project, seed=args.seed,

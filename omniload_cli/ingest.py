@@ -4,7 +4,8 @@
    environments are built, then take the destination's run lock;
 2. look at the destination: stored bookmarks, abandoned stages (`prepare`);
 3. decide, table by table, whether its bookmark applies (`choose_bookmark`);
-4. write the tap's and the loader's configs into a private directory;
+4. write the tap's and the loader's configs (in memory: they hold secrets)
+   and the run's other files into a private directory;
 5. the catalog, with exactly the requested tables' streams selected;
 6. extract: ONE tap | relay | loader, filling this run's stage of every
    table (`extract`); the tap lists each thing once for all the tables;
@@ -31,12 +32,20 @@ from secrets import token_hex
 
 from omniload_cli import catalog_cache, destinations, environments, pipeline, sources, testhooks
 from omniload_cli.bookmarks import bookmark_of, merged_state, stream_state
-from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult, Sent, StageMismatch
-from omniload_cli.destinations.duckdb.run_lock import DEFAULT_TIMEOUT_S
+from omniload_cli.destinations import (
+    DEFAULT_LOCK_TIMEOUT_S,
+    Destination,
+    PreRun,
+    PublishRequest,
+    PublishResult,
+    Sent,
+    StageMismatch,
+    TableBefore,
+)
 from omniload_cli.errors import LoadError, OmniloadError, SourceError, with_disk_hint
 from omniload_cli.pipeline import PipeResult
 from omniload_cli.progress import Progress
-from omniload_cli.secrets import PrivateDir, Scrubber
+from omniload_cli.secrets import PrivateDir, Scrubber, in_memory
 from omniload_cli.summary import Summary, TableSummary
 from omniload_cli.tables import Table
 from omniload_cli.uri import AsanaSource, DestTable, DuckDBDest, PostgresDest, to_iso
@@ -62,7 +71,7 @@ class Plan:
     interval_start: datetime | None = None
     interval_end: datetime | None = None
     progress: str = "interactive"
-    lock_timeout: float = DEFAULT_TIMEOUT_S
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S
 
     @property
     def windowed(self) -> bool:
@@ -124,9 +133,10 @@ def _run_locked(plan: Plan, dest: Destination, tap_exe: str, target_exe: str, ta
                         err, tables={stages[tp.table.name]: tp.table.name for tp in plan.tables})
     ok = False
     try:
-        tap_config_path = private.write_json("tap-config.json", tap_config(plan, stages, progress, tap_overrides))
+        # The configs hold the token and the database password: in memory (secrets.py).
+        tap_config_path = private.write_config("tap-config.json", tap_config(plan, stages, progress, tap_overrides))
         schema = plan.tables[0].dest_table.schema     # one schema per run (the CLI makes sure)
-        target_config_path = private.write_json(
+        target_config_path = private.write_config(
             "target-config.json", dest.loader_config(schema, pre, Path(private.subdir("target-tmp"))))
         env = pipeline.child_env(plan.source.access_token, *dest.secrets)
         for n in notes:
@@ -141,11 +151,14 @@ def _run_locked(plan: Plan, dest: Destination, tap_exe: str, target_exe: str, ta
         if stored:
             tap_argv += ["--state", private.write_json("state.json", merged_state(stored.values()))]
 
+        on_disk = () if in_memory(tap_config_path) else (tap_config_path,)
         result = extract(plan, tap_argv, [target_exe, "--config", target_config_path], env,
-                         stages=stages, scrub=scrub, progress=progress, secret_files=(tap_config_path,),
+                         stages=stages, scrub=scrub, progress=progress, secret_files=on_disk,
                          into=dest.database_kind)
         testhooks.at("before-publish")
-        published = publish(plan, dest, stages, result, scrub)
+        published = publish(plan, dest, stages, result, scrub,
+                            on_top_of={tp.table.name: pre.tables[tp.dest_table] for tp in plan.tables
+                                       if tp.table.name in stored})
         ok = True
         testhooks.at("after-commit")
         return summarize(plan, stages, result, published, time.monotonic() - started)
@@ -240,9 +253,10 @@ def extract(plan: Plan, tap_argv: list[str], target_argv: list[str], env: dict, 
 
 
 def publish(plan: Plan, dest: Destination, stages: dict[str, str], result: PipeResult,
-            scrub: Scrubber) -> list[PublishResult]:
+            scrub: Scrubber, on_top_of: dict[str, TableBefore]) -> list[PublishResult]:
     """The loader exited 0: every table's rows and bookmark into the
-    destination, in one transaction."""
+    destination, in one transaction.  on_top_of: the tables (as prepare saw
+    them) whose stage holds only the changes since their stored bookmark."""
     requests = []
     for tp in plan.tables:
         stage = stages[tp.table.name]
@@ -254,7 +268,8 @@ def publish(plan: Plan, dest: Destination, stages: dict[str, str], result: PipeR
             key=tp.table.primary_key, rebuild=plan.full_refresh,
             state_key=None if plan.windowed else tp.dest_table.display,
             source=plan.source_id(tp.table), state=stream_state(result.last_state, tp.table.name),
-            sent=Sent(sent.records, sent.schema_sent, tuple(sent.removed_keys))))
+            sent=Sent(sent.records, sent.schema_sent, tuple(sent.removed_keys)),
+            on_top_of=on_top_of.get(tp.table.name)))
     names = ", ".join(tp.dest_table.display for tp in plan.tables)
     try:
         return dest.publish(requests)

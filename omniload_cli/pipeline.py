@@ -31,7 +31,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from omniload_cli.errors import LoadError, SourceError, with_disk_hint
-from omniload_cli.secrets import TOKEN_VARIABLES
+from omniload_cli.secrets import TOKEN_VARIABLES, carries, fds_named
 
 TAP_ERROR_PREFIX = "tap-asana: error:"
 _FAST = re.compile(rb'^\{\s*"type"\s*:\s*"(RECORD)"\s*,\s*"stream"\s*:\s*"([^"\\]+)"')
@@ -89,7 +89,7 @@ class Child:
         self.tail: deque[str] = deque(maxlen=200)
         self._on_line = on_stderr_line
         self.proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
-                                     env=env, preexec_fn=_detach_and_tie_to_parent)
+                                     env=env, preexec_fn=_detach_and_tie_to_parent, pass_fds=fds_named(argv))
         self._reader = threading.Thread(target=self._read_stderr, daemon=True,
                                         name=f"{name}-stderr")
         self._reader.start()
@@ -128,29 +128,47 @@ class Child:
             except subprocess.TimeoutExpired:
                 continue
 
-    def last_error_line(self) -> str:
+    def last_error_line(self, program: str | None = None) -> str:
+        """The child's own account of its failure: the tap's error line, the
+        loader's `<program> failed: …` line (its SQL and SQLAlchemy's link
+        cut off), else the last line that sounds like an error."""
         for line in reversed(self.tail):
             if line.startswith(TAP_ERROR_PREFIX):
                 return line[len(TAP_ERROR_PREFIX):].strip()
+        own = f"{program} failed:"
+        for line in reversed(self.tail if program else ()):
+            if own in line:
+                return _without_sqlalchemy_detail(line[line.index(own) + len(own):])
         for line in reversed(self.tail):
-            if re.search(r"error|exception|critical|fatal", line, re.I):
+            if not line.lstrip().startswith(_SQLALCHEMY_LINK) and re.search(
+                    r"error|exception|critical|fatal", line, re.I):
                 return line.strip()
         return self.tail[-1].strip() if self.tail else "(no message)"
 
 
+# SQLAlchemy ends each of its errors with this line (its "error" is no message).
+_SQLALCHEMY_LINK = "(Background on this error at:"
+
+
+def _without_sqlalchemy_detail(message: str) -> str:
+    """A loader's error without what SQLAlchemy appends: the statement
+    ([SQL: …], a page of column definitions), its parameters, its link."""
+    return message.split(" [SQL: ", 1)[0].split(_SQLALCHEMY_LINK, 1)[0].strip()
+
+
 def child_env(*secrets: str) -> dict:
-    """The environment for the children: ours minus anything carrying the
-    token or a database password (SOURCE_URI may hold it; /proc/<pid>/environ
-    is readable too)."""
+    """The environment for the children: ours minus the variables that may
+    carry the token or a database password (a URI), and any other that
+    carries one (secrets.carries: a short password takes no PATH with it)."""
     return {k: v for k, v in os.environ.items()
-            if not any(secret in v for secret in secrets if secret) and k not in TOKEN_VARIABLES}
+            if k not in TOKEN_VARIABLES and not any(carries(v, secret) for secret in secrets if secret)}
 
 
 def discover(tap_exe: str, config_path: str, env: dict, scrub, timeout: float = 300) -> dict:
     try:
-        proc = subprocess.run([tap_exe, "--config", config_path, "--discover"], env=env,
-                              capture_output=True, timeout=timeout,
-                              preexec_fn=_detach_and_tie_to_parent)
+        argv = [tap_exe, "--config", config_path, "--discover"]
+        proc = subprocess.run(argv, env=env, capture_output=True, timeout=timeout,
+                              preexec_fn=_detach_and_tie_to_parent, pass_fds=fds_named(argv))
     except subprocess.TimeoutExpired:
         raise SourceError(f"tap-asana --discover did not answer within {timeout:.0f} s") from None
     if proc.returncode != 0:
@@ -192,9 +210,11 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
         loader: str = "target-duckdb-omniload") -> PipeResult:
     """into names the destination's kind and loader the loader, for messages.
 
-    secret_files (the tap's config) are deleted as soon as the tap has
-    written its first line, i.e. has read its config: even a SIGKILL of
-    omniload, which skips all cleanup, then leaves no token on disk."""
+    A config named /dev/fd/N (secrets.PrivateDir.write_config) reaches its
+    child as descriptor N.  secret_files (the tap's config, where it had to
+    be a file) are deleted as soon as the tap has written its first line,
+    i.e. has read its config: even a SIGKILL of omniload, which skips all
+    cleanup, then leaves no token on disk."""
     tap = target = None
     last_state = None
     dropped: set[str] = set()
@@ -281,7 +301,7 @@ def run(tap_argv: list[str], target_argv: list[str], env: dict, *, stage_streams
                                 "loading; close it and retry (nothing was changed)")
             raise LoadError(with_disk_hint(
                 f"loading into {into} failed ({loader} exit {target_rc}): "
-                f"{shorten(target.last_error_line())}; nothing was changed"))
+                f"{shorten(target.last_error_line(loader))}; nothing was changed"))
         tap.finish_reading()
         return PipeResult(streams, last_state, dropped)
     finally:

@@ -1,11 +1,14 @@
-"""Keeping the Asana token secret.
+"""Keeping the Asana token (and a database password) secret.
 
 The token must never be visible in `ps` (so it is passed to tap-asana inside a
-config *file*, never as an argument), never be written anywhere but a private
-0600 file inside a private 0700 directory that is removed afterwards (also on
-failure and Ctrl-C), and never be echoed back in anything we relay from the
-children's stderr.  The scrubber is defensive: tap-asana promises not to print
-the token, but we do not rely on that promise.
+config file, never as an argument), never be written to disk (the configs
+that hold secrets are anonymous in-memory files, memfds, that the children
+read as /dev/fd/N and that vanish with omniload, even a killed one; where
+there are none, a private 0600 file inside a private 0700 directory that is
+removed afterwards, also on failure and Ctrl-C), and never be echoed back in
+anything we relay from the children's stderr.  The scrubber is defensive:
+tap-asana promises not to print the token, but we do not rely on that
+promise.
 """
 
 from __future__ import annotations
@@ -22,6 +25,32 @@ TOKEN_VARIABLES = ("SOURCE_URI", "OMNILOAD_SOURCE_URI", "DESTINATION_URI", "OMNI
                    "OMNILOAD_ARGV_FD")
 
 REDACTED = "***"
+# How a config held in memory is named on a child's command line: the child
+# gets descriptor N at the same number (fds_named) and opens it by this path.
+FD_PATH = "/dev/fd/"
+# A secret this long is no word of an ordinary value: a variable that holds
+# it anywhere carries it.  A shorter one (a password "bin" is in every PATH)
+# counts only as a value of its own: the whole value, or delimited the way a
+# URI or a key=value list delimits one.
+_UNMISTAKABLE = 8
+
+
+def _spellings(secret: str) -> set[str]:
+    """The raw secret plus the forms it takes inside URLs and JSON."""
+    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), json.dumps(secret)[1:-1]}
+
+
+def carries(value: str, secret: str) -> bool:
+    """Whether an environment variable's value holds secret."""
+    import re
+
+    for form in _spellings(secret):
+        if len(form) >= _UNMISTAKABLE:
+            if form in value:
+                return True
+        elif value == form or re.search(r"(^|[:=\s])" + re.escape(form) + r"($|[@\s&;,])", value):
+            return True
+    return False
 
 
 class Scrubber:
@@ -32,10 +61,8 @@ class Scrubber:
         for s in secrets:
             if not s:
                 continue
-            # The raw token plus the forms it takes inside URLs/JSON, so a
-            # child echoing a request URL or a JSON config is scrubbed too.
-            variants.update({s, quote(s, safe=""), quote(s), quote_plus(s),
-                             json.dumps(s)[1:-1]})
+            # So a child echoing a request URL or a JSON config is scrubbed too.
+            variants.update(_spellings(s))
         # Longest first so a shorter variant never leaves part of a longer one.
         self._variants = sorted((v for v in variants if len(v) >= 4), key=len, reverse=True)
 
@@ -62,6 +89,21 @@ class PrivateDir:
         self.path = tempfile.mkdtemp(prefix=prefix)
         os.chmod(self.path, 0o700)
         self._alive = _hold_lock(os.path.join(self.path, ".alive"))
+        self._memory: list[int] = []
+
+    def write_config(self, name: str, obj) -> str:
+        """A child's config that holds a secret, and the path the child opens
+        it by: an anonymous in-memory file (memfd) as /dev/fd/N -- never on
+        disk, so not left behind by a killed run either.  Where there is no
+        memfd (or no /dev/fd), a private file (write_json)."""
+        if not (hasattr(os, "memfd_create") and os.path.isdir(FD_PATH)):
+            return self.write_json(name, obj)
+        fd = os.memfd_create(name, os.MFD_CLOEXEC)     # a child gets it only through pass_fds
+        self._memory.append(fd)
+        with open(fd, "w", closefd=False) as f:
+            json.dump(obj, f)
+        # The child's open() of /dev/fd/N is a new open of the file: it reads from the start.
+        return f"{FD_PATH}{fd}"
 
     def write_json(self, name: str, obj) -> str:
         path = os.path.join(self.path, name)
@@ -78,10 +120,23 @@ class PrivateDir:
         return path
 
     def cleanup(self) -> None:
+        for fd in self._memory:
+            os.close(fd)
+        self._memory.clear()
         shutil.rmtree(self.path, ignore_errors=True)
         if self._alive is not None:
             os.close(self._alive)
             self._alive = None
+
+
+def in_memory(path: str) -> bool:
+    """A config write_config kept in memory (nothing on disk to delete)."""
+    return path.startswith(FD_PATH)
+
+
+def fds_named(argv: list[str]) -> tuple[int, ...]:
+    """The descriptors a child's arguments name as /dev/fd/N: what it must inherit."""
+    return tuple(int(a[len(FD_PATH):]) for a in argv if a.startswith(FD_PATH) and a[len(FD_PATH):].isdigit())
 
 
 def _hold_lock(path: str) -> int | None:

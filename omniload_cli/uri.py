@@ -259,9 +259,7 @@ def _parse_postgres(rest: str) -> PostgresDest:
                          "percent-encoded as %23")
     location, _, query = rest.partition("?")
     netloc, slash, path = location.partition("/")
-    userinfo, at, hostport = netloc.rpartition("@")
-    if not at:
-        userinfo, hostport = "", netloc
+    userinfo, at, hostport = _pg_netloc(netloc)
     user = password = None
     if at:
         raw_user, colon, raw_password = userinfo.partition(":")
@@ -319,6 +317,26 @@ def _parse_postgres(rest: str) -> PostgresDest:
     return PostgresDest(host, port, database, user, password, tuple(params.items()))
 
 
+def _pg_netloc(netloc: str) -> tuple[str, str, str]:
+    """(userinfo, '@' or '', host:port): the last '@' ends the userinfo."""
+    userinfo, at, hostport = netloc.rpartition("@")
+    return (userinfo, at, hostport) if at else ("", "", netloc)
+
+
+def postgres_passwords_in(text: str) -> list[str]:
+    """The password of every postgresql:// (postgres://) URI in text, as
+    `_parse_postgres` would read it (raw and percent-decoded), whatever
+    else is wrong with the URI: what no error may show."""
+    out = []
+    for m in re.finditer(r"postgres(?:ql)?://", text, re.I):
+        netloc = text[m.end():].partition("?")[0].partition("/")[0]
+        userinfo, at, _ = _pg_netloc(netloc)
+        raw = userinfo.partition(":")[2]
+        if at and raw:
+            out += [raw, unquote(raw)]
+    return out
+
+
 _PG_HOST = re.compile(r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:.]+$")
 
 
@@ -358,12 +376,18 @@ def _pg_decode(value: str, what: str) -> str:
     return decoded
 
 
-def check_table_for(dest: DuckDBDest | PostgresDest, table: DestTable) -> None:
-    """Names a destination cannot hold as they are (Postgres would cut them)."""
-    if isinstance(dest, PostgresDest) and (len(table.table) > PG_MAX_TABLE or len(table.schema) > PG_MAX_IDENT):
-        raise UsageError(f"--dest-table {table.display} is too long for PostgreSQL: at most {PG_MAX_TABLE} "
-                         f"characters for the table (its staging table adds 25 to the 63 Postgres allows) "
-                         f"and {PG_MAX_IDENT} for the schema")
+def check_table_for(dest: DuckDBDest | PostgresDest, table: DestTable, flag: str = "--dest-table") -> None:
+    """Names a destination cannot hold as they are (Postgres would cut them);
+    flag: what named the table (--dest-schema names only its schema)."""
+    if not isinstance(dest, PostgresDest):
+        return
+    if len(table.schema) > PG_MAX_IDENT:
+        named = table.schema if flag == "--dest-schema" else table.display
+        raise UsageError(f"{flag} {_safe(named)} is too long for PostgreSQL: a schema name has at most "
+                         f"{PG_MAX_IDENT} characters")
+    if len(table.table) > PG_MAX_TABLE:
+        raise UsageError(f"{flag} {_safe(table.display)} is too long for PostgreSQL: at most {PG_MAX_TABLE} "
+                         f"characters for the table (its staging table adds 25 to the 63 Postgres allows)")
 
 
 def _duckdb_options(query: str) -> str:

@@ -23,8 +23,16 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
-from omniload_cli.uri import DestTable, DuckDBDest, PostgresDest
+from omniload_cli.errors import DestinationError
+from omniload_cli.uri import RESERVED_SCHEMA, DestTable, DuckDBDest, PostgresDest
+
+# Where every destination keeps the bookmarks: _omniload._state.
+STATE_SCHEMA = RESERVED_SCHEMA
+STATE_TABLE = "_state"
+# How long a run waits for another run on the same destination (--lock-timeout).
+DEFAULT_LOCK_TIMEOUT_S = 600.0
 
 
 class StageMismatch(Exception):
@@ -45,6 +53,9 @@ class TableBefore:
     existed: bool
     stored: tuple[str, dict] | None   # (source, state) stored for it
     schema_existed: bool = True
+    # What tells the table from another created under its name since
+    # (Catalog.table_identity); None: it did not exist.
+    identity: object = None
 
 
 @dataclass
@@ -74,12 +85,38 @@ class PublishRequest:
     source: str                 # what the state belongs to (token-free)
     state: dict | None
     sent: Sent
+    # The table as prepare saw it when the stage holds only the changes since
+    # its stored bookmark (an incremental run): publishing is then right only
+    # into that very table.  None: the stage is a whole copy.
+    on_top_of: TableBefore | None = None
+
+
+class Catalog(Protocol):
+    """The catalog questions a publish asks (each destination's catalog module)."""
+
+    def table_exists(self, con, schema: str, name: str) -> bool: ...
+
+    def count_rows(self, con, schema: str, name: str) -> int: ...
+
+    def table_identity(self, con, schema: str, name: str) -> object: ...
+
+    def delete_rows(self, con, schema: str, name: str) -> None: ...
+
+    def create_key_table(self, con, schema: str, name: str, key: str) -> None: ...
 
 
 class Destination(ABC):
     display: str
-    loader: str = "duckdb"            # which loader fills it (environments.LOADERS)
-    database_kind: str = "DuckDB"     # for messages
+
+    @property
+    @abstractmethod
+    def loader(self) -> str:
+        """Which loader fills it (environments.LOADERS)."""
+
+    @property
+    @abstractmethod
+    def database_kind(self) -> str:
+        """What the destination is, for messages (DuckDB, PostgreSQL)."""
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -128,21 +165,74 @@ def for_uri(dest: DuckDBDest | PostgresDest) -> Destination:
     return DuckDBDestination(dest)
 
 
-def publish_in_order(requests: Sequence[PublishRequest], check: Callable[[PublishRequest], None],
-                     publish_one: Callable[[PublishRequest], PublishResult]) -> list[PublishResult]:
-    """The steps of a publish, inside the destination's one transaction:
-    every stage checked before anything changes, then each table published
-    (the tests' kill points between them, testhooks.py)."""
+def not_a_table(table: DestTable, kind: str, display: str) -> DestinationError:
+    """The error for a destination name that holds something else than a table."""
+    return DestinationError(f"{table.display} is a {kind} in {display}; omniload loads into tables: choose "
+                            f"another --dest-table, or drop the {kind}", exit_code=2)
+
+
+def publish_in_order(con, requests: Sequence[PublishRequest], catalog: Catalog,
+                     publish_table: Callable[[Any, PublishRequest], PublishResult],
+                     remove: Callable[[Any, PublishRequest], int],
+                     write_state: Callable[[Any, str, str, dict | None], None]) -> list[PublishResult]:
+    """The steps of a publish on con, inside the destination's one
+    transaction: every request checked before anything changes (`check`),
+    then each table: its stage (publish_table; a source without one is
+    empty), the rows of the tap's
+    tombstones out of a merged table (remove: how many went) and its
+    bookmark (none for a windowed run); the tests' kill points between them
+    (testhooks.py)."""
     from omniload_cli import testhooks
 
     for r in requests:
-        check(r)
+        check(con, r, catalog)
     results = []
     for r in requests:
-        results.append(publish_one(r))
+        if catalog.table_exists(con, r.table.schema, r.stage):
+            result = publish_table(con, r)
+        else:
+            result = _publish_empty_source(con, r, catalog)
+        if r.strategy == "merge" and not r.rebuild and r.sent.removed:
+            result.rows_removed = remove(con, r)
+            result.rows_in_table -= result.rows_removed
+        if r.state_key is not None:
+            write_state(con, r.state_key, r.source, r.state)
+        results.append(result)
         testhooks.at("in-publish")
     testhooks.at("before-commit")
     return results
+
+
+def _publish_empty_source(con, r: PublishRequest, catalog: Catalog) -> PublishResult:
+    """No stage: the tap sent no SCHEMA for the stream, so the source has no
+    rows and no column list to offer (check made sure the loader made none).
+    A replaced table is emptied, a new one has just its key."""
+    schema, table = r.table.schema, r.table.table
+    existed = catalog.table_exists(con, schema, table)
+    if existed and (r.strategy == "replace" or r.rebuild):
+        catalog.delete_rows(con, schema, table)
+    elif not existed:
+        catalog.create_key_table(con, schema, table, r.key)
+    return PublishResult(0, catalog.count_rows(con, schema, table), not existed)
+
+
+def check(con, r: PublishRequest, catalog: Catalog) -> None:
+    """Refuse (StageMismatch) a request whose publish would lose data: its
+    stage is not what this run's loader wrote, or it brings only changes and
+    the table they belong to is gone or was replaced during the load (the
+    stage renamed into place would be a table of the changes alone, under
+    a bookmark that says it is whole)."""
+    schema = r.table.schema
+    rows = catalog.count_rows(con, schema, r.stage) if catalog.table_exists(con, schema, r.stage) else None
+    check_stage(f"{schema}.{r.stage}", r.sent, rows)
+    if r.on_top_of is not None:
+        now = catalog.table_identity(con, schema, r.table.table)
+        if now is None:
+            raise StageMismatch(f"{r.table.display} was dropped during the load, and this run brought only "
+                                f"the changes since its bookmark (the next run extracts it whole)")
+        if now != r.on_top_of.identity:
+            raise StageMismatch(f"{r.table.display} was dropped and created anew during the load, and this "
+                                f"run brought only the changes since its bookmark (--full-refresh rebuilds it)")
 
 
 def check_stage(name: str, sent: Sent, rows: int | None) -> None:
@@ -164,8 +254,6 @@ def check_stage(name: str, sent: Sent, rows: int | None) -> None:
 
 def undo_warning(stages: Sequence[tuple[DestTable, str]], exc: Exception, who: str = "the next run") -> str:
     """The warning of an undo that could not drop the run's stages."""
-    from omniload_cli.errors import DestinationError
-
     why = exc.message if isinstance(exc, DestinationError) else " ".join(str(exc).split())
     names = ", ".join(f"{table.schema}.{stage}" for table, stage in stages)
     return (f"the staging tables ({names}) could not be removed now ({why}); they are not "

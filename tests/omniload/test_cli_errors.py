@@ -60,6 +60,40 @@ def test_usage_errors_exit_2(omniload_ready, tmp_path, kw, extra, fragment):
     assert not (tmp_path / "w.db").exists()       # nothing created
 
 
+@pytest.mark.parametrize("args, shown, secret", [
+    # A password with a raw '@' (the URI parser ends the userinfo at the last one).
+    (["--dest-urx", "postgresql://omni:abcd@SECRETTAIL@h/db"], "unrecognized arguments: --dest-urx (its value",
+     "SECRETTAIL"),
+    (["--dest-urx", "postgresql://omni:pass word SECRETTAIL@h/db"], "unrecognized arguments: --dest-urx", "SECRETTAIL"),
+    # Too short for the scrubber (it would blank every 'ab7' of a message): never echoed.
+    (["--dest-urx", "postgresql://omni:ab7@h/db"], "unrecognized arguments: --dest-urx", ":ab7@"),
+    (["--source-urx", "asana://123?access_token=2/123:SECRETTOKEN"], "unrecognized arguments: --source-urx",
+     "SECRETTOKEN"),
+    (["--dest=postgresql://omni:SECRETPW@h/db"], "ambiguous option: --dest could match --dest-uri", "SECRETPW"),
+    (["--yes=SECRETPW"], "argument --yes/-y: takes no value", "SECRETPW"),
+    (["--lock-timeout", "5", "SECRETPW"], "unrecognized arguments (not repeated here", "SECRETPW"),
+])
+def test_usage_errors_name_flags_and_never_repeat_a_value(omniload_ready, tmp_path, args, shown, secret):
+    r = ingest(tmp_path, *args)
+    check_error(r, 2, shown)
+    assert secret not in r.stdout + r.stderr
+    top = run_omniload(f"postgresql://omni:{secret}@h/db")           # an URI where the command goes
+    check_error(top, 2, "invalid choice (not repeated here) (choose from 'ingest', 'demo', 'setup')")
+    assert secret not in top.stderr
+
+
+def test_secrets_in_reads_passwords_as_the_uri_parser_does():
+    from omniload_cli.cli import secrets_in
+    from omniload_cli.secrets import Scrubber
+
+    for text, secret in [("--dest-urx=postgresql://omni:abcd@SECRETTAIL@h/db", "abcd@SECRETTAIL"),
+                         ("postgres://omni:pass word SECRET@h/db", "pass word SECRET"),
+                         ("postgresql://omni:p%40ss%2Fw0rd@h:5/db?sslmode=require", "p@ss/w0rd"),
+                         ("asana://123?api_url=x&access_token=2/123:SECRETTOKEN", "2/123:SECRETTOKEN")]:
+        assert secret in secrets_in([text])
+        assert "SECRET" not in Scrubber(*secrets_in([text]))(f"echoed: {text}")
+
+
 def test_destination_directory_missing(omniload_ready, tmp_path):
     check_error(ingest(tmp_path, dest=f"duckdb:///{tmp_path}/nope/w.db"), 1, "does not exist")
 
@@ -103,6 +137,16 @@ def test_env_vars_and_prefix(omniload_ready, tmp_path):
     env["OMNILOAD_INCREMENTAL_STRATEGY"] = "bogus"
     env["OMNILOAD_SOURCE_TABLE"] = "tasks"
     check_error(run_omniload("ingest", env=env, cwd=tmp_path), 2, "invalid --incremental-strategy")
+
+
+@pytest.mark.parametrize("variable", ["DESTINATION_URI", "OMNILOAD_DESTINATION_URI"])
+def test_the_demo_says_which_variable_names_a_postgres_database(omniload_ready, tmp_path, variable):
+    r = run_omniload("demo", env=clean_env(**{variable: "postgresql://u:SECRETPW@h/db"}), cwd=tmp_path)
+    check_error(r, 2, f"and {variable} names a PostgreSQL database: give the demo --dest-uri duckdb://<file> "
+                      f"(or unset {variable})")
+    assert "SECRETPW" not in r.stderr and not list(tmp_path.iterdir())
+    r = run_omniload("demo", "--dest-uri", "postgresql://u@h/db", cwd=tmp_path)
+    check_error(r, 2, "and --dest-uri names a PostgreSQL database: give the demo --dest-uri duckdb://<file>, and")
 
 
 def test_help_explains_tables_and_strategies(omniload_ready):

@@ -19,7 +19,7 @@ import pytest
 from omniload_cli import pipeline
 from omniload_cli.errors import LoadError, SourceError
 from omniload_cli.progress import Progress
-from omniload_cli.secrets import Scrubber
+from omniload_cli.secrets import PrivateDir, Scrubber
 from tests.reliability.support import alive, wait_for
 
 STAGE = "_omniload_stage_tasks_ab12"
@@ -364,6 +364,32 @@ def test_child_env_leaves_out_whatever_carries_the_token(monkeypatch):
     assert env["HARMLESS"] == "kept" and env["PATH"] == os.environ["PATH"]
 
 
+def test_a_config_in_memory_reaches_its_child_only_and_leaves_nothing_on_disk(relay, monkeypatch):
+    private = PrivateDir()
+    try:
+        path = private.write_config("tap-config.json", {"access_token": SECRET})
+        other = private.write_config("target-config.json", {"password": SECRET})
+        assert path.startswith("/dev/fd/") and os.listdir(private.path) == [".alive"]
+        # The tap reads its own (from the start, however often); the other is not open in it.
+        tap = ("import json, os, sys\n"
+               "first, again = json.load(open(sys.argv[1])), json.load(open(sys.argv[1]))\n"
+               "held = []\n"
+               "for n in os.listdir('/proc/self/fd'):\n"
+               "    try: held.append(os.readlink(f'/proc/self/fd/{n}'))\n"
+               "    except OSError: pass\n"
+               "print(json.dumps({'type': 'STATE', 'value': [first, again, held]}))")
+        relay.run(tap_argv=[sys.executable, "-c", tap, path])
+        first, again, open_files = relay.result.last_state
+        assert first == again == {"access_token": SECRET}
+        assert not [f for f in open_files if "target-config" in f] and other != path
+        monkeypatch.delattr(os, "memfd_create")      # a system without memfds: a private file
+        fallback = private.write_config("fallback.json", {"k": 1})
+        assert fallback == os.path.join(private.path, "fallback.json")
+        assert oct(os.stat(fallback).st_mode & 0o777) == "0o600"
+    finally:
+        private.cleanup()
+
+
 def test_child_log_lines_are_relayed_only_with_omniload_debug_and_scrubbed(relay, capfd, monkeypatch):
     lines = f"using {SECRET}\nPROGRESS {{\"stream\": \"tasks\"}}\n"
     relay.run([schema()], tap_stderr=lines, target_stderr="loaded\n")
@@ -431,6 +457,17 @@ def test_relayed_lines_lose_their_query_strings_and_their_length(relay):
     ("IOException: Could not set lock on file w.db\n",
      "the destination database was locked by another process while loading; close it and retry "
      "(nothing was changed)"),
+    # The loader's own line, not SQLAlchemy's link after its traceback (nor the SQL).
+    ("level=CRITICAL message=target-duckdb-omniload failed: InternalError: (psycopg.errors.ReadOnlySql"
+     "Transaction) cannot execute CREATE TABLE in a read-only transaction [SQL: CREATE TABLE x (gid TEXT)] "
+     "(Background on this error at: https://sqlalche.me/e/21/2j85)\nTraceback (most recent call last):\n"
+     "sqlalchemy.exc.InternalError: (psycopg.errors.ReadOnlySqlTransaction) cannot execute CREATE TABLE\n"
+     "(Background on this error at: https://sqlalche.me/e/21/2j85)\n",
+     "loading into DuckDB failed (target-duckdb-omniload exit 1): InternalError: (psycopg.errors.ReadOnlySql"
+     "Transaction) cannot execute CREATE TABLE in a read-only transaction; nothing was changed"),
+    ("Traceback (most recent call last):\nValueError: no such column\n"
+     "(Background on this error at: https://sqlalche.me/e/21/2j85)\n",
+     "loading into DuckDB failed (target-duckdb-omniload exit 1): ValueError: no such column; nothing was changed"),
     ("OSError: [Errno 28] No space left on device\n",
      "loading into DuckDB failed (target-duckdb-omniload exit 1): OSError: [Errno 28] No space left on "
      "device; nothing was changed -- the disk is full (or a file size limit was hit): free space and retry"),

@@ -12,18 +12,28 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests import pgbouncer
 from tests.dest_reader import columns, execute, query, snapshot, stages
 from tests.expected import expected_gids
 from tests.omniload.support import REPO, SECRET_PART, TOKEN, clean_env, make_sim, run_omniload, source_uri
 from tests.postgres_server import ROLE, ROLE_PASSWORD, Database
 from tests.postgres_server import SECRET_PART as PG_SECRET
-from tests.reliability.support import cmdline, descendants, omniload_python, start, stopped, wait_for
+from tests.reliability.support import (
+    assert_clean_error,
+    cmdline,
+    descendants,
+    omniload_python,
+    start,
+    stopped,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -157,6 +167,41 @@ def test_a_role_without_temp_tables(sim, pg_server, weak_role, omniload_ready):
     one_line_error(r, 1, f"role '{role}' may not create temporary tables")
 
 
+def test_a_second_role_is_told_the_grants_it_needs_on_the_shared_bookmarks(sim, pg_server, pg_db, omniload_ready):
+    """_omniload belongs to the role of the database's first run; another
+    role gets the GRANTs that let it in, before anything is read (was: a
+    raw "permission denied for schema _omniload")."""
+    assert ingest_to(sim, pg_db.uri, "users").returncode == 0
+    role = f"second_{time.monotonic_ns() % 10**8}"
+    pg_server.create_role(role, "second-pass")
+    execute(pg_db, f'GRANT USAGE, CREATE ON SCHEMA public TO "{role}"')
+    uri = pg_server.uri(pg_db.name, user=role, password="second-pass")
+    sim.reset_request_log()
+    line = one_line_error(ingest_to(sim, uri, "tags"), 1,
+                          f"role '{role}' may not read and write the bookmarks in schema _omniload of ")
+    grants = line.split(f"as '{ROLE}': ")[1]
+    assert grants == (f"GRANT USAGE ON SCHEMA _omniload TO {role}; "
+                      f"GRANT SELECT, INSERT, UPDATE ON _omniload._state TO {role}")
+    assert sim.request_count() == 0
+    execute(pg_db, *grants.split("; "))                  # what the line says, as it says it
+    r = ingest_to(sim, uri, "tags")
+    assert r.returncode == 0, r.stderr
+    assert {t for (t,) in query(pg_db, "SELECT dest_table FROM _omniload._state")} == {"public.users", "public.tags"}
+
+
+def test_behind_pgbouncer_under_another_name(sim, pg_server, pg_db, omniload_ready):
+    """The rights checks ask about the database the server has connected
+    (current_database()), not the name in the URI, a pooler's alias."""
+    bouncer = pgbouncer.start(pg_server, {"warehouse": pg_db.name})
+    try:
+        r = ingest_to(sim, bouncer.uri("warehouse"), "users", dest_table="fresh.users")
+    finally:
+        bouncer.stop()
+    assert r.returncode == 0, r.stderr
+    assert f"postgresql://{ROLE}@127.0.0.1:{bouncer.port}/warehouse -> fresh.users" in r.stdout
+    assert {g for (g,) in query(pg_db, "SELECT gid FROM fresh.users")} == expected_gids(sim, "users")
+
+
 def test_a_failed_first_run_into_a_new_schema_leaves_nothing(sim, pg_db, omniload_ready):
     sim.faults.fail_from(1, status=500)
     try:
@@ -168,6 +213,16 @@ def test_a_failed_first_run_into_a_new_schema_leaves_nothing(sim, pg_db, omniloa
     one_line_error(r, 1, "")
     assert snapshot(pg_db) == {}
     assert not query(pg_db, "SELECT nspname FROM pg_namespace WHERE nspname IN ('fresh', '_omniload')")
+
+
+def test_a_failing_loader_is_reported_by_its_own_error_line(sim, pg_server, pg_db, omniload_ready):
+    """Not by SQLAlchemy's "(Background on this error at: …)" trailer."""
+    uri = pg_server.uri(pg_db.name, query="options=-c%20default_transaction_read_only%3Don")
+    line = one_line_error(ingest_to(sim, uri, "users"), 1, "loading into PostgreSQL failed "
+                          "(target-postgres-omniload exit 1): InternalError: (psycopg.errors.ReadOnlySql"
+                          "Transaction) cannot execute CREATE TABLE in a read-only transaction; nothing was changed")
+    assert "Background" not in line and "[SQL:" not in line
+    assert snapshot(pg_db) == {}
 
 
 def test_a_view_under_the_table_s_name_is_refused(sim, pg_db, omniload_ready):
@@ -201,6 +256,38 @@ def test_replace_keeps_views_grants_indexes_and_comments(sim, pg_server, pg_db, 
     assert not stages(pg_db)
 
 
+def test_replace_keeps_the_rows_a_user_s_foreign_keys_point_to(sim, pg_db, omniload_ready):
+    """Replace makes the table's rows the stage's in place: the rows Asana
+    still has are updated, never deleted, so a user's foreign keys to them
+    hold, ON DELETE CASCADE takes nothing that is still there, and the
+    user's own columns keep their values.  A row Asana no longer has goes
+    (with what cascades from it); held by a plain foreign key, it stops the
+    run, nothing changed."""
+    assert ingest_to(sim, pg_db.uri, "users").returncode == 0
+    kept, gone, held = sorted(expected_gids(sim, "users"))[:3]
+    execute(pg_db, "ALTER TABLE public.users ADD COLUMN team_role text",
+            f"UPDATE public.users SET team_role = 'lead' WHERE gid = '{kept}'",
+            "CREATE TABLE public.reviews (id serial PRIMARY KEY, reviewer text NOT NULL REFERENCES public.users)",
+            "CREATE TABLE public.pins (user_gid text REFERENCES public.users ON DELETE CASCADE, note text)",
+            f"INSERT INTO public.reviews (reviewer) VALUES ('{kept}')",
+            f"INSERT INTO public.pins VALUES ('{kept}', 'stays'), ('{gone}', 'goes with its user')")
+    sim.store.rename("users", kept, "Renamed in Asana")
+    sim.store.delete_user(gone)
+    r = ingest_to(sim, pg_db.uri, "users")
+    assert r.returncode == 0, r.stderr
+    assert {g for (g,) in query(pg_db, "SELECT gid FROM public.users")} == expected_gids(sim, "users")
+    assert query(pg_db, "SELECT name, team_role FROM public.users WHERE gid = ?", kept) == \
+        [("Renamed in Asana", "lead")]
+    assert query(pg_db, "SELECT user_gid, note FROM public.pins") == [(kept, "stays")]
+    assert query(pg_db, "SELECT reviewer FROM public.reviews") == [(kept,)]
+    execute(pg_db, f"INSERT INTO public.reviews (reviewer) VALUES ('{held}')")
+    sim.store.delete_user(held)
+    before = snapshot(pg_db)
+    line = one_line_error(ingest_to(sim, pg_db.uri, "users"), 1, "publishing public.users failed, nothing was changed")
+    assert 'violates foreign key constraint "reviews_reviewer_fkey"' in line
+    assert snapshot(pg_db) == before
+
+
 def test_readers_see_the_old_rows_unblocked_while_a_replace_publishes(sim, pg_db, omniload_ready):
     """Paused inside the publish transaction (rows deleted and inserted,
     not committed): another session reads the old copy at once."""
@@ -222,6 +309,43 @@ def test_readers_see_the_old_rows_unblocked_while_a_replace_publishes(sim, pg_db
         out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert ("Renamed while publishing",) in query(pg_db, "SELECT name FROM public.users")
+
+
+def test_a_new_column_waits_for_the_table_s_readers_in_short_turns(sim, pg_db, omniload_ready):
+    """Adding a column needs a moment alone with the table, which a reader in
+    a long transaction holds off.  The run tries in short attempts, so other
+    readers are held up for half a second at most, for --lock-timeout
+    seconds, then fails with nothing changed; once the reader is done, the
+    next run adds it."""
+    assert ingest_to(sim, pg_db.uri, "users").returncode == 0
+    execute(pg_db, "ALTER TABLE public.users DROP COLUMN email")      # as if the tap had added the field since
+    before = snapshot(pg_db)
+    slowest: list[float] = []
+    done = threading.Event()
+
+    def other_reader():
+        with pg_db.connect() as con:
+            while not done.is_set():
+                started = time.monotonic()
+                con.execute("SELECT count(*) FROM public.users").fetchall()
+                slowest.append(time.monotonic() - started)
+                time.sleep(0.05)
+
+    with pg_db.connect(autocommit=False) as long_reader:
+        long_reader.execute("SELECT count(*) FROM public.users").fetchall()   # holds the table until it ends
+        watcher = threading.Thread(target=other_reader)
+        watcher.start()
+        try:
+            r = ingest_to(sim, pg_db.uri, "users", "--lock-timeout", "3")
+        finally:
+            done.set()
+            watcher.join(timeout=30)
+        long_reader.rollback()
+    one_line_error(r, 1, "new columns for public.users could not be added: for 3 s other sessions' queries")
+    assert snapshot(pg_db) == before
+    assert slowest and max(slowest) < 2.0, max(slowest)
+    assert ingest_to(sim, pg_db.uri, "users").returncode == 0
+    assert "email" in columns(pg_db, "public.users")
 
 
 def test_column_types_a_postgres_user_expects(sim, pg_db, omniload_ready):
@@ -276,3 +400,132 @@ def test_the_password_is_in_no_process_and_nowhere_stored(sim, pg_db, tmp_path, 
     assert list(tmpdir.iterdir()) == []
     for name, (_, rows) in snapshot(pg_db).items():
         assert PG_SECRET not in repr(rows) and SECRET_PART not in repr(rows), name
+
+
+def _tcp_timers(pid: int, server_port: int) -> dict[str, tuple[int, int]]:
+    """The kernel's timer (kind, hundredths of a second left) on each end of
+    process pid's TCP connections to server_port (/proc/net/tcp): kind 2 is
+    a keepalive timer."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    ends = {}
+    for row in rows:
+        local, remote, timer, inode = int(row[1].split(":")[1], 16), int(row[2].split(":")[1], 16), row[5], row[9]
+        if inode in inodes and remote == server_port:
+            ends["omniload"] = (local, timer)
+    timers = {}
+    for row in rows:
+        local, remote, timer = int(row[1].split(":")[1], 16), int(row[2].split(":")[1], 16), row[5]
+        if local == server_port and remote == ends["omniload"][0]:
+            timers["server"] = timer
+    timers["omniload"] = ends["omniload"][1]
+    return {end: (int(t.split(":")[0], 16), int(t.split(":")[1], 16)) for end, t in timers.items()}
+
+
+def test_omniload_s_session_outlasts_a_quiet_load_and_a_dead_peer_is_noticed(sim, pg_server, pg_db,
+                                                                            omniload_ready):
+    """omniload's session (it holds the run's lock) idles while the loader
+    loads: a server's idle_session_timeout (here 1 s, on the database)
+    shorter than that must not end the run.  Both ends of that session keep
+    it alive with TCP keepalives every 30 s, so a server gone, or omniload's
+    host gone (and its locks with it), is noticed in about 90 s, not the
+    kernel's 2 hours."""
+    execute(pg_db, f"ALTER DATABASE \"{pg_db.name}\" SET idle_session_timeout = '1s'")
+    proc = start(sim, pg_db, "users", env_extra={"OMNILOAD_TEST_HOOK": "before-load:pause"})
+    pid = omniload_python(proc)
+    try:
+        wait_for(lambda: stopped(pid) or proc.poll() is not None, timeout=120)
+        started = time.monotonic()
+        # (A timer of another kind runs for a moment after the last packet.)
+        def keepalives():
+            found = {end: left for end, (kind, left) in _tcp_timers(pid, pg_server.port).items() if kind == 2}
+            return found if len(found) == 2 else None
+
+        timers = wait_for(keepalives, timeout=5)
+        time.sleep(max(0.0, 1.5 - (time.monotonic() - started)))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert {g for (g,) in query(pg_db, "SELECT gid FROM public.users")} == expected_gids(sim, "users")
+    assert set(timers) == {"omniload", "server"} and all(0 < left <= 3000 for left in timers.values()), timers
+
+
+# --- a table changed under a run -------------------------------------------------------------
+def test_an_incremental_run_whose_table_was_dropped_meanwhile_publishes_nothing(sim, pg_db, omniload_ready):
+    """Its stage holds only the changes: published into the dropped table's
+    place it would leave a table of those alone, for good (the bookmark
+    says the table is whole).  Refused; the next run extracts it whole."""
+    assert ingest_to(sim, pg_db.uri, "tasks", dest_table="public.tasks").returncode == 0
+    state = query(pg_db, "SELECT state FROM _omniload._state")
+    sim.store.edit_task(sorted(expected_gids(sim, "tasks"))[0], name="edited under a dropped table")
+    proc = start(sim, pg_db, "tasks", env_extra={"OMNILOAD_TEST_HOOK": "before-publish:pause"})
+    pid = omniload_python(proc)
+    try:
+        wait_for(lambda: stopped(pid) or proc.poll() is not None, timeout=120)
+        execute(pg_db, "DROP TABLE public.tasks")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        out, err = proc.communicate(timeout=120)
+    assert_clean_error(err, out, "refusing to publish public.tasks: public.tasks was dropped during the load")
+    assert "nothing was changed" in err and proc.returncode == 1
+    assert query(pg_db, "SELECT state FROM _omniload._state") == state
+    assert not query(pg_db, "SELECT 1 FROM pg_tables WHERE tablename = 'tasks'") and not stages(pg_db)
+    r = ingest_to(sim, pg_db.uri, "tasks", dest_table="public.tasks")
+    assert r.returncode == 0 and "no longer exists; ignoring its stored bookmark (full extract)" in r.stderr
+    assert {g for (g,) in query(pg_db, "SELECT gid FROM public.tasks")} == expected_gids(sim, "tasks")
+
+
+# --- what the children get -------------------------------------------------------------------
+# Stands in front of the tap or the loader: writes down the environment and
+# arguments it was started with, then becomes the real program.
+_SPY = """#!{python}
+import json, os, sys
+with open(os.path.join({where!r}, f"seen-{{os.getpid()}}.json"), "w") as f:
+    json.dump({{"environ": dict(os.environ), "argv": sys.argv}}, f)
+os.execv({real!r}, [{real!r}, *sys.argv[1:]])
+"""
+
+
+def _spied_run(tmp_path, env: dict, *args) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """./omniload ingest with the tap and the loader spied on: its result,
+    and what each child process was started with."""
+    envs = REPO / ".omniload" / "envs"
+    for variable, real in (("OMNILOAD_TAP_EXECUTABLE", envs / "tap" / "bin" / "tap-asana"),
+                           ("OMNILOAD_TARGET_EXECUTABLE",
+                            envs / "target-postgres" / "bin" / "target-postgres-omniload")):
+        spy = tmp_path / f"{real.name}-spy"
+        spy.write_text(_SPY.format(python=sys.executable, where=str(tmp_path), real=str(real)))
+        spy.chmod(0o755)
+        env[variable] = str(spy)
+    r = subprocess.run(["./omniload", "ingest", "--progress", "log", *args], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=300)
+    return r, [json.loads(p.read_text()) for p in sorted(tmp_path.glob("seen-*.json"))]
+
+
+def test_the_children_get_no_variable_carrying_the_password_and_every_other(sim, pg_server, tmp_path,
+                                                                          omniload_ready):
+    """A password as short as "bin" (in every PATH): the variables that
+    carry it (a URI, PGPASSWORD) stay out of the tap's and the loader's
+    environment, PATH and the rest go in.  Their configs (the token, the
+    password) come as /dev/fd/N, in memory, never a file."""
+    role = f"short_{time.monotonic_ns() % 10**8}"
+    pg_server.create_role(role, "bin")
+    db = Database(pg_server, pg_server.create_database(owner=role))
+    env = clean_env(SOURCE_URI=source_uri(sim), DESTINATION_URI=pg_server.uri(db.name, user=role, password="bin"),
+                    PGPASSWORD="bin", MY_DATABASE_URL=f"postgresql://{role}:bin@db.internal/x", BINDIR="/opt/bin")
+    r, seen = _spied_run(tmp_path, env, "--source-table", "users")
+    assert r.returncode == 0, r.stderr
+    assert {Path(s["argv"][0]).name for s in seen} == {"tap-asana-spy", "target-postgres-omniload-spy"}
+    for s in seen:
+        environ = s["environ"]
+        assert "bin" in environ["PATH"] and environ["PATH"] == env["PATH"] and environ["BINDIR"] == "/opt/bin"
+        assert not {"PGPASSWORD", "MY_DATABASE_URL", "DESTINATION_URI", "SOURCE_URI"} & set(environ)
+        assert not [v for v in environ.values() if v == "bin" or ":bin@" in v or TOKEN in v]
+        assert s["argv"][s["argv"].index("--config") + 1].startswith("/dev/fd/")
+

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from omniload_cli.bookmarks import bookmark_of
-from omniload_cli.destinations import PublishRequest, Sent, StageMismatch
+from omniload_cli.destinations import PublishRequest, Sent, StageMismatch, TableBefore
 from omniload_cli.destinations import duckdb as duckdb_destination
 from omniload_cli.destinations import postgres as postgres_destination
 from omniload_cli.errors import UsageError
@@ -208,6 +208,30 @@ def test_an_altered_stage_is_refused(con, stage_rows, sent, why):
         do(con, "merge", {"v": 2}, sent=sent)
     assert rows(con) == [("9", "old")]
     assert DEST.state.read_state(con, "public.tasks")[1] == {"v": 1}
+
+
+def test_changes_are_not_published_into_a_table_dropped_or_replaced_during_the_load(con):
+    """An incremental run's stage holds only the changes: renamed into the
+    place of a table dropped meanwhile it would be a table of those alone,
+    under a bookmark that says it is whole."""
+    make_stage(con, [("1", "a"), ("2", "b")])
+    do(con, "merge", {"v": 1})
+    seen = TableBefore(True, ("asana://1/tasks", {"v": 1}),
+                       identity=DEST.catalog.table_identity(con, "public", "tasks"))
+    con.execute("DROP TABLE public.tasks")
+    make_stage(con, [("2", "b2")])
+    with pytest.raises(StageMismatch, match="public.tasks was dropped during the load"):
+        do(con, "merge", {"v": 2}, on_top_of=seen)
+    assert not DEST.catalog.table_exists(con, "public", "tasks")
+    assert DEST.state.read_state(con, "public.tasks")[1] == {"v": 1}
+    if DEST.catalog.table_identity(con, "public", STAGE) == f"public.{STAGE}":
+        return          # DuckDB knows a table by its name only: a recreated one is the same to it
+    con.execute("CREATE TABLE public.tasks (gid VARCHAR PRIMARY KEY, name VARCHAR)")
+    with pytest.raises(StageMismatch, match="public.tasks was dropped and created anew"):
+        do(con, "merge", {"v": 2}, on_top_of=seen)
+    assert rows(con) == [] and DEST.state.read_state(con, "public.tasks")[1] == {"v": 1}
+    do(con, "merge", {"v": 2})                 # a whole copy may go anywhere
+    assert rows(con) == [("2", "b2")]
 
 
 def test_merge_keeps_the_columns_a_user_added(con):

@@ -230,3 +230,19 @@ def test_postgres_table_names_that_postgres_would_cut_are_refused():
     with pytest.raises(UsageError, match="too long for PostgreSQL"):
         check_table_for(pg, parse_dest_table("public." + "t" * 39, "tasks"))
     check_table_for(parse_dest_uri("duckdb:///x.db", "/"), parse_dest_table("public." + "t" * 80, "tasks"))
+
+
+@pytest.mark.parametrize("flag, value, says", [
+    ("--dest-schema", "s" * 64, "--dest-schema sss"),
+    ("--dest-table", "s" * 64 + ".tasks", "--dest-table sss"),
+    ("--dest-table", "public." + "t" * 39, "--dest-table public.ttt"),
+])
+def test_a_name_too_long_for_postgres_is_blamed_on_the_flag_that_gave_it(flag, value, says):
+    from omniload_cli.cli import build_parser, plan_from_args
+
+    args = build_parser().parse_args(["ingest", "--source-uri", "asana://1?access_token=t", "--source-table",
+                                      "tasks", "--dest-uri", "postgresql://u@h/db", flag, value])
+    with pytest.raises(UsageError) as e:
+        plan_from_args(args)
+    assert e.value.message.startswith(says) and "too long for PostgreSQL" in e.value.message
+    assert ("a schema name has at most 63" in e.value.message) == value.startswith("s")

@@ -124,7 +124,7 @@ def _kill(proc, how, delay):
     try:
         if how in ("tap", "target", "target-loading"):
             tap = wait_for(lambda: child("--catalog") or proc.poll() is not None)
-            target = child("target-config.json")     # the loader's argument, whichever loader
+            target = child("bin/target-")            # the loader's program, whichever loader
             if how == "target-loading":       # the tap is done, the loader is writing
                 wait_for(lambda: not alive(tap) or proc.poll() is not None, step=0.002)
             time.sleep(delay)
@@ -206,7 +206,7 @@ def test_kill_then_recover(request, sim, kind, table, how, delay):
     assert r.returncode == 0, r.stderr
     assert_exact(sim, db, table)
     assert not [k for k in snapshot(db) if "_omniload_stage_" in k]
-    # The killed run's private dir (configs, CSV batches) is gone too.
+    # The killed run's private dir (catalog, state, CSV batches) is gone too.
     assert os.listdir(world["tmp"]) == []
 
 

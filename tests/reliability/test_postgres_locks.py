@@ -102,6 +102,25 @@ def test_a_run_that_cannot_wait_fails_in_one_line_and_changes_nothing(sim, db, t
     assert _finish(first)[0] == 0
 
 
+def test_a_waiting_run_whose_connection_is_ended_fails_in_one_line(sim, db, pg_server):
+    first, pid = _paused(sim, db, "users")
+    try:
+        second = start(sim, db, "users")
+        waiter = omniload_python(second)
+        (backend,) = wait_for(lambda: pg_server.admin(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", f"omniload (pid {waiter})",
+            database=db.name))
+        pg_server.admin("SELECT pg_terminate_backend(%s)", backend[0], database=db.name)
+        rc, out, err = _finish(second)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert rc == 1
+    assert_clean_error(err, out, "the connection to PostgreSQL broke while taking the run's lock on public.users "
+                                 "in postgresql://")
+    assert "terminating connection due to administrator command" in err and "nothing was changed" in err
+    assert _finish(first)[0] == 0
+
+
 def test_a_killed_run_leaves_no_lock_and_its_stage_goes_with_the_next_run_on_that_table(sim, db):
     killed = start(sim, db, "users", env_extra={"OMNILOAD_TEST_HOOK": "before-publish:kill"})
     assert _finish(killed)[0] == -signal.SIGKILL

@@ -1,7 +1,8 @@
 """The token never leaks: not in the Singer output or state, not in any line
 omniload prints (debug relays included), not in the database, not in a temp
-file left behind -- after success, failure or a kill -- and temp configs are
-0600 in a 0700 directory while they exist.  Plain http outside loopback is
+file left behind -- after success, failure or a kill -- and the configs that
+hold it are never on disk (the run's other temp files are 0600 in a 0700
+directory).  Plain http outside loopback is
 refused.  (ps/environ and the stored-rows checks are in tests/omniload.)"""
 
 from __future__ import annotations
@@ -74,10 +75,24 @@ def test_nothing_printed_or_stored_or_left_holds_the_token(sim, tmp_path, omnilo
     assert not _files_containing(tmp_path, SECRET_PART.encode())   # db, wal, anything
 
 
-def test_temp_configs_are_private_while_they_exist(sim, tmp_path, omniload_ready):
-    """Paused just before the children start: the private dir is 0700, every
-    file in it 0600 (the tap config holds the token); a SIGKILL there leaves
-    it behind, and the next run removes it."""
+def _memory_files(pid: int) -> dict[str, bytes]:
+    """The anonymous in-memory files (memfds) process pid holds open: name -> contents."""
+    held = {}
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+            if target.startswith("/memfd:"):
+                held[target[len("/memfd:"):].removesuffix(" (deleted)")] = fd.read_bytes()
+        except OSError:
+            pass
+    return held
+
+
+def test_configs_with_secrets_are_never_on_disk(sim, tmp_path, omniload_ready):
+    """Paused just before the children start: the tap's config (the token)
+    and the loader's are anonymous in-memory files omniload holds, not files;
+    the private dir (0700, its files 0600) holds nothing secret, so a
+    SIGKILL there leaves no token behind; the next run removes the dir."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     db = tmp_path / "w.db"
@@ -88,17 +103,20 @@ def test_temp_configs_are_private_while_they_exist(sim, tmp_path, omniload_ready
         (private,) = list(tmp.iterdir())
         assert stat.S_IMODE(private.stat().st_mode) == 0o700
         files = [p for p in private.rglob("*") if p.is_file()]
-        assert {p.name for p in files} >= {"tap-config.json", "target-config.json", "catalog.json"}
+        assert "catalog.json" in {p.name for p in files}
+        assert not {"tap-config.json", "target-config.json"} & {p.name for p in files}
         for p in files:
             assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
-        assert _files_containing(private, SECRET_PART.encode()) == [str(private / "tap-config.json")]
+        held = _memory_files(pid)
+        assert SECRET_PART.encode() in held["tap-config.json"]
+        assert json.loads(held["target-config.json"])["path"] == str(db)
         os.kill(pid, signal.SIGKILL)                 # no cleanup runs
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             os.kill(pid, signal.SIGKILL)
             proc.wait(timeout=30)
-    assert _files_containing(tmp, SECRET_PART.encode())
+    assert list(tmp.iterdir()) and not _files_containing(tmp, SECRET_PART.encode())
     r = ingest(sim, db, "users", env_extra={"TMPDIR": str(tmp)})
     assert r.returncode == 0, r.stderr
     assert os.listdir(tmp) == []

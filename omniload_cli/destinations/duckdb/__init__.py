@@ -18,7 +18,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from omniload_cli import forked
-from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult, TableBefore, undo_warning
+from omniload_cli.destinations import (
+    Destination,
+    PreRun,
+    PublishRequest,
+    PublishResult,
+    TableBefore,
+    not_a_table,
+    undo_warning,
+)
 from omniload_cli.destinations.duckdb import catalog, files, publish, state
 from omniload_cli.destinations.duckdb.run_lock import RunLock
 from omniload_cli.errors import DestinationError, with_disk_hint
@@ -38,6 +46,9 @@ CHECKPOINT_THRESHOLD = "1GB"
 
 
 class DuckDBDestination(Destination):
+    loader = "duckdb"
+    database_kind = "DuckDB"
+
     def __init__(self, dest: DuckDBDest) -> None:
         self.dest = dest
         self.display = dest.display
@@ -85,11 +96,10 @@ class DuckDBDestination(Destination):
     def _before(self, con, table: DestTable) -> TableBefore:
         kind = catalog.relation_kind(con, table.schema, table.table)
         if kind not in (None, "table"):
-            raise DestinationError(
-                f"{table.display} is a {kind} in {self.dest.display}; omniload loads into tables: "
-                f"choose another --dest-table, or drop the {kind}", exit_code=2)
+            raise not_a_table(table, kind, self.dest.display)
         return TableBefore(existed=kind == "table", stored=state.read_state(con, table.display),
-                           schema_existed=catalog.schema_exists(con, table.schema))
+                           schema_existed=catalog.schema_exists(con, table.schema),
+                           identity=catalog.table_identity(con, table.schema, table.table))
 
     def loader_config(self, schema: str, pre: PreRun, scratch: Path) -> dict:
         return {

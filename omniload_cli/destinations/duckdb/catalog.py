@@ -26,6 +26,12 @@ def table_exists(con, schema: str, table: str) -> bool:
                        " AND schema_name = ? AND table_name = ?", [schema, table]) > 0
 
 
+def table_identity(con, schema: str, table: str) -> str | None:
+    """What tells the table from another created under its name since: a
+    DuckDB file can only say its name (its oids change with each connection)."""
+    return f"{schema}.{table}" if table_exists(con, schema, table) else None
+
+
 def view_exists(con, schema: str, name: str) -> bool:
     return _count(con, "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database()"
                        " AND schema_name = ? AND view_name = ?", [schema, name]) > 0
@@ -63,3 +69,13 @@ def count_rows(con, schema: str, table: str) -> int:
 
 def drop_table(con, schema: str, table: str) -> None:
     con.execute(f"DROP TABLE IF EXISTS {qualified(schema, table)}")
+
+
+def delete_rows(con, schema: str, table: str) -> None:
+    con.execute(f"DELETE FROM {qualified(schema, table)}")
+
+
+def create_key_table(con, schema: str, table: str, key: str) -> None:
+    """A table of just its key (what an empty source without columns makes)."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
+    con.execute(f"CREATE TABLE {qualified(schema, table)} ({q(key)} VARCHAR PRIMARY KEY)")

@@ -19,7 +19,9 @@ The stage is the run's own (its name carries the run's id) and is checked
 against what the run sent the loader before anything is published: a stage
 that is missing although the loader was told to create it, or that holds
 more rows than records were sent, or none although records were sent, fails
-the run with nothing changed -- never "published" as an empty copy.
+the run with nothing changed -- never "published" as an empty copy.  So
+does an incremental run's stage (only the changes) whose table was dropped
+during the load (destinations.check).
 
 Rows Asana no longer has come as tombstones, kept out of the stage by the
 relay (pipeline.py): merge deletes those keys from the table in the same
@@ -36,7 +38,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from omniload_cli import destinations
-from omniload_cli.destinations import PublishRequest, PublishResult, Sent
+from omniload_cli.destinations import PublishRequest, PublishResult
+from omniload_cli.destinations.duckdb import catalog
 from omniload_cli.destinations.duckdb import state as state_table
 from omniload_cli.destinations.duckdb.catalog import columns, count_rows, q, qualified, table_exists
 
@@ -47,8 +50,8 @@ def publish(con, requests: Sequence[PublishRequest]) -> list[PublishResult]:
     transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
-        results = destinations.publish_in_order(
-            requests, lambda r: check_stage(con, r.table.schema, r.stage, r.sent), lambda r: _publish_one(con, r))
+        results = destinations.publish_in_order(con, requests, catalog, _publish, _remove,
+                                                state_table.write_state)
         con.execute("COMMIT")
     except BaseException:
         # BaseException: a Ctrl-C in the middle must roll back too.
@@ -60,37 +63,12 @@ def publish(con, requests: Sequence[PublishRequest]) -> list[PublishResult]:
     return results
 
 
-def _publish_one(con, r: PublishRequest) -> PublishResult:
-    schema, table = r.table.schema, r.table.table
-    result = _publish(con, schema, table, r.stage, r.strategy, r.key, r.rebuild)
-    if r.strategy == "merge" and not r.rebuild:
-        result.rows_removed = _remove(con, schema, table, r.key, list(r.sent.removed))
-        result.rows_in_table -= result.rows_removed
-    if r.state_key is not None:
-        state_table.write_state(con, r.state_key, r.source, r.state)
-    return result
-
-
-def check_stage(con, schema: str, stage: str, sent: Sent) -> None:
-    rows = count_rows(con, schema, stage) if table_exists(con, schema, stage) else None
-    destinations.check_stage(f"{schema}.{stage}", sent, rows)
-
-
-def _publish(con, schema: str, table: str, stage: str, strategy: str, key: str,
-             rebuild: bool = False) -> PublishResult:
+def _publish(con, r: PublishRequest) -> PublishResult:
+    schema, table, stage, strategy, key, rebuild = (r.table.schema, r.table.table, r.stage, r.strategy, r.key,
+                                                    r.rebuild)
     target = qualified(schema, table)
     staged = qualified(schema, stage)
     existed = table_exists(con, schema, table)
-    if not table_exists(con, schema, stage):
-        # The tap sent no SCHEMA for the stream, so the loader created nothing:
-        # the source has no rows and no column list to offer.
-        if (strategy == "replace" or rebuild) and existed:
-            con.execute(f"DELETE FROM {target}")
-        elif not existed:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
-            con.execute(f"CREATE TABLE {target} ({q(key)} VARCHAR PRIMARY KEY)")
-        return PublishResult(0, count_rows(con, schema, table), not existed)
-
     loaded = count_rows(con, schema, stage)
     if strategy == "replace" or rebuild or not existed:
         if existed:
@@ -117,12 +95,10 @@ def _publish(con, schema: str, table: str, stage: str, strategy: str, key: str,
     return PublishResult(loaded, count_rows(con, schema, table), not existed)
 
 
-def _remove(con, schema: str, table: str, key: str, keys: list[str]) -> int:
-    """Delete the rows whose key is in keys; how many went."""
-    if not keys or not table_exists(con, schema, table):
-        return 0
-    (deleted,) = con.execute(f"DELETE FROM {qualified(schema, table)} WHERE {q(key)} IN "
-                             f"(SELECT unnest(?::VARCHAR[]))", [keys]).fetchall()[0]
+def _remove(con, r: PublishRequest) -> int:
+    """Delete the rows of the tap's tombstones; how many went."""
+    (deleted,) = con.execute(f"DELETE FROM {qualified(r.table.schema, r.table.table)} WHERE {q(r.key)} IN "
+                             f"(SELECT unnest(?::VARCHAR[]))", [list(r.sent.removed)]).fetchall()[0]
     return int(deleted)
 
 

@@ -25,16 +25,15 @@ import os
 import time
 from collections.abc import Callable
 
-from omniload_cli.destinations import busy_message, waiting_message
+from omniload_cli.destinations import DEFAULT_LOCK_TIMEOUT_S, busy_message, waiting_message
 from omniload_cli.errors import DestinationError
 
 LOCK_SUFFIX = ".omniload.lock"
-DEFAULT_TIMEOUT_S = 600.0
 _POLL_S = 0.1
 
 
 class RunLock:
-    def __init__(self, db_path: str, display: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
+    def __init__(self, db_path: str, display: str, *, timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
                  on_wait: Callable[[str], None] | None = None):
         # The real path: one file reached through a symlink is one lock.
         self.path = os.path.realpath(db_path) + LOCK_SUFFIX

@@ -17,10 +17,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+from omniload_cli.destinations import STATE_SCHEMA, STATE_TABLE
 from omniload_cli.destinations.duckdb.catalog import q, qualified, table_exists
 
-STATE_SCHEMA = "_omniload"
-STATE_TABLE = "_state"
 _QUALIFIED = qualified(STATE_SCHEMA, STATE_TABLE)
 
 

@@ -16,7 +16,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from omniload_cli.destinations import Destination, PreRun, PublishRequest, PublishResult, TableBefore, undo_warning
+from omniload_cli.destinations import (
+    DEFAULT_LOCK_TIMEOUT_S,
+    STATE_SCHEMA,
+    STATE_TABLE,
+    Destination,
+    PreRun,
+    PublishRequest,
+    PublishResult,
+    TableBefore,
+    not_a_table,
+    undo_warning,
+)
 from omniload_cli.errors import DestinationError
 from omniload_cli.uri import STAGE_PREFIX, DestTable, PostgresDest
 
@@ -33,6 +44,7 @@ class PostgresDestination(Destination):
         self.dest = dest
         self.display = dest.display
         self._con = None
+        self._wait_s = DEFAULT_LOCK_TIMEOUT_S      # --lock-timeout (run_lock)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -55,6 +67,7 @@ class PostgresDestination(Destination):
         """The run's locks, on the connection every later step uses."""
         from omniload_cli.destinations.postgres.run_lock import AdvisoryRunLock
 
+        self._wait_s = timeout_s
         lock = AdvisoryRunLock(self._connect, tables, self.display, timeout_s=timeout_s, on_wait=on_wait)
         self._con = lock.acquire()
         try:
@@ -77,17 +90,21 @@ class PostgresDestination(Destination):
 
         con = self.con
         try:
+            # The server's name for the database: a pooler (pgbouncer) may
+            # know it under another, the URI's.
             dbname = con.execute("SELECT current_database()").fetchone()[0]
             before = {}
             for table in tables:
                 kind = catalog.relation_kind(con, table.schema, table.table)
                 if kind not in (None, "table"):
-                    raise DestinationError(
-                        f"{table.display} is a {kind} in {self.display}; omniload loads into tables: choose "
-                        f"another --dest-table, or drop the {kind}", exit_code=2)
-                before[table] = TableBefore(existed=kind == "table", stored=state.read_state(con, table.display),
-                                            schema_existed=catalog.schema_exists(con, table.schema))
-            self._check_rights(con, before)
+                    raise not_a_table(table, kind, self.display)
+                before[table] = TableBefore(existed=kind == "table", stored=None,
+                                            schema_existed=catalog.schema_exists(con, table.schema),
+                                            identity=catalog.table_identity(con, table.schema, table.table))
+            # Before reading the bookmarks: the role may not be allowed to.
+            self._check_rights(con, dbname, before)
+            for table, b in before.items():
+                b.stored = state.read_state(con, table.display)
             for schema in sorted({t.schema for t, b in before.items() if not b.schema_existed}):
                 # Created here rather than by the loader: runs on other tables
                 # of a new schema would race on it.
@@ -105,42 +122,35 @@ class PostgresDestination(Destination):
                 from None
         return PreRun(before, catalog_name=dbname)
 
-    def _check_rights(self, con, before: dict[DestTable, TableBefore]) -> None:
+    def _check_rights(self, con, dbname: str, before: dict[DestTable, TableBefore]) -> None:
         """What the run will need, asked before the load: a clear line now
-        rather than a failed publish after the whole extract."""
-        from omniload_cli.destinations.postgres import catalog, state
+        rather than a failed publish after the whole extract (or a raw
+        "permission denied" while reading the bookmarks)."""
+        from omniload_cli.destinations.postgres import catalog
 
         role = con.execute("SELECT current_user").fetchone()[0]
+        who, database = catalog.sql_name(con, role), catalog.sql_name(con, dbname)
         where = f"{self.dest.where}"
         needs_database = [t.schema for t, b in before.items() if not b.schema_existed]
-        if not catalog.schema_exists(con, state.STATE_SCHEMA):
-            needs_database.append(state.STATE_SCHEMA)
-        if needs_database and not catalog.may(con, "database", self.dest.database, "CREATE"):
+        if not catalog.schema_exists(con, STATE_SCHEMA):
+            needs_database.append(STATE_SCHEMA)
+        if needs_database and not catalog.may(con, "database", dbname, "CREATE"):
             raise DestinationError(
                 f"role {role!r} may not create schemas in {where} (omniload needs "
                 f"{', '.join(sorted(set(needs_database)))}); as its owner: "
-                f"GRANT CREATE ON DATABASE {self.dest.database} TO {role}, or create the schemas for it")
-        if not catalog.may(con, "database", self.dest.database, "TEMP"):
+                f"GRANT CREATE ON DATABASE {database} TO {who}, or create the schemas for it")
+        if not catalog.may(con, "database", dbname, "TEMP"):
             raise DestinationError(
                 f"role {role!r} may not create temporary tables in {where} (the loader stages each batch in "
-                f"one); GRANT TEMP ON DATABASE {self.dest.database} TO {role}")
-        if catalog.schema_exists(con, state.STATE_SCHEMA):
-            if catalog.table_exists(con, state.STATE_SCHEMA, state.STATE_TABLE):
-                state_name = catalog.ident(state.STATE_SCHEMA, state.STATE_TABLE).as_string(con)
-                if not all(catalog.may(con, "table", state_name, p) for p in ("SELECT", "INSERT", "UPDATE")):
-                    raise DestinationError(
-                        f"role {role!r} may not write the bookmarks table _omniload._state of {where}; "
-                        f"GRANT SELECT, INSERT, UPDATE ON _omniload._state TO {role}")
-            elif not catalog.may(con, "schema", state.STATE_SCHEMA, "CREATE"):
-                raise DestinationError(
-                    f"role {role!r} may not create the bookmarks table in schema _omniload of {where}; "
-                    f"GRANT USAGE, CREATE ON SCHEMA _omniload TO {role}")
+                f"one); GRANT TEMP ON DATABASE {database} TO {who}")
+        if catalog.schema_exists(con, STATE_SCHEMA):
+            self._check_state_rights(con, role, where)
         for table, b in before.items():
             if b.schema_existed and not (catalog.may(con, "schema", table.schema, "CREATE")
                                          and catalog.may(con, "schema", table.schema, "USAGE")):
                 raise DestinationError(
                     f"role {role!r} may not create tables in schema {table.schema!r} of {where}; as its owner: "
-                    f"GRANT USAGE, CREATE ON SCHEMA {table.schema} TO {role}")
+                    f"GRANT USAGE, CREATE ON SCHEMA {catalog.sql_name(con, table.schema)} TO {who}")
             if b.existed:
                 name = f"{catalog.ident(table.schema, table.table).as_string(con)}"
                 missing = [p for p in ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -148,7 +158,31 @@ class PostgresDestination(Destination):
                 if missing:
                     raise DestinationError(
                         f"role {role!r} may not {', '.join(missing)} rows of {table.display} in {where}; "
-                        f"GRANT {', '.join(missing)} ON {table.display} TO {role}")
+                        f"GRANT {', '.join(missing)} ON {name} TO {who}")
+
+    @staticmethod
+    def _check_state_rights(con, role: str, where: str) -> None:
+        """_omniload, where every role of the database keeps its bookmarks
+        (the first run's role created it): the rights to read and write them."""
+        from omniload_cli.destinations.postgres import catalog
+
+        grants = []
+        if not catalog.may(con, "schema", STATE_SCHEMA, "USAGE"):
+            grants.append(f"USAGE ON SCHEMA {STATE_SCHEMA}")
+        oid = catalog.table_identity(con, STATE_SCHEMA, STATE_TABLE)   # by name it needs that USAGE
+        if oid is not None:
+            missing = [p for p in ("SELECT", "INSERT", "UPDATE") if not catalog.may(con, "table", oid, p)]
+            if missing:
+                grants.append(f"{', '.join(missing)} ON {STATE_SCHEMA}.{STATE_TABLE}")
+        elif not catalog.may(con, "schema", STATE_SCHEMA, "CREATE"):
+            grants.append(f"CREATE ON SCHEMA {STATE_SCHEMA}")
+        if grants:
+            owner = catalog.schema_owner(con, STATE_SCHEMA)
+            who = catalog.sql_name(con, role)
+            raise DestinationError(
+                f"role {role!r} may not read and write the bookmarks in schema {STATE_SCHEMA} of {where} (shared "
+                f"by every role of the database; role {owner!r} created it); as {owner!r}: "
+                + "; ".join(f"GRANT {g} TO {who}" for g in grants))
 
     def loader_config(self, schema: str, pre: PreRun, scratch: Path) -> dict:
         d = self.dest
@@ -174,7 +208,7 @@ class PostgresDestination(Destination):
     def publish(self, requests: Sequence[PublishRequest]) -> list[PublishResult]:
         from omniload_cli.destinations.postgres import publish
 
-        return publish.publish(self.con, requests)
+        return publish.publish(self.con, requests, self._wait_s)
 
     def undo(self, stages: Sequence[tuple[DestTable, str]], pre: PreRun | None) -> str | None:
         if pre is None:
@@ -186,7 +220,8 @@ class PostgresDestination(Destination):
         try:
             con = self.con
             for table, stage in stages:
-                catalog.drop_table(con, table.schema, stage)
+                if catalog.table_exists(con, table.schema, stage):    # DROP ... IF EXISTS fails on a read-only server
+                    catalog.drop_table(con, table.schema, stage)
             for schema in sorted({t.schema for t, b in pre.tables.items() if not b.schema_existed}):
                 with con.transaction():
                     con.execute("SELECT pg_advisory_xact_lock(%s, %s)", _schema_key(schema))

@@ -33,6 +33,13 @@ def table_exists(con, schema: str, name: str) -> bool:
     return relation_kind(con, schema, name) == "table"
 
 
+def table_identity(con, schema: str, name: str) -> int | None:
+    """The table's oid: a table dropped and created anew under its name has another."""
+    row = one(con, "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                   "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')", (schema, name))
+    return None if row is None else int(row[0])
+
+
 def schema_exists(con, schema: str) -> bool:
     return one(con, "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)) is not None
 
@@ -77,10 +84,29 @@ def drop_table(con, schema: str, table: str) -> None:
     con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident(schema, table)))
 
 
-def may(con, check: str, *args: str) -> bool:
+def delete_rows(con, schema: str, table: str) -> None:
+    con.execute(sql.SQL("DELETE FROM {}").format(ident(schema, table)))
+
+
+def create_key_table(con, schema: str, table: str, key: str) -> None:
+    """A table of just its key (what an empty source without columns makes)."""
+    con.execute(sql.SQL("CREATE TABLE {} ({} text PRIMARY KEY)").format(ident(schema, table), sql.Identifier(key)))
+
+
+def may(con, check: str, *args: str | int) -> bool:
     """has_<check>_privilege(current_user, *args): may the session's role do that?"""
     function = {"database": "has_database_privilege", "schema": "has_schema_privilege",
                 "table": "has_table_privilege"}[check]
     placeholders = ", ".join(["%s"] * len(args))
     row = one(con, f"SELECT {function}({placeholders})", args)
     return bool(row and row[0])
+
+
+def schema_owner(con, schema: str) -> str | None:
+    row = one(con, "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = %s", (schema,))
+    return row[0] if row else None
+
+
+def sql_name(con, name: str) -> str:
+    """name as SQL text spells it (quoted where it must be), for GRANT lines."""
+    return con.execute("SELECT quote_ident(%s)", (name,)).fetchone()[0]

@@ -1,4 +1,4 @@
-"""Connecting to the PostgreSQL server, and what a failure to says in one line.
+"""Connecting to the PostgreSQL server, and what a failure to connect says in one line.
 
 omniload talks to the server with psycopg 3 (imported here only: a DuckDB
 run never loads it).  Every error names the server and database, never the
@@ -15,6 +15,20 @@ from omniload_cli.uri import PostgresDest
 
 CONNECT_TIMEOUT_S = 15   # unless the URI's connect_timeout says otherwise
 APPLICATION = "omniload"
+# libpq's TCP keepalives, unless the URI sets them: a server that vanished
+# (its host crashed, the network cut) fails a run within about 90 s instead
+# of leaving it waiting on a dead socket for the kernel's two hours.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 6}
+# The same asked of the server for omniload's own session, which holds the
+# run's locks: when omniload's host crashes, the server ends the session,
+# and so frees the locks, as soon.  (Ignored on a unix socket.)
+_SERVER_KEEPALIVES = ("SET tcp_keepalives_idle = 30", "SET tcp_keepalives_interval = 10",
+                      "SET tcp_keepalives_count = 6")
+# PostgreSQL 14 and later end sessions idle longer than idle_session_timeout
+# where a server sets it, and omniload's own idles through the whole load.
+# (The loader's may be ended between batches: SQLAlchemy's pre-ping replaces
+# them.)
+IDLE_SESSION_TIMEOUT_SINCE = 140000
 
 
 def application_name(pid: int | None = None) -> str:
@@ -37,14 +51,18 @@ def connect(dest: PostgresDest):
     import psycopg
     from psycopg.conninfo import make_conninfo
 
-    params = dest.conninfo()
+    params = {**KEEPALIVES, **dest.conninfo()}
     params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     params.update(application_name=application_name(), client_encoding="UTF8")
     try:
         con = psycopg.connect(make_conninfo("", **params), autocommit=True)
+        con.execute("SET TIME ZONE 'UTC'")
+        for statement in _SERVER_KEEPALIVES:
+            con.execute(statement)
+        if con.info.server_version >= IDLE_SESSION_TIMEOUT_SINCE:
+            con.execute("SET idle_session_timeout = 0")
     except psycopg.Error as exc:
         raise DestinationError(_why(dest, exc)) from None
-    con.execute("SET TIME ZONE 'UTC'")
     return con
 
 

@@ -50,21 +50,29 @@ class AdvisoryRunLock:
 
     def acquire(self):
         """The connection that holds the locks (the run's connection)."""
+        import psycopg
+
         con = self._connect()
         deadline = time.monotonic() + self.timeout_s
         announced = False
+        what = self.display
         try:
             for table in self.tables:
                 k = key(table.display)
+                what = f"{table.display} in {self.display}"
                 while not con.execute("SELECT pg_try_advisory_lock(%s, %s)", k).fetchone()[0]:
                     holder = self._holder(con, k)
-                    what = f"{table.display} in {self.display}"
                     if time.monotonic() >= deadline:
                         raise DestinationError(busy_message(holder, what, self.timeout_s))
                     if not announced and self._on_wait is not None:
                         self._on_wait(waiting_message(holder, what, self.timeout_s))
                         announced = True
                     time.sleep(min(_POLL_S, max(0.0, deadline - time.monotonic())))
+        except psycopg.Error as exc:
+            # The server ended the session (a restart, pg_terminate_backend) or the network did.
+            con.close()
+            raise DestinationError(f"the connection to PostgreSQL broke while taking the run's lock on {what} "
+                                   f"({' '.join(str(exc).split())}); nothing was changed") from None
         except BaseException:
             con.close()
             raise

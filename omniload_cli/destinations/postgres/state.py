@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from psycopg.types.json import Jsonb
 
+from omniload_cli.destinations import STATE_SCHEMA, STATE_TABLE
 from omniload_cli.destinations.postgres.catalog import ident, one, table_exists
 
-STATE_SCHEMA = "_omniload"
-STATE_TABLE = "_state"
 _QUALIFIED = ident(STATE_SCHEMA, STATE_TABLE)
 
 

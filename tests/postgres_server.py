@@ -76,10 +76,12 @@ class Server:
             cur = con.execute(sql, params or None)
             return cur.fetchall() if cur.description else []
 
-    def create_database(self, name: str | None = None, owner: str = ROLE) -> str:
-        """A new, empty database (owned by the tests' role); its name."""
+    def create_database(self, name: str | None = None, owner: str = ROLE, template: str | None = None) -> str:
+        """A new database (owned by the tests' role), empty or a copy of
+        template (which nobody may be connected to); its name."""
         name = name or f"db_{secrets.token_hex(5)}"
-        self.admin(f'CREATE DATABASE "{name}" OWNER "{owner}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        self.admin(f'CREATE DATABASE "{name}" OWNER "{owner}"{copy}')
         return name
 
     def create_role(self, name: str, password: str, *rights: str) -> None:

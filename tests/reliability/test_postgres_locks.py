@@ -22,14 +22,21 @@ pytestmark = pytest.mark.slow
 SIM_SPEC = dict(projects=3, tasks_per_project=6)
 
 
-@pytest.fixture
-def db(sim, pg_server, omniload_ready) -> Database:
-    """A database that holds users and tasks (with a bookmark) already."""
+@pytest.fixture(scope="module")
+def loaded(sim, pg_server, omniload_ready) -> str:
+    """A database that holds users and tasks (with a bookmark), loaded once
+    for the module: each test gets a copy of it."""
     database = Database(pg_server, pg_server.create_database())
     for table in ("users", "tasks"):
         r = ingest(sim, database, table)
         assert r.returncode == 0, r.stderr
-    return database
+    return database.name
+
+
+@pytest.fixture
+def db(loaded, pg_server) -> Database:
+    """A copy of `loaded` of the test's own (runs since only add what changed)."""
+    return Database(pg_server, pg_server.create_database(template=loaded))
 
 
 def _finish(proc, timeout=180):

@@ -39,14 +39,19 @@ def _json(value):
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
 def full_db(request, tmp_path_factory, omniload_ready):
-    """All eight tables of one simulated workspace, loaded once."""
+    """Every table of one simulated workspace, loaded once: into DuckDB by a
+    run per table, into PostgreSQL by one run of them all (the two paths
+    give the same tables: tests/omniload/test_all_tables.py)."""
     s = make_sim(seed=3)
     if request.param == "duckdb":
         db = tmp_path_factory.mktemp("full") / "work.db"
+        runs = {t: ingest(s, db, t) for t in TABLES}
     else:
         server = request.getfixturevalue("pg_server")
         db = Database(server, server.create_database())
-    runs = {t: ingest(s, db, t) for t in TABLES}
+        one = run_omniload("ingest", "--source-uri", source_uri(s), "--source-table", "all", "--dest-uri",
+                           db.uri, "--dest-schema", "public", "--progress", "log", timeout=300)
+        runs = {t: one for t in TABLES}
     yield s, db, runs
     s.stop()
 

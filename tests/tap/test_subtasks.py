@@ -149,6 +149,8 @@ def test_an_expired_token_walks_that_project_again(tmp_path):
 
 
 def test_lost_events_are_caught_by_the_walk_when_it_is_due(tmp_path):
+    """Lost events, and a comment on a subtask (its `modified_at` moves; the
+    project's events carry no story two levels down): the walk brings them."""
     with Simulator(SPEC, token=TOKEN) as sim:
         table = Table()
         table.sync(sim, tmp_path)
@@ -157,17 +159,20 @@ def test_lost_events_are_caught_by_the_walk_when_it_is_due(tmp_path):
         sim.events.drop_next(2)
         sim.store.edit_task(subtasks[0], name="lost edit")
         sim.store.edit_task(subtasks[1], completed=True)
+        sim.store.add_story(subtasks[2], "a comment on a subtask")
+        commented = sim.store.record("tasks", subtasks[2])["modified_at"]
         table.sync(sim, tmp_path)
         assert table.rows[subtasks[0]]["name"] != "lost edit"     # nothing said so
         table.sync(sim, tmp_path, subtasks_reconcile_hours=24)    # walked less than 24 h ago
         assert table.rows[subtasks[0]]["name"] != "lost edit"
+        assert table.rows[subtasks[2]]["modified_at"] != commented
         walked = table.state["bookmarks"]["subtasks"]["walked_at"]
         for workspace in walked:
             walked[workspace] = "2020-01-01T00:00:00.000Z"        # the last walk was long ago
         sim.reset_request_log()
         run = table.sync(sim, tmp_path)
         table.assert_exact(sim)
-        assert set(run.gids("subtasks")) == set(subtasks[:2])     # a walk sends only what differs
+        assert set(run.gids("subtasks")) == set(subtasks[:3])     # a walk sends only what differs
         assert all(r.status == 412 for r in sim.requests if r.route == "GET /events")   # fresh tokens
 
 

@@ -148,6 +148,35 @@ def test_an_expired_token_walks_that_project_again(tmp_path):
         assert sim.request_count(route="GET /tasks/{task_gid}/subtasks") == 0
 
 
+def test_a_task_that_lost_its_last_subtask_loses_it_from_the_table(tmp_path):
+    """Nothing else to list: its count fell to 0, so no listing finds it
+    gone; the subtask is looked up all the same. With the event lost, and
+    with the project's sync token refused (412: its subtrees walked)."""
+    spec = WorkspaceSpec(projects=2, tasks_per_project=4, subtask_fraction=0.0, stories_per_task=(0, 0), seed=3)
+    with Simulator(spec, token=TOKEN) as sim:
+        store, ws = sim.store, sim.org_workspace_gid
+        projects = store.gids("projects", ws)
+        parents = [store.gids("tasks", project_gid=p)[0] for p in projects]
+        only = [store.add_subtask(parent, name="the only one") for parent in parents]
+        table = Table()
+        table.sync(sim, tmp_path)
+        assert set(table.rows) == set(only)
+        sim.events.drop_next(2)
+        store.delete_task(only[0])
+        store.set_parent(only[1], None)     # un-nested: a task in no project
+        table.sync(sim, tmp_path)
+        assert table.rows == {}
+        again = store.add_subtask(parents[0], name="the only one again")
+        table.sync(sim, tmp_path)
+        sim.events.expire_tokens(resource=projects[0])
+        store.delete_task(again)
+        sim.reset_request_log()
+        table.sync(sim, tmp_path)
+        assert table.rows == {}
+        assert sorted((r.query["resource"], r.status) for r in sim.requests if r.route == "GET /events") \
+            == sorted([(projects[0], 412), (projects[1], 200)])
+
+
 def test_lost_events_are_caught_by_the_walk_when_it_is_due(tmp_path):
     """Lost events, and a comment on a subtask (its `modified_at` moves; the
     project's events carry no story two levels down): the walk brings them."""

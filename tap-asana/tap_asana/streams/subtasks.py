@@ -204,6 +204,9 @@ class _Run:
         """List the tasks in to_list (level by level, many at a time), then
         look up what is left in look_up, until neither finds more to do."""
         workers = self.stream.concurrency
+        # A task that lost every subtask is listed by nothing: its orphans
+        # must be looked up even when nothing else is to be read.
+        look_up = look_up | self._orphans()
         while to_list or look_up:
             while to_list:
                 level, to_list = to_list, {}

@@ -33,8 +33,8 @@ class Table:
         self.rows: dict[str, dict] = {}
         self.state: dict | None = None
 
-    def sync(self, sim, tmp_path, **settings):
-        run = run_tap(tmp_path, base_config(sim, **settings), streams=["subtasks"], state=self.state)
+    def sync(self, sim, tmp_path, streams=("subtasks",), **settings):
+        run = run_tap(tmp_path, base_config(sim, **settings), streams=list(streams), state=self.state)
         assert run.returncode == 0, run.stderr[-3000:]
         for record in run.records("subtasks"):
             if record.get("_sdc_deleted_at"):
@@ -175,6 +175,29 @@ def test_a_task_that_lost_its_last_subtask_loses_it_from_the_table(tmp_path):
         assert table.rows == {}
         assert sorted((r.query["resource"], r.status) for r in sim.requests if r.route == "GET /events") \
             == sorted([(projects[0], 412), (projects[1], 200)])
+
+
+def test_a_change_after_the_tasks_stream_looked_a_subtask_up_is_not_lost(tmp_path):
+    """A project task nested under a subtask (in both tables) leaves its last
+    project: the tasks stream looks it up; it is renamed after that, before
+    the subtasks stream reads the events (which then start after the
+    rename): the subtasks stream must ask Asana again."""
+    with Simulator(SPEC, token=TOKEN) as sim:
+        store, ws = sim.store, sim.org_workspace_gid
+        under = sorted(g for g in store.subtask_gids(ws) if depth(sim, g) == 1)[0]
+        nested = next(g for p in store.gids("projects", ws) for g in store.gids("tasks", project_gid=p)
+                      if len(store.record("tasks", g)["projects"]) == 1 and not store.record("tasks", g)["num_subtasks"]
+                      and g != store.record("tasks", under)["parent"]["gid"])
+        store.set_parent(nested, under)
+        table = Table()
+        table.sync(sim, tmp_path, streams=["tasks", "subtasks"])
+        store.remove_task_from_project(nested, store.record("tasks", nested)["projects"][0]["gid"])
+        sim.before_request("/events", lambda: store.edit_task(nested, name="renamed between the streams"))
+        sim.reset_request_log()
+        table.sync(sim, tmp_path, streams=["tasks", "subtasks"])
+        assert table.rows[nested]["name"] == "renamed between the streams"
+        table.assert_exact(sim)
+        assert [r.api_path for r in sim.requests if r.route == "GET /tasks/{task_gid}"] == [f"/tasks/{nested}"] * 2
 
 
 def test_lost_events_are_caught_by_the_walk_when_it_is_due(tmp_path):

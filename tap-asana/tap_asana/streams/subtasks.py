@@ -241,7 +241,9 @@ class _Run:
             yield parent_gid, None
 
     def _look_up(self, gid: str) -> Iterator[tuple[str, dict | None]]:
-        yield gid, self.listings.look_up_task(gid, self.stream.fields)
+        # Fresh: the tasks stream may have looked it up before this run's
+        # events were read; a change in between is in no later run's events.
+        yield gid, self.listings.look_up_task(gid, self.stream.fields, fresh=True)
 
     def _upsert(self, record: dict, parent: str, force: bool, to_list: dict[str, bool]) -> Iterator[dict]:
         """A subtask read now: into the tree; out as a record if the table

@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tap_asana.task_index import decode_snapshot, encode_snapshot
+from tap_asana.snapshots import decode_snapshot, encode_snapshot
 
 ROOT = "-"  # the parent of a project task kept as a root
 # The parent of a subtask that left while the catalog had no place for a

@@ -18,10 +18,8 @@ with subtasks has any to list.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -67,16 +65,3 @@ class IndexedTask:
         count, parent = task.get("num_subtasks"), task.get("parent")
         return cls(task.get("modified_at"), fingerprint(task), [], count if isinstance(count, int) else 0,
                    str(parent["gid"]) if isinstance(parent, dict) and parent.get("gid") else None)
-
-
-def encode_snapshot(snapshot: dict[str, str]) -> str:
-    """{gid: value} as compressed text, small enough for a Singer STATE."""
-    lines = "\n".join(f"{gid} {value}" for gid, value in sorted(snapshot.items()))
-    return base64.b64encode(zlib.compress(lines.encode(), 9)).decode("ascii")
-
-
-def decode_snapshot(encoded: str | None) -> dict[str, str] | None:
-    if not encoded:
-        return None
-    text = zlib.decompress(base64.b64decode(encoded)).decode()
-    return dict(line.split(" ", 1) for line in text.splitlines() if line)

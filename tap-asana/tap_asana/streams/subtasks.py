@@ -11,16 +11,16 @@ from tap_asana.events import EventsRead, read_events, task_changes
 from tap_asana.http.errors import Forbidden, NotFound
 from tap_asana.streams.base import AsanaStream
 from tap_asana.streams.not_found import workspace_must_exist
-from tap_asana.streams.tasks import task_tombstone
 from tap_asana.subtask_tree import GONE, ROOT, Node, SubtaskTree, children_digest
 from tap_asana.task_index import IndexedTask, fingerprint, index_opt_fields
+from tap_asana.tombstones import task_tombstone
 
 logger = logging.getLogger("tap_asana")
 
 SNAPSHOT_KEY = "snapshot"   # {workspace gid: encoded SubtaskTree}
 SYNC_KEY = "sync"           # {workspace gid: {project gid: the events sync token}}
 WALKED_KEY = "walked_at"    # {workspace gid: when the last full walk started}
-# Asked for whatever the catalog selects: the tree is made of them.
+# Always requested, even when deselected: the tree needs them.
 TREE_FIELDS = ("modified_at", "num_subtasks", "parent")
 
 
@@ -117,7 +117,6 @@ class _Run:
         self.emitted: set[str] = set()
         self.gone: set[str] = set()                    # tasks Asana answered 404 for when listed
         self.orphans_checked: set[str] = set()
-        self.strangers: set[str] = set()               # tasks events name that the tree doesn't know
         self.count_changed: set[str] = set()           # tasks a subtask arrived under or left
 
     # The plan --------------------------------------------------------------
@@ -131,19 +130,19 @@ class _Run:
             # Before any subtask is read: whatever changes from here on is in
             # the next run's events.
             expired, changed = self._read_events(projects, {} if full else tokens)
-        to_list: dict[str, bool] = {}   # task gid -> walk its whole subtree
-        for gid, entry in index.items():
-            node = self.tree.nodes.get(gid)
-            digest = children_digest(entry.modified_at, entry.num_subtasks)
-            if entry.num_subtasks and (full or expired.intersection(entry.projects)):
-                to_list[gid] = True
-            elif entry.num_subtasks and (node is None or node.children != digest):
-                to_list[gid] = False
-            elif not entry.num_subtasks and self.previous_children.get(gid):
-                self.fresh_children[gid] = set()   # it lost every subtask it had
-        look_up = set() if full else self._to_look_up(changed, index, to_list)
+        to_list, emptied = self._what_the_index_shows(index, full, expired)
+        for gid in emptied:
+            self.fresh_children[gid] = set()   # read, in effect: it has none now
+        look_up: set[str] = set()
+        strangers: set[str] = set()   # tasks the tree doesn't know, looked up unless a listing places them
+        if not full:
+            edited, strangers = self._nested_project_tasks(index)
+            listings, look_up, unknown = self._what_events_name(changed, edited, index)
+            strangers |= unknown
+            for gid in listings:
+                to_list.setdefault(gid, False)
         yield from self._walk(to_list, look_up)
-        yield from self._walk({}, self.strangers)   # unless a listing has placed them meanwhile
+        yield from self._walk({}, strangers)
         yield from self._finish(index)
 
     def _read_events(self, projects: list[str], tokens: dict[str, str]) -> tuple[set[str], dict[str, set[str]]]:
@@ -163,41 +162,71 @@ class _Run:
                 changed.setdefault(gid, set()).update(actions)
         return expired, changed
 
-    def _to_look_up(self, changed: dict[str, set[str]], index: dict[str, IndexedTask],
-                    to_list: dict[str, bool]) -> set[str]:
-        """What the events (and the index, for project tasks that are
-        subtasks too) say to read: the subtasks of a task that got or lost
-        one are listed; a subtask that changed is looked up, unless several
-        siblings did, whose parent is then listed instead."""
+    def _what_the_index_shows(self, index: dict[str, IndexedTask], full: bool,
+                              expired: set[str]) -> tuple[dict[str, bool], set[str]]:
+        """The project tasks whose subtasks to list (gid -> walk the whole
+        subtree: a full walk, or a project whose token was refused), because
+        they have some and, unless walking, their count or what the subtasks
+        show of them moved; and those that had subtasks and have none now."""
+        to_list: dict[str, bool] = {}
+        emptied: set[str] = set()
+        for gid, entry in index.items():
+            node = self.tree.nodes.get(gid)
+            digest = children_digest(entry.modified_at, entry.num_subtasks)
+            if entry.num_subtasks and (full or expired.intersection(entry.projects)):
+                to_list[gid] = True
+            elif entry.num_subtasks and (node is None or node.children != digest):
+                to_list[gid] = False
+            elif not entry.num_subtasks and self.previous_children.get(gid):
+                emptied.add(gid)
+        return to_list, emptied
+
+    def _nested_project_tasks(self, index: dict[str, IndexedTask]) -> tuple[set[str], set[str]]:
+        """Project tasks that are subtasks too, as the index shows them: those
+        the table has as subtasks whose fingerprint moved (edited), and those
+        nested under a task the table knows that the tree doesn't have as
+        subtasks (new to it)."""
+        edited: set[str] = set()
+        new: set[str] = set()
         for gid, entry in index.items():
             node = self.tree.nodes.get(gid)
             if node is not None and node.parent not in (ROOT, GONE):
                 if node.fingerprint != entry.fingerprint:
-                    changed.setdefault(gid, set()).add("changed")
+                    edited.add(gid)
             elif entry.parent and (entry.parent in index or entry.parent in self.tree.nodes):
-                self.strangers.add(gid)   # a project task nested under one the table knows
+                new.add(gid)
+        return edited, new
+
+    def _what_events_name(self, changed: dict[str, set[str]], edited: set[str],
+                          index: dict[str, IndexedTask]) -> tuple[set[str], set[str], set[str]]:
+        """What the events (and `edited`, subtasks the index shows changed)
+        ask to read: (tasks whose subtasks to list, subtasks to look up,
+        tasks the tree doesn't know). A task that got or lost a subtask has
+        its subtasks listed; a subtask that changed is looked up, unless
+        several siblings did: their parent is listed instead."""
+        listings: set[str] = set()
         look_up: set[str] = set()
+        unknown: set[str] = set()
         by_parent: dict[str, list[str]] = {}
-        for gid, actions in changed.items():
+        for gid in changed.keys() | edited:
+            actions = changed.get(gid, set())
             node = self.tree.nodes.get(gid)
             if node is not None and node.parent == GONE:
                 node = None
             if "subtasks" in actions and (node is not None or gid in index):
-                to_list.setdefault(gid, False)   # one came or went (the count may read the same)
-            own = actions - {"subtasks"}
+                listings.add(gid)   # one came or went (the count may read the same)
+            own = (actions - {"subtasks"}) | ({"changed"} if gid in edited else set())
             if not own or (node is None and (gid in index or own == {"deleted"})):
                 continue   # a project task's own changes are in the index; a stranger gone
             if node is not None and node.parent == ROOT:
                 continue
             if node is None:
-                self.strangers.add(gid)   # new, or moved in: its new parent may well be listed anyway
+                unknown.add(gid)   # new, or moved in: its new parent may well be listed anyway
                 continue
             by_parent.setdefault(node.parent, []).append(gid)
             look_up.add(gid)
-        for parent, siblings in by_parent.items():
-            if len(siblings) > 1 and parent not in to_list:
-                to_list[parent] = False
-        return look_up
+        listings.update(parent for parent, siblings in by_parent.items() if len(siblings) > 1)
+        return listings, look_up, unknown
 
     # Reading -----------------------------------------------------------------
     def _walk(self, to_list: dict[str, bool], look_up: set[str]) -> Iterator[dict]:

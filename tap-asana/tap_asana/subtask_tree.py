@@ -6,15 +6,14 @@ changed, and a subtask that was deleted, or whose parent left the
 workspace's projects, is in no listing at all. The tree makes both
 visible without walking it: each subtask's parent, the fingerprint of its
 record as last emitted (task_index.fingerprint) and a digest of what its own
-subtasks show of it (its `modified_at`, which moves with its name, and
-`num_subtasks`). A project task with subtasks is a root (parent `-`), kept
+subtasks show of it (its name and type, their `parent`) and of
+`num_subtasks` (task_index.children_digest). A project task with subtasks is a root (parent `-`), kept
 for that digest alone. A subtask is in the table when its chain of parents
 reaches a root; whatever no longer does leaves it, without a request.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -30,14 +29,7 @@ GONE = "!"
 class Node:
     parent: str        # the parent task's gid, or ROOT
     fingerprint: str   # of the record as emitted ("-" for a root)
-    children: str      # children_digest of the task
-
-
-def children_digest(modified_at: str | None, num_subtasks: int | None) -> str:
-    """Changes when a task's subtasks must be listed again: it got or lost
-    one, or what they show of it (its name, with its `modified_at`) moved."""
-    text = f"{modified_at or ''}|{num_subtasks or 0}"
-    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+    children: str      # task_index.children_digest of the task
 
 
 class SubtaskTree:

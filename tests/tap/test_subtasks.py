@@ -112,6 +112,21 @@ def test_a_recurring_run_reads_only_what_events_name(tmp_path):
             == [parent]
 
 
+def test_a_subtask_deleted_and_restored_between_runs_comes_back_with_its_subtree(tmp_path):
+    """Restored, its subtasks come back too, modified, with no event of
+    their own and nothing moved in what they show of their parent."""
+    with Simulator(SPEC, token=TOKEN) as sim:
+        table = Table()
+        table.sync(sim, tmp_path)
+        store = sim.store
+        restored = next(g for g in sorted(store.subtask_gids(sim.org_workspace_gid))
+                        if depth(sim, g) == 1 and store.record("tasks", g)["num_subtasks"])
+        store.delete_task(restored)
+        store.undelete_task(restored)
+        table.sync(sim, tmp_path)
+        table.assert_exact(sim)
+
+
 def test_several_changed_siblings_cost_one_listing_of_their_parent(tmp_path):
     with Simulator(SPEC, token=TOKEN) as sim:
         store = sim.store

@@ -11,8 +11,8 @@ from tap_asana.events import EventsRead, read_events, task_changes
 from tap_asana.http.errors import Forbidden, NotFound
 from tap_asana.streams.base import AsanaStream
 from tap_asana.streams.not_found import workspace_must_exist
-from tap_asana.subtask_tree import GONE, ROOT, Node, SubtaskTree, children_digest
-from tap_asana.task_index import IndexedTask, fingerprint, index_opt_fields
+from tap_asana.subtask_tree import GONE, ROOT, Node, SubtaskTree
+from tap_asana.task_index import SHOWN_TO_SUBTASKS, IndexedTask, children_digest, fingerprint, index_opt_fields
 from tap_asana.tombstones import task_tombstone
 
 logger = logging.getLogger("tap_asana")
@@ -21,7 +21,7 @@ SNAPSHOT_KEY = "snapshot"   # {workspace gid: encoded SubtaskTree}
 SYNC_KEY = "sync"           # {workspace gid: {project gid: the events sync token}}
 WALKED_KEY = "walked_at"    # {workspace gid: when the last full walk started}
 # Always requested, even when deselected: the tree needs them.
-TREE_FIELDS = ("modified_at", "num_subtasks", "parent")
+TREE_FIELDS = ("modified_at", "num_subtasks", "parent", *SHOWN_TO_SUBTASKS)
 
 
 class SubtasksStream(AsanaStream):
@@ -35,11 +35,13 @@ class SubtasksStream(AsanaStream):
 
     A recurring run does not walk. It reads, per project, the events since
     the last run, and lists the subtasks of a task only where something
-    says they changed: the task index (a project task whose `num_subtasks`
-    or `modified_at` moved), an event naming a subtask (looked up with
-    `GET /tasks/{gid}`, or its parent listed when several siblings changed),
-    a subtask whose own count or name moved (its subtasks listed in turn),
-    a project whose token Asana refused (412: its subtrees walked again).
+    says they changed: the task index (a project task whose `num_subtasks`,
+    name or type moved: its subtasks show the last two as their `parent`),
+    an event naming a subtask (looked up with `GET /tasks/{gid}`, or its
+    parent listed when several siblings changed) or a task that got or lost
+    a subtask, a subtask whose own count, name or type moved (its subtasks
+    listed in turn), a project whose token Asana refused (412: its subtrees
+    walked again).
     The tree of the previous run (subtask_tree.py, in the state) shows what
     left: a subtask its parent no longer lists and nothing placed elsewhere
     is looked up once; a subtask whose chain of parents no longer reaches a
@@ -139,8 +141,8 @@ class _Run:
             edited, strangers = self._nested_project_tasks(index)
             listings, look_up, unknown = self._what_events_name(changed, edited, index)
             strangers |= unknown
-            for gid in listings:
-                to_list.setdefault(gid, False)
+            for gid, whole in listings.items():
+                to_list[gid] = to_list.get(gid, False) or whole
         yield from self._walk(to_list, look_up)
         yield from self._walk({}, strangers)
         yield from self._finish(index)
@@ -172,10 +174,9 @@ class _Run:
         emptied: set[str] = set()
         for gid, entry in index.items():
             node = self.tree.nodes.get(gid)
-            digest = children_digest(entry.modified_at, entry.num_subtasks)
             if entry.num_subtasks and (full or expired.intersection(entry.projects)):
                 to_list[gid] = True
-            elif entry.num_subtasks and (node is None or node.children != digest):
+            elif entry.num_subtasks and (node is None or node.children != entry.children):
                 to_list[gid] = False
             elif not entry.num_subtasks and self.previous_children.get(gid):
                 emptied.add(gid)
@@ -198,13 +199,15 @@ class _Run:
         return edited, new
 
     def _what_events_name(self, changed: dict[str, set[str]], edited: set[str],
-                          index: dict[str, IndexedTask]) -> tuple[set[str], set[str], set[str]]:
+                          index: dict[str, IndexedTask]) -> tuple[dict[str, bool], set[str], set[str]]:
         """What the events (and `edited`, subtasks the index shows changed)
-        ask to read: (tasks whose subtasks to list, subtasks to look up,
-        tasks the tree doesn't know). A task that got or lost a subtask has
-        its subtasks listed; a subtask that changed is looked up, unless
-        several siblings did: their parent is listed instead."""
-        listings: set[str] = set()
+        ask to read: (tasks whose subtasks to list -> the whole subtree,
+        subtasks to look up, tasks the tree doesn't know). A task that got or
+        lost a subtask has its subtasks listed, a restored one its whole
+        subtree (they came back with it, modified); a subtask that changed
+        is looked up, unless several siblings did: their parent is listed
+        instead."""
+        listings: dict[str, bool] = {}
         look_up: set[str] = set()
         unknown: set[str] = set()
         by_parent: dict[str, list[str]] = {}
@@ -213,8 +216,11 @@ class _Run:
             node = self.tree.nodes.get(gid)
             if node is not None and node.parent == GONE:
                 node = None
-            if "subtasks" in actions and (node is not None or gid in index):
-                listings.add(gid)   # one came or went (the count may read the same)
+            if node is not None or gid in index:
+                if "undeleted" in actions:
+                    listings[gid] = True
+                elif "subtasks" in actions:
+                    listings[gid] = False   # one came or went (the count may read the same)
             own = (actions - {"subtasks"}) | ({"changed"} if gid in edited else set())
             if not own or (node is None and (gid in index or own == {"deleted"})):
                 continue   # a project task's own changes are in the index; a stranger gone
@@ -225,7 +231,9 @@ class _Run:
                 continue
             by_parent.setdefault(node.parent, []).append(gid)
             look_up.add(gid)
-        listings.update(parent for parent, siblings in by_parent.items() if len(siblings) > 1)
+        for parent, siblings in by_parent.items():
+            if len(siblings) > 1:
+                listings.setdefault(parent, False)
         return listings, look_up, unknown
 
     # Reading -----------------------------------------------------------------
@@ -280,7 +288,7 @@ class _Run:
         gid = record["gid"]
         count = record.get("num_subtasks")
         count = count if isinstance(count, int) else 0
-        digest = children_digest(record.get("modified_at"), count)
+        digest = children_digest(record)
         known = self.tree.nodes.get(gid)
         node = self.tree.nodes[gid] = Node(parent, fingerprint(record), digest)
         if known is None or known.parent != parent:   # it arrived: its parent shows one subtask more
@@ -342,4 +350,4 @@ class _Run:
                 del self.tree.nodes[gid]
         for gid, entry in index.items():
             if entry.num_subtasks and (gid not in self.tree.nodes or self.tree.nodes[gid].parent == ROOT):
-                self.tree.nodes[gid] = Node(ROOT, "-", children_digest(entry.modified_at, entry.num_subtasks))
+                self.tree.nodes[gid] = Node(ROOT, "-", entry.children)

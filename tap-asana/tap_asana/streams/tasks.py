@@ -110,7 +110,9 @@ class TasksStream(AsanaStream):
             yield task
         if complete:
             self.listings.remember_all_tasks(workspace_gid, list(index))
-            self.listings.remember_task_index(workspace_gid, index_opt_fields(self.opt_fields), index)
+            fields = index_opt_fields(self.opt_fields)
+            if set(fields) <= set(self.opt_fields):   # the records had every field of the index
+                self.listings.remember_task_index(workspace_gid, fields, index)
 
     # A recurring run: the index against the previous snapshot -------------
     def _reconciled(

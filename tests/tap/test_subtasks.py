@@ -6,6 +6,7 @@ miss (lost, or too deep to bubble) caught by the periodic walk."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 
@@ -213,6 +214,34 @@ def test_a_change_after_the_tasks_stream_looked_a_subtask_up_is_not_lost(tmp_pat
         assert table.rows[nested]["name"] == "renamed between the streams"
         table.assert_exact(sim)
         assert [r.api_path for r in sim.requests if r.route == "GET /tasks/{task_gid}"] == [f"/tasks/{nested}"] * 2
+
+
+def test_a_project_with_more_events_than_a_run_reads_is_walked_instead(tmp_path):
+    """Past 50 pages of events (5,000) a project is walked as after a 412,
+    and continues from a fresh token: the run neither fails nor holds them."""
+    with Simulator(SPEC, token=TOKEN) as sim:
+        store, ws = sim.store, sim.org_workspace_gid
+        table = Table()
+        table.sync(sim, tmp_path)
+        busy = store.gids("projects", ws)[0]
+        edited = next(g for g in sorted(store.subtask_gids(ws)) if depth(sim, g) == 1 and [
+            p["gid"] for p in store.record("tasks", store.record("tasks", g)["parent"]["gid"])["projects"]] == [busy])
+        store.edit_task(edited, name="edited in a busy hour")
+        for i in range(50 * 100):
+            store.set_project_archived(busy, i % 2 == 0)
+        sim.reset_request_log()
+        run = table.sync(sim, tmp_path)
+        table.assert_exact(sim)
+        calls = Counter((r.query["resource"], r.status) for r in sim.requests if r.route == "GET /events")
+        assert calls == Counter({(busy, 200): 50, (busy, 412): 1,
+                                 **{(p, 200): 1 for p in store.gids("projects", ws) if p != busy}})
+        assert "more than 5000 events" in run.stderr
+        walked = {r.api_path.split("/")[-2] for r in sim.requests if r.route == "GET /tasks/{task_gid}/subtasks"}
+        assert {g for g in store.gids("tasks", project_gid=busy) if store.record("tasks", g)["num_subtasks"]} <= walked
+        sim.reset_request_log()
+        table.sync(sim, tmp_path)                                 # from the fresh token
+        assert [r.status for r in sim.requests if r.route == "GET /events" and r.query["resource"] == busy] == [200]
+        assert sim.request_count(route="GET /tasks/{task_gid}/subtasks") == 0
 
 
 def test_lost_events_are_caught_by_the_walk_when_it_is_due(tmp_path):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from tap_asana import timestamps
 from tap_asana.concurrency import merge_parallel
-from tap_asana.events import EventsRead, read_events, task_changes
+from tap_asana.events import MAX_PAGES, EventsRead, read_events, task_changes
 from tap_asana.http.errors import Forbidden, NotFound
 from tap_asana.streams.base import AsanaStream
 from tap_asana.streams.not_found import workspace_must_exist
@@ -160,6 +160,9 @@ class _Run:
         changed: dict[str, set[str]] = {}
         for project_gid, got in merge_parallel(read, projects, self.stream.concurrency):
             self.tokens[project_gid] = got.token
+            if got.busy:
+                logger.info("project %s had more than %d events since the last run: its subtasks are "
+                            "read in full instead", project_gid, MAX_PAGES * 100)
             if got.expired:
                 expired.add(project_gid)
             for gid, actions in task_changes(got.events).items():

@@ -15,7 +15,8 @@ def depth(sim, gid) -> int:
 
 def change_subtasks(sim, rng: random.Random, n: int, *, max_depth: int | None = None) -> list[str]:
     """n random subtask changes of every kind (touching subtasks no deeper
-    than max_depth); what was done, for failure messages."""
+    than max_depth, and commenting on none deeper than max_depth - 1: a
+    story is a level below its task); what was done, for failure messages."""
     store, ws = sim.store, sim.org_workspace_gid
     done = []
     while len(done) < n:
@@ -63,8 +64,8 @@ def change_subtasks(sim, rng: random.Random, n: int, *, max_depth: int | None = 
             if not trashed:
                 continue
             store.undelete_task(rng.choice(trashed))
-        elif kind == "comment" and subtasks:
-            store.add_story(rng.choice(subtasks), "a comment")
+        elif kind == "comment" and shallow:
+            store.add_story(rng.choice(shallow), "a comment")
         else:
             continue
         done.append(kind)

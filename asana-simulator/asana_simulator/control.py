@@ -86,7 +86,7 @@ def _route(sim, method, path, query, data):
             sim.events.drop_next(int(data["drop_next"]))
         return {"ok": True}
     if method == "POST" and path == "/events/expire":
-        sim.events.expire_tokens()
+        sim.events.expire_tokens(data.get("resource"))
         return {"ok": True}
     if method == "GET" and path == "/events":
         return {"events": sim.events.all()}

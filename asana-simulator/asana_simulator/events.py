@@ -4,15 +4,18 @@ tokens `GET /events?resource=<gid>&sync=<token>` pages through it with.
 Every mutation records its events here, each tagged with the resources whose
 event streams carry it, decided at the moment it happens: a task's own
 stream, the streams of the projects it is in, and, because events bubble
-up, the stream of its parent task and that parent's projects. Whether they
-bubble further (a sub-subtask's event reaching the grandparent's project)
-Asana does not say; by default they do not (`bubble_all_levels=False`),
-the stricter choice for a client.
+up, the stream of its parent task and that parent's projects. A story is a
+level below its task: its events are on the task's streams (its own and its
+projects'). Whether events bubble further (a sub-subtask's event, or a
+story on a subtask, reaching the parent's project) Asana does not say; by
+default they do not (`bubble_all_levels=False`), the stricter choice for a
+client.
 
 Sync tokens are opaque, signed, bound to one resource, and mark a position
 in the log. A call without one, with a tampered one, one issued for
 another resource, one older than `token_ttl_s` (24 h, as Asana documents)
-or one issued before `expire_tokens()` answers 412 with a fresh token.
+or one issued before `expire_tokens()` (every resource's, or that
+resource's) answers 412 with a fresh token.
 Delivery is at most once, as Asana warns: `drop_next(n)` and a
 `drop_rate` make events vanish before any stream sees them.
 """
@@ -68,6 +71,7 @@ class EventLog:
         self._lock = threading.Lock()
         self._secret = os.urandom(16)
         self._generation = 0
+        self._resource_generation: dict[str, int] = {}
         self._events: list[Event] = []
         self._by_stream: dict[str, list[int]] = {}   # stream gid -> seqs, ascending
         self._drop_next = 0
@@ -95,10 +99,17 @@ class EventLog:
         with self._lock:
             self._drop_next = int(n)
 
-    def expire_tokens(self) -> None:
-        """Every sync token issued so far answers 412 from now on."""
+    def expire_tokens(self, resource: str | None = None) -> None:
+        """Every sync token issued so far (for resource's stream only, when
+        given) answers 412 from now on."""
         with self._lock:
-            self._generation += 1
+            if resource is None:
+                self._generation += 1
+            else:
+                self._resource_generation[resource] = self._resource_generation.get(resource, 0) + 1
+
+    def _generation_of(self, resource_gid: str) -> list[int]:
+        return [self._generation, self._resource_generation.get(resource_gid, 0)]
 
     # --- the write side (mutations) -----------------------------------------------
     def record(self, body: dict, streams) -> None:
@@ -143,7 +154,7 @@ class EventLog:
         if not token:
             raise SyncTokenExpired(self._issue(resource_gid, len(self._events)))
         payload = self._decode(token)
-        if (payload is None or payload.get("r") != resource_gid or payload.get("g") != self._generation
+        if (payload is None or payload.get("r") != resource_gid or payload.get("g") != self._generation_of(resource_gid)
                 or (self.token_ttl_s is not None and self._clock() - payload["t"] > self.token_ttl_s)
                 or not isinstance(payload.get("p"), int) or not 0 <= payload["p"] <= len(self._events)):
             raise SyncTokenExpired(self._issue(resource_gid, len(self._events)))
@@ -151,7 +162,7 @@ class EventLog:
 
     def _issue(self, resource_gid: str, position: int) -> str:
         payload = _b64(json.dumps({"r": resource_gid, "p": position, "t": round(self._clock(), 3),
-                                   "g": self._generation}, separators=(",", ":")).encode())
+                                   "g": self._generation_of(resource_gid)}, separators=(",", ":")).encode())
         return payload + "." + _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest()[:16])
 
     def _decode(self, token: str) -> dict | None:

@@ -51,13 +51,15 @@ class Mutations:
             raise KeyError(f"unknown user {gid}")
         return u
 
-    def _streams_of(self, t) -> set:
+    def _streams_of(self, t, levels_up: int = 1) -> set:
         """Whose event streams carry an event about task t now: its own, its
         projects', its parent's and the parent's projects' (events bubble up
-        one level), and every further ancestor's with bubble_all_levels."""
+        one level), and every further ancestor's with bubble_all_levels.
+        levels_up=0 for an event one level below t (a story on it): t's own
+        streams only, unless with bubble_all_levels."""
         out = {t.gid, *(p.gid for p in t.projects())}
         ancestor, depth = t.parent, 1
-        while ancestor is not None and (depth == 1 or self.events.bubble_all_levels):
+        while ancestor is not None and (depth <= levels_up or self.events.bubble_all_levels):
             out.add(ancestor.gid)
             out.update(p.gid for p in ancestor.projects())
             ancestor, depth = ancestor.parent, depth + 1
@@ -338,8 +340,10 @@ class Mutations:
             return st.gid
 
     def _story_event(self, action, st, parent=None) -> None:
+        # A story is a level below its task: a project's stream carries the
+        # stories on its tasks, not those on their subtasks (two levels down).
         ref = {"gid": st.gid, "resource_type": "story", "name": st.text}
-        self._event(action, ref, self._streams_of(st.task), parent)
+        self._event(action, ref, self._streams_of(st.task, levels_up=0), parent)
 
     def delete_story(self, gid: str) -> None:
         with self.lock:

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -202,6 +203,7 @@ class Handler(BaseHTTPRequestHandler):
                     msg = fault.message or (RATE_LIMIT_MESSAGE if fault.status == 429 else
                                             _STATUS_MESSAGES.get(fault.status, "Server Error"))
                     return self._send_error(entry, fault.status, msg, headers)
+            sim._run_before(entry["api_path"])
             ctx = handlers.Ctx(sim, entry["api_path"], params, order)
             try:
                 body = handlers.dispatch(ctx, method)
@@ -318,6 +320,7 @@ class Simulator:
         self._log_lock = threading.Lock()
         self._requests: list[RequestRecord] = []
         self._expire_countdown: int | None = None
+        self._before: list[tuple[str, Callable[[], object]]] = []   # (api path prefix, action): before_request
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -404,6 +407,20 @@ class Simulator:
                 fire = False
         if fire:
             self.paginator.expire_all()
+
+    def before_request(self, path_prefix: str, action: Callable[[], object]) -> None:
+        """Call action() once, just before the first API request from now on
+        whose path (relative to /api/1.0) starts with path_prefix is
+        answered: a change made at an exact point of a client's run."""
+        with self._log_lock:
+            self._before.append((path_prefix, action))
+
+    def _run_before(self, api_path: str) -> None:
+        with self._log_lock:
+            due = [hook for hook in self._before if api_path.startswith(hook[0])]
+            self._before = [hook for hook in self._before if hook not in due]
+        for _, action in due:
+            action()
 
     def set_offset_ttl(self, seconds: float | None) -> None:
         self.paginator.ttl_s = seconds

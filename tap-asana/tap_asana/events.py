@@ -19,25 +19,29 @@ from dataclasses import dataclass, field
 from tap_asana.http.client import AsanaClient
 from tap_asana.http.errors import EndlessListing, MalformedResponse, SyncTokenExpired
 
-# A stream that keeps saying has_more past this many events is not a busy
-# project but a server fault (Asana keeps 24 hours of events).
-MAX_EVENTS = 1_000_000
+# Pages of events read per resource per run at most (100 events a page).
+# Past them a project is busier than its events are worth following (and
+# they would all be held at once): it is treated as a refused token, its
+# subtasks read in full and a fresh token taken.
+MAX_PAGES = 50
 
 
 @dataclass
 class EventsRead:
     token: str                 # where the next read continues
-    expired: bool              # the old token was missing or refused: re-read the resource in full
+    expired: bool              # the old token was missing or refused, or too far behind: re-read in full
     events: list[dict] = field(default_factory=list)
+    busy: bool = False         # expired because more than MAX_PAGES pages of events were waiting
 
 
 def read_events(client: AsanaClient, resource_gid: str, token: str | None) -> EventsRead:
     """Every event on resource_gid's stream after token, or `expired` with a
-    fresh token (a first read, or a token too old)."""
+    fresh token (a first read, a token too old, or more events than
+    MAX_PAGES pages)."""
     path = "/events"
     events: list[dict] = []
     seen = {token}
-    while True:
+    for _ in range(MAX_PAGES):
         try:
             page = client.get(path, {"resource": resource_gid, **({"sync": token} if token else {})})
         except SyncTokenExpired as exc:
@@ -47,11 +51,16 @@ def read_events(client: AsanaClient, resource_gid: str, token: str | None) -> Ev
         events.extend(e for e in page.data if isinstance(e, dict))
         if not page.has_more:
             return EventsRead(page.sync, expired=False, events=events)
-        if page.sync in seen or len(events) > MAX_EVENTS:
-            raise EndlessListing(f"{path}?resource={resource_gid} keeps saying has_more; stopping, "
-                                 "as the event stream would never end")
+        if page.sync in seen:
+            raise EndlessListing(f"{path}?resource={resource_gid} keeps saying has_more with the same "
+                                 "sync token; stopping, as the event stream would never end")
         seen.add(page.sync)
         token = page.sync
+    try:   # a call without a token answers 412 with one that starts from now
+        client.get(path, {"resource": resource_gid})
+    except SyncTokenExpired as exc:
+        return EventsRead(exc.fresh, expired=True, busy=True)
+    raise MalformedResponse(f"{path} answered a call without a sync token with events, not a fresh token")
 
 
 def task_changes(events: Iterable[dict]) -> dict[str, set[str]]:

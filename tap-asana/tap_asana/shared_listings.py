@@ -202,11 +202,13 @@ class SharedListings:
         least) opt_fields: the same index task_index would list again."""
         self._index.setdefault(self._index_key(workspace_gid, opt_fields), index)
 
-    def look_up_task(self, gid: str, opt_fields: list[str]) -> dict | None:
+    def look_up_task(self, gid: str, opt_fields: list[str], *, fresh: bool = False) -> dict | None:
         """GET /tasks/{gid}: the task now, or None when Asana no longer has it
         (or the token may no longer see it).
-        Asked once per run when an earlier lookup had the fields."""
-        cached = self._looked_up.get(gid)
+        Asked once per run when an earlier lookup had the fields, unless
+        fresh: a stream that took its starting point (a sync token) after an
+        earlier stream's lookup must not be answered from before it."""
+        cached = None if fresh else self._looked_up.get(gid)
         if cached is not None and (cached[1] is None or set(opt_fields) <= cached[0]):
             return cached[1]
         try:

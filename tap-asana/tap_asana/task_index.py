@@ -18,10 +18,8 @@ with subtasks has any to list.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -29,13 +27,19 @@ from dataclasses import dataclass, field
 LIVE_FIELDS = ("projects", "memberships", "tags", "assignee", "parent")
 
 
+# What a task's subtasks show of it: their `parent` is {gid, name,
+# resource_subtype}. With `num_subtasks`, they decide when to list them again.
+SHOWN_TO_SUBTASKS = ("name", "resource_subtype")
+
+
 def index_opt_fields(task_opt_fields: Iterable[str]) -> list[str]:
     """The compact listing's fields: enough to fingerprint what the full
     record shows of LIVE_FIELDS and `num_subtasks` (only the selected ones),
-    and to compare `modified_at` with the bookmark."""
+    to compare `modified_at` with the bookmark and, with `num_subtasks`,
+    to tell when a task's subtasks show it otherwise (children_digest)."""
     fields = list(task_opt_fields)
     live = [f for f in fields if f.split(".", 1)[0] in LIVE_FIELDS]
-    counted = ["num_subtasks"] if "num_subtasks" in fields else []
+    counted = ["num_subtasks", *SHOWN_TO_SUBTASKS] if "num_subtasks" in fields else []
     return ["modified_at", *counted, *live]
 
 
@@ -53,6 +57,16 @@ def fingerprint(task: dict) -> str:
     return hashlib.blake2b(canonical.encode(), digest_size=6).hexdigest()
 
 
+def children_digest(task: dict) -> str:
+    """Changes when a task's subtasks must be listed again: it got or lost
+    one, or what they show of it (SHOWN_TO_SUBTASKS) moved. Not its other
+    edits, nor a comment: its subtasks' records stay the same."""
+    count = task.get("num_subtasks")
+    text = "|".join([*(str(task.get(name) or "") for name in SHOWN_TO_SUBTASKS),
+                     str(count if isinstance(count, int) else 0)])
+    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+
+
 @dataclass
 class IndexedTask:
     modified_at: str | None
@@ -60,23 +74,12 @@ class IndexedTask:
     projects: list[str] = field(default_factory=list)  # where the listing found it
     num_subtasks: int = 0
     parent: str | None = None   # a project task can be another task's subtask too
+    children: str = ""          # children_digest (with num_subtasks in the listing)
 
     @classmethod
     def of(cls, task: dict) -> IndexedTask:
         """The entry of a task as a listing (compact or full) returned it."""
         count, parent = task.get("num_subtasks"), task.get("parent")
         return cls(task.get("modified_at"), fingerprint(task), [], count if isinstance(count, int) else 0,
-                   str(parent["gid"]) if isinstance(parent, dict) and parent.get("gid") else None)
-
-
-def encode_snapshot(snapshot: dict[str, str]) -> str:
-    """{gid: value} as compressed text, small enough for a Singer STATE."""
-    lines = "\n".join(f"{gid} {value}" for gid, value in sorted(snapshot.items()))
-    return base64.b64encode(zlib.compress(lines.encode(), 9)).decode("ascii")
-
-
-def decode_snapshot(encoded: str | None) -> dict[str, str] | None:
-    if not encoded:
-        return None
-    text = zlib.decompress(base64.b64decode(encoded)).decode()
-    return dict(line.split(" ", 1) for line in text.splitlines() if line)
+                   str(parent["gid"]) if isinstance(parent, dict) and parent.get("gid") else None,
+                   children_digest(task))

@@ -65,6 +65,15 @@ def test_tokens_expire_after_their_lifetime_or_on_demand(world):
     sim.events.configure(token_ttl_s=86400)
     r = requests.post(sim.control_url + "/events/expire", timeout=10)
     assert r.status_code == 200
+    tokens = {k: token_for(api, w[k]) for k in ("project", "top")}
+    r = requests.post(sim.control_url + "/events/expire", json={"resource": w["project"]}, timeout=10)
+    assert r.status_code == 200                                            # that resource's tokens only
+    assert api.get("/events", resource=w["project"], sync=tokens["project"]).status_code == 412
+    assert api.get("/events", resource=w["top"], sync=tokens["top"]).status_code == 200
+    token = token_for(api, w["project"])
+    sim.events.expire_tokens(resource=w["top"])
+    assert api.get("/events", resource=w["project"], sync=token).status_code == 200
+    assert api.get("/events", resource=w["top"], sync=tokens["top"]).status_code == 412
 
 
 def test_events_after_the_token_in_pages_of_100(world):
@@ -92,13 +101,15 @@ def test_events_after_the_token_in_pages_of_100(world):
 
 def test_a_project_stream_carries_its_tasks_their_stories_and_subtasks(world):
     """...one level down by default: a sub-subtask's event is on its parent's
-    stream, not the project's (Asana doesn't say how deep events bubble)."""
+    stream, not the project's, and a story on a subtask on the subtask's
+    (Asana doesn't say how deep events bubble)."""
     sim, api, w = world
     store = sim.store
     tokens = {k: token_for(api, w[k]) for k in ("project", "top", "child")}
     store.edit_task(w["top"], name="top edited")
     story = store.add_story(w["top"], "a comment")
     store.edit_task(w["child"], completed=True)
+    deep_story = store.add_story(w["child"], "a comment on a subtask")
     store.edit_task(w["grandchild"], name="deep edit")
     new = store.add_subtask(w["top"], name="new child")
     store.delete_task(w["grandchild"])
@@ -108,10 +119,11 @@ def test_a_project_stream_carries_its_tasks_their_stories_and_subtasks(world):
     assert project[1]["parent"]["gid"] == w["top"] and project[1]["type"] == "story"
     assert project[3]["parent"] == {"gid": w["top"], "resource_type": "task", "name": "top edited"}
     child_stream, _ = read(api, w["child"], tokens["child"])
-    assert named(child_stream) == [("changed", w["child"]), ("changed", w["grandchild"]),
+    assert named(child_stream) == [("changed", w["child"]), ("added", deep_story), ("changed", w["grandchild"]),
                                    ("deleted", w["grandchild"])]
     top_stream, _ = read(api, w["top"], tokens["top"])
     assert ("changed", w["grandchild"]) not in named(top_stream)
+    assert ("added", deep_story) not in named(top_stream)
 
 
 def test_with_bubbling_on_every_level_reaches_the_project(world):
@@ -120,8 +132,9 @@ def test_with_bubbling_on_every_level_reaches_the_project(world):
     token = token_for(api, w["project"])
     sim.store.edit_task(w["grandchild"], name="deep edit")
     deeper = sim.store.add_subtask(w["grandchild"])
+    story = sim.store.add_story(w["child"], "a comment on a subtask")
     events, _ = read(api, w["project"], token)
-    assert named(events) == [("changed", w["grandchild"]), ("added", deeper)]
+    assert named(events) == [("changed", w["grandchild"]), ("added", deeper), ("added", story)]
 
 
 def test_moves_in_and_out_are_seen_where_the_task_was_and_is(world):

@@ -4,6 +4,7 @@ Every setting `tap-asana --about` lists has a row in a table of the README's
 "Settings" section, with the type and default --about gives; every stream
 `--discover` lists (--about lists none) has a row in "Streams", with its key
 and replication. No row names a setting or stream the tap doesn't have.
+"Layout" names every module of the package.
 """
 
 from __future__ import annotations
@@ -84,3 +85,16 @@ def test_every_stream_has_its_row_with_key_and_replication():
             assert replication_cell == f"incremental (`{stream['replication_key']}`)"
         else:
             assert replication_cell == "full table"
+
+
+def test_the_layout_names_every_module():
+    text = README.read_text()
+    start = text.index("\n## Layout\n")
+    layout = text[start:text.index("\n## ", start + 1)]
+    streams = {s["tap_stream_id"] for s in json.loads(discovered_catalog())["streams"]}
+    package = README.parent / "tap_asana"
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "__init__.py" or (path.parent.name == "streams" and path.stem in streams):
+            continue   # the stream modules have one row: `tap_asana/streams/<stream>.py`
+        name = path.relative_to(README.parent).as_posix()
+        assert f"`{name}`" in layout or f"`{path.name}`" in layout, f"{name} is not in the README's layout"

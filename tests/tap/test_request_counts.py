@@ -204,7 +204,10 @@ def test_a_recurring_subtasks_run_costs_the_events_and_what_they_name(sim, tmp_p
     """No change: the index and one events call per project. Two subtasks
     edited (one under another parent each): one GET each. A subtask added
     under a project task: its parent's count moved in the index, so its
-    subtasks are listed once (and the new one found there, no GET)."""
+    subtasks are listed once (and the new one found there, no GET). Project
+    tasks with subtasks edited or commented on: nothing (their subtasks'
+    records are the same); renamed: its subtasks are listed (they show its
+    name) and sent."""
     config = base_config(sim)
     first = run_tap(tmp_path, config, streams=["subtasks"])
     projects = len(project_sizes(sim))
@@ -224,11 +227,20 @@ def test_a_recurring_subtasks_run_costs_the_events_and_what_they_name(sim, tmp_p
         store.edit_task(gid, name=f"edited {gid}")
     parent = sorted(expected_gids(sim, "tasks"))[0]
     new = store.add_subtask(parent, name="new")
+    others = {parent, *(store.record("tasks", g)["parent"]["gid"] for g in edited)}
+    due, commented, renamed = sorted(g for g in expected_gids(sim, "tasks")
+                                     if store.record("tasks", g)["num_subtasks"] and g not in others)[:3]
+    store.edit_task(due, due_on="2030-01-01")
+    store.add_story(commented, "a comment on a task with subtasks")
+    store.edit_task(renamed, name="renamed, with subtasks")
     sim.reset_request_log()
     second = run_tap(tmp_path, config, streams=["subtasks"], state=quiet.final_state)
     assert second.returncode == 0, second.stderr[-2000:]
-    assert sorted(second.gids("subtasks")) == sorted([*edited, new])
+    shown = [t["gid"] for t in store.subtasks_of(renamed)]
+    assert sorted(second.gids("subtasks")) == sorted([*edited, new, *shown])
     looked_up = sorted(r.path.split("/")[-1] for r in sim.requests if r.route == "GET /tasks/{task_gid}")
     assert looked_up == sorted(edited)
-    assert [r.path.split("/")[-2] for r in sim.requests if r.route == "GET /tasks/{task_gid}/subtasks"] == [parent]
-    assert len(sim.requests) == baseline + len(edited) + pages(store.record("tasks", parent)["num_subtasks"])
+    listed = [r.path.split("/")[-2] for r in sim.requests if r.route == "GET /tasks/{task_gid}/subtasks"]
+    assert sorted(listed) == sorted([parent, renamed])
+    assert len(sim.requests) == baseline + len(edited) + sum(
+        pages(store.record("tasks", g)["num_subtasks"]) for g in (parent, renamed))

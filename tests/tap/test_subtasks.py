@@ -6,6 +6,7 @@ miss (lost, or too deep to bubble) caught by the periodic walk."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 
@@ -33,8 +34,8 @@ class Table:
         self.rows: dict[str, dict] = {}
         self.state: dict | None = None
 
-    def sync(self, sim, tmp_path, **settings):
-        run = run_tap(tmp_path, base_config(sim, **settings), streams=["subtasks"], state=self.state)
+    def sync(self, sim, tmp_path, streams=("subtasks",), **settings):
+        run = run_tap(tmp_path, base_config(sim, **settings), streams=list(streams), state=self.state)
         assert run.returncode == 0, run.stderr[-3000:]
         for record in run.records("subtasks"):
             if record.get("_sdc_deleted_at"):
@@ -112,6 +113,21 @@ def test_a_recurring_run_reads_only_what_events_name(tmp_path):
             == [parent]
 
 
+def test_a_subtask_deleted_and_restored_between_runs_comes_back_with_its_subtree(tmp_path):
+    """Restored, its subtasks come back too, modified, with no event of
+    their own and nothing moved in what they show of their parent."""
+    with Simulator(SPEC, token=TOKEN) as sim:
+        table = Table()
+        table.sync(sim, tmp_path)
+        store = sim.store
+        restored = next(g for g in sorted(store.subtask_gids(sim.org_workspace_gid))
+                        if depth(sim, g) == 1 and store.record("tasks", g)["num_subtasks"])
+        store.delete_task(restored)
+        store.undelete_task(restored)
+        table.sync(sim, tmp_path)
+        table.assert_exact(sim)
+
+
 def test_several_changed_siblings_cost_one_listing_of_their_parent(tmp_path):
     with Simulator(SPEC, token=TOKEN) as sim:
         store = sim.store
@@ -148,7 +164,89 @@ def test_an_expired_token_walks_that_project_again(tmp_path):
         assert sim.request_count(route="GET /tasks/{task_gid}/subtasks") == 0
 
 
+def test_a_task_that_lost_its_last_subtask_loses_it_from_the_table(tmp_path):
+    """Nothing else to list: its count fell to 0, so no listing finds it
+    gone; the subtask is looked up all the same. With the event lost, and
+    with the project's sync token refused (412: its subtrees walked)."""
+    spec = WorkspaceSpec(projects=2, tasks_per_project=4, subtask_fraction=0.0, stories_per_task=(0, 0), seed=3)
+    with Simulator(spec, token=TOKEN) as sim:
+        store, ws = sim.store, sim.org_workspace_gid
+        projects = store.gids("projects", ws)
+        parents = [store.gids("tasks", project_gid=p)[0] for p in projects]
+        only = [store.add_subtask(parent, name="the only one") for parent in parents]
+        table = Table()
+        table.sync(sim, tmp_path)
+        assert set(table.rows) == set(only)
+        sim.events.drop_next(2)
+        store.delete_task(only[0])
+        store.set_parent(only[1], None)     # un-nested: a task in no project
+        table.sync(sim, tmp_path)
+        assert table.rows == {}
+        again = store.add_subtask(parents[0], name="the only one again")
+        table.sync(sim, tmp_path)
+        sim.events.expire_tokens(resource=projects[0])
+        store.delete_task(again)
+        sim.reset_request_log()
+        table.sync(sim, tmp_path)
+        assert table.rows == {}
+        assert sorted((r.query["resource"], r.status) for r in sim.requests if r.route == "GET /events") \
+            == sorted([(projects[0], 412), (projects[1], 200)])
+
+
+def test_a_change_after_the_tasks_stream_looked_a_subtask_up_is_not_lost(tmp_path):
+    """A project task nested under a subtask (in both tables) leaves its last
+    project: the tasks stream looks it up; it is renamed after that, before
+    the subtasks stream reads the events (which then start after the
+    rename): the subtasks stream must ask Asana again."""
+    with Simulator(SPEC, token=TOKEN) as sim:
+        store, ws = sim.store, sim.org_workspace_gid
+        under = sorted(g for g in store.subtask_gids(ws) if depth(sim, g) == 1)[0]
+        nested = next(g for p in store.gids("projects", ws) for g in store.gids("tasks", project_gid=p)
+                      if len(store.record("tasks", g)["projects"]) == 1 and not store.record("tasks", g)["num_subtasks"]
+                      and g != store.record("tasks", under)["parent"]["gid"])
+        store.set_parent(nested, under)
+        table = Table()
+        table.sync(sim, tmp_path, streams=["tasks", "subtasks"])
+        store.remove_task_from_project(nested, store.record("tasks", nested)["projects"][0]["gid"])
+        sim.before_request("/events", lambda: store.edit_task(nested, name="renamed between the streams"))
+        sim.reset_request_log()
+        table.sync(sim, tmp_path, streams=["tasks", "subtasks"])
+        assert table.rows[nested]["name"] == "renamed between the streams"
+        table.assert_exact(sim)
+        assert [r.api_path for r in sim.requests if r.route == "GET /tasks/{task_gid}"] == [f"/tasks/{nested}"] * 2
+
+
+def test_a_project_with_more_events_than_a_run_reads_is_walked_instead(tmp_path):
+    """Past 50 pages of events (5,000) a project is walked as after a 412,
+    and continues from a fresh token: the run neither fails nor holds them."""
+    with Simulator(SPEC, token=TOKEN) as sim:
+        store, ws = sim.store, sim.org_workspace_gid
+        table = Table()
+        table.sync(sim, tmp_path)
+        busy = store.gids("projects", ws)[0]
+        edited = next(g for g in sorted(store.subtask_gids(ws)) if depth(sim, g) == 1 and [
+            p["gid"] for p in store.record("tasks", store.record("tasks", g)["parent"]["gid"])["projects"]] == [busy])
+        store.edit_task(edited, name="edited in a busy hour")
+        for i in range(50 * 100):
+            store.set_project_archived(busy, i % 2 == 0)
+        sim.reset_request_log()
+        run = table.sync(sim, tmp_path)
+        table.assert_exact(sim)
+        calls = Counter((r.query["resource"], r.status) for r in sim.requests if r.route == "GET /events")
+        assert calls == Counter({(busy, 200): 50, (busy, 412): 1,
+                                 **{(p, 200): 1 for p in store.gids("projects", ws) if p != busy}})
+        assert "more than 5000 events" in run.stderr
+        walked = {r.api_path.split("/")[-2] for r in sim.requests if r.route == "GET /tasks/{task_gid}/subtasks"}
+        assert {g for g in store.gids("tasks", project_gid=busy) if store.record("tasks", g)["num_subtasks"]} <= walked
+        sim.reset_request_log()
+        table.sync(sim, tmp_path)                                 # from the fresh token
+        assert [r.status for r in sim.requests if r.route == "GET /events" and r.query["resource"] == busy] == [200]
+        assert sim.request_count(route="GET /tasks/{task_gid}/subtasks") == 0
+
+
 def test_lost_events_are_caught_by_the_walk_when_it_is_due(tmp_path):
+    """Lost events, and a comment on a subtask (its `modified_at` moves; the
+    project's events carry no story two levels down): the walk brings them."""
     with Simulator(SPEC, token=TOKEN) as sim:
         table = Table()
         table.sync(sim, tmp_path)
@@ -157,17 +255,20 @@ def test_lost_events_are_caught_by_the_walk_when_it_is_due(tmp_path):
         sim.events.drop_next(2)
         sim.store.edit_task(subtasks[0], name="lost edit")
         sim.store.edit_task(subtasks[1], completed=True)
+        sim.store.add_story(subtasks[2], "a comment on a subtask")
+        commented = sim.store.record("tasks", subtasks[2])["modified_at"]
         table.sync(sim, tmp_path)
         assert table.rows[subtasks[0]]["name"] != "lost edit"     # nothing said so
         table.sync(sim, tmp_path, subtasks_reconcile_hours=24)    # walked less than 24 h ago
         assert table.rows[subtasks[0]]["name"] != "lost edit"
+        assert table.rows[subtasks[2]]["modified_at"] != commented
         walked = table.state["bookmarks"]["subtasks"]["walked_at"]
         for workspace in walked:
             walked[workspace] = "2020-01-01T00:00:00.000Z"        # the last walk was long ago
         sim.reset_request_log()
         run = table.sync(sim, tmp_path)
         table.assert_exact(sim)
-        assert set(run.gids("subtasks")) == set(subtasks[:2])     # a walk sends only what differs
+        assert set(run.gids("subtasks")) == set(subtasks[:3])     # a walk sends only what differs
         assert all(r.status == 412 for r in sim.requests if r.route == "GET /events")   # fresh tokens
 
 

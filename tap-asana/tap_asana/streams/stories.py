@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import typing as t
 from collections.abc import Iterator
-from datetime import datetime, timezone
 
-from tap_asana import timestamps
 from tap_asana.concurrency import merge_parallel
+from tap_asana.snapshots import decode_snapshot, encode_snapshot
 from tap_asana.streams.base import AsanaStream
 from tap_asana.streams.not_found import skip_if_deleted, workspace_must_exist
-from tap_asana.task_index import decode_snapshot, encode_snapshot, index_opt_fields
+from tap_asana.task_index import index_opt_fields
+from tap_asana.tombstones import story_tombstones
 
 WATERMARK_KEY = "tasks_modified_since"  # omniload reads it as the stories bookmark
 SNAPSHOT_KEY = "snapshot"  # {workspace gid: encoded {task gid: "modified_at|story,story,..."}}
@@ -97,7 +97,7 @@ class StoriesStream(AsanaStream):
             # removed once the catalog allows.
             kept = fresh if self._tombstones_declared else [*fresh, *gone]
             current[task_gid] = (entry.modified_at or "" if entry else "", kept)
-            yield from _tombstones(task_gid, gone)
+            yield from story_tombstones(task_gid, gone)
 
         def gone_or_listed(task_gid: str) -> Iterator[dict]:
             task = self.listings.look_up_task(task_gid, ["projects"])
@@ -106,7 +106,7 @@ class StoriesStream(AsanaStream):
             else:
                 if self._tombstones_declared:
                     current.pop(task_gid, None)
-                yield from _tombstones(task_gid, previous[task_gid][1])
+                yield from story_tombstones(task_gid, previous[task_gid][1])
 
         yield from merge_parallel(refresh, changed, self.concurrency)
         yield from merge_parallel(gone_or_listed, vanished, self.concurrency)
@@ -129,9 +129,3 @@ def _encode(snapshot: dict[str, tuple[str, list[str]]]) -> str:
     return encode_snapshot(
         {gid: f"{modified_at}|{','.join(stories)}" for gid, (modified_at, stories) in snapshot.items()}
     )
-
-
-def _tombstones(task_gid: str, story_gids: t.Iterable[str]) -> Iterator[dict]:
-    deleted_at = timestamps.to_asana(datetime.now(timezone.utc))
-    for gid in sorted(story_gids):
-        yield {"gid": gid, "task_gid": task_gid, "_sdc_deleted_at": deleted_at}

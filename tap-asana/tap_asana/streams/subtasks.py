@@ -7,21 +7,21 @@ from datetime import datetime, timedelta
 
 from tap_asana import timestamps
 from tap_asana.concurrency import merge_parallel
-from tap_asana.events import EventsRead, read_events, task_changes
+from tap_asana.events import MAX_PAGES, EventsRead, read_events, task_changes
 from tap_asana.http.errors import Forbidden, NotFound
 from tap_asana.streams.base import AsanaStream
 from tap_asana.streams.not_found import workspace_must_exist
-from tap_asana.streams.tasks import task_tombstone
-from tap_asana.subtask_tree import GONE, ROOT, Node, SubtaskTree, children_digest
-from tap_asana.task_index import IndexedTask, fingerprint, index_opt_fields
+from tap_asana.subtask_tree import GONE, ROOT, Node, SubtaskTree
+from tap_asana.task_index import SHOWN_TO_SUBTASKS, IndexedTask, children_digest, fingerprint, index_opt_fields
+from tap_asana.tombstones import task_tombstone
 
 logger = logging.getLogger("tap_asana")
 
 SNAPSHOT_KEY = "snapshot"   # {workspace gid: encoded SubtaskTree}
 SYNC_KEY = "sync"           # {workspace gid: {project gid: the events sync token}}
 WALKED_KEY = "walked_at"    # {workspace gid: when the last full walk started}
-# Asked for whatever the catalog selects: the tree is made of them.
-TREE_FIELDS = ("modified_at", "num_subtasks", "parent")
+# Always requested, even when deselected: the tree needs them.
+TREE_FIELDS = ("modified_at", "num_subtasks", "parent", *SHOWN_TO_SUBTASKS)
 
 
 class SubtasksStream(AsanaStream):
@@ -35,11 +35,13 @@ class SubtasksStream(AsanaStream):
 
     A recurring run does not walk. It reads, per project, the events since
     the last run, and lists the subtasks of a task only where something
-    says they changed: the task index (a project task whose `num_subtasks`
-    or `modified_at` moved), an event naming a subtask (looked up with
-    `GET /tasks/{gid}`, or its parent listed when several siblings changed),
-    a subtask whose own count or name moved (its subtasks listed in turn),
-    a project whose token Asana refused (412: its subtrees walked again).
+    says they changed: the task index (a project task whose `num_subtasks`,
+    name or type moved: its subtasks show the last two as their `parent`),
+    an event naming a subtask (looked up with `GET /tasks/{gid}`, or its
+    parent listed when several siblings changed) or a task that got or lost
+    a subtask, a subtask whose own count, name or type moved (its subtasks
+    listed in turn), a project whose token Asana refused (412: its subtrees
+    walked again).
     The tree of the previous run (subtask_tree.py, in the state) shows what
     left: a subtask its parent no longer lists and nothing placed elsewhere
     is looked up once; a subtask whose chain of parents no longer reaches a
@@ -106,18 +108,19 @@ class _Run:
         self.stream = stream
         self.listings = stream.listings
         self.workspace_gid = workspace_gid
-        self.previous = previous
-        self.published = previous.subtasks()          # the rows the table holds
+        # The previous run's tree, brought up to date in place (a million
+        # subtasks make some 370 MB of it: no copy; bench/subtask_state.py).
+        # Every subtask it holds at any point of the run is a row of the
+        # table, sent in this run or before.
+        self.tree = previous
         self.previous_children = previous.children()
-        self.tree = SubtaskTree(dict(previous.nodes))
+        self.dropped: dict[str, Node] = {}             # rows taken out of the tree this run
         self.tokens: dict[str, str] = {}
         self.fresh_children: dict[str, set[str]] = {}  # tasks whose subtasks were read this run
         self.placed: set[str] = set()                  # subtasks whose parent was read this run
         self.looked_up: set[str] = set()
-        self.emitted: set[str] = set()
         self.gone: set[str] = set()                    # tasks Asana answered 404 for when listed
         self.orphans_checked: set[str] = set()
-        self.strangers: set[str] = set()               # tasks events name that the tree doesn't know
         self.count_changed: set[str] = set()           # tasks a subtask arrived under or left
 
     # The plan --------------------------------------------------------------
@@ -131,19 +134,19 @@ class _Run:
             # Before any subtask is read: whatever changes from here on is in
             # the next run's events.
             expired, changed = self._read_events(projects, {} if full else tokens)
-        to_list: dict[str, bool] = {}   # task gid -> walk its whole subtree
-        for gid, entry in index.items():
-            node = self.tree.nodes.get(gid)
-            digest = children_digest(entry.modified_at, entry.num_subtasks)
-            if entry.num_subtasks and (full or expired.intersection(entry.projects)):
-                to_list[gid] = True
-            elif entry.num_subtasks and (node is None or node.children != digest):
-                to_list[gid] = False
-            elif not entry.num_subtasks and self.previous_children.get(gid):
-                self.fresh_children[gid] = set()   # it lost every subtask it had
-        look_up = set() if full else self._to_look_up(changed, index, to_list)
+        to_list, emptied = self._what_the_index_shows(index, full, expired)
+        for gid in emptied:
+            self.fresh_children[gid] = set()   # read, in effect: it has none now
+        look_up: set[str] = set()
+        strangers: set[str] = set()   # tasks the tree doesn't know, looked up unless a listing places them
+        if not full:
+            edited, strangers = self._nested_project_tasks(index)
+            listings, look_up, unknown = self._what_events_name(changed, edited, index)
+            strangers |= unknown
+            for gid, whole in listings.items():
+                to_list[gid] = to_list.get(gid, False) or whole
         yield from self._walk(to_list, look_up)
-        yield from self._walk({}, self.strangers)   # unless a listing has placed them meanwhile
+        yield from self._walk({}, strangers)
         yield from self._finish(index)
 
     def _read_events(self, projects: list[str], tokens: dict[str, str]) -> tuple[set[str], dict[str, set[str]]]:
@@ -157,53 +160,95 @@ class _Run:
         changed: dict[str, set[str]] = {}
         for project_gid, got in merge_parallel(read, projects, self.stream.concurrency):
             self.tokens[project_gid] = got.token
+            if got.busy:
+                logger.info("project %s had more than %d events since the last run: its subtasks are "
+                            "read in full instead", project_gid, MAX_PAGES * 100)
             if got.expired:
                 expired.add(project_gid)
             for gid, actions in task_changes(got.events).items():
                 changed.setdefault(gid, set()).update(actions)
         return expired, changed
 
-    def _to_look_up(self, changed: dict[str, set[str]], index: dict[str, IndexedTask],
-                    to_list: dict[str, bool]) -> set[str]:
-        """What the events (and the index, for project tasks that are
-        subtasks too) say to read: the subtasks of a task that got or lost
-        one are listed; a subtask that changed is looked up, unless several
-        siblings did, whose parent is then listed instead."""
+    def _what_the_index_shows(self, index: dict[str, IndexedTask], full: bool,
+                              expired: set[str]) -> tuple[dict[str, bool], set[str]]:
+        """The project tasks whose subtasks to list (gid -> walk the whole
+        subtree: a full walk, or a project whose token was refused), because
+        they have some and, unless walking, their count or what the subtasks
+        show of them moved; and those that had subtasks and have none now."""
+        to_list: dict[str, bool] = {}
+        emptied: set[str] = set()
+        for gid, entry in index.items():
+            node = self.tree.nodes.get(gid)
+            if entry.num_subtasks and (full or expired.intersection(entry.projects)):
+                to_list[gid] = True
+            elif entry.num_subtasks and (node is None or node.children != entry.children):
+                to_list[gid] = False
+            elif not entry.num_subtasks and self.previous_children.get(gid):
+                emptied.add(gid)
+        return to_list, emptied
+
+    def _nested_project_tasks(self, index: dict[str, IndexedTask]) -> tuple[set[str], set[str]]:
+        """Project tasks that are subtasks too, as the index shows them: those
+        the table has as subtasks whose fingerprint moved (edited), and those
+        nested under a task the table knows that the tree doesn't have as
+        subtasks (new to it)."""
+        edited: set[str] = set()
+        new: set[str] = set()
         for gid, entry in index.items():
             node = self.tree.nodes.get(gid)
             if node is not None and node.parent not in (ROOT, GONE):
                 if node.fingerprint != entry.fingerprint:
-                    changed.setdefault(gid, set()).add("changed")
+                    edited.add(gid)
             elif entry.parent and (entry.parent in index or entry.parent in self.tree.nodes):
-                self.strangers.add(gid)   # a project task nested under one the table knows
+                new.add(gid)
+        return edited, new
+
+    def _what_events_name(self, changed: dict[str, set[str]], edited: set[str],
+                          index: dict[str, IndexedTask]) -> tuple[dict[str, bool], set[str], set[str]]:
+        """What the events (and `edited`, subtasks the index shows changed)
+        ask to read: (tasks whose subtasks to list -> the whole subtree,
+        subtasks to look up, tasks the tree doesn't know). A task that got or
+        lost a subtask has its subtasks listed, a restored one its whole
+        subtree (they came back with it, modified); a subtask that changed
+        is looked up, unless several siblings did: their parent is listed
+        instead."""
+        listings: dict[str, bool] = {}
         look_up: set[str] = set()
+        unknown: set[str] = set()
         by_parent: dict[str, list[str]] = {}
-        for gid, actions in changed.items():
+        for gid in changed.keys() | edited:
+            actions = changed.get(gid, set())
             node = self.tree.nodes.get(gid)
             if node is not None and node.parent == GONE:
                 node = None
-            if "subtasks" in actions and (node is not None or gid in index):
-                to_list.setdefault(gid, False)   # one came or went (the count may read the same)
-            own = actions - {"subtasks"}
+            if node is not None or gid in index:
+                if "undeleted" in actions:
+                    listings[gid] = True
+                elif "subtasks" in actions:
+                    listings[gid] = False   # one came or went (the count may read the same)
+            own = (actions - {"subtasks"}) | ({"changed"} if gid in edited else set())
             if not own or (node is None and (gid in index or own == {"deleted"})):
                 continue   # a project task's own changes are in the index; a stranger gone
             if node is not None and node.parent == ROOT:
                 continue
             if node is None:
-                self.strangers.add(gid)   # new, or moved in: its new parent may well be listed anyway
+                unknown.add(gid)   # new, or moved in: its new parent may well be listed anyway
                 continue
             by_parent.setdefault(node.parent, []).append(gid)
             look_up.add(gid)
         for parent, siblings in by_parent.items():
-            if len(siblings) > 1 and parent not in to_list:
-                to_list[parent] = False
-        return look_up
+            if len(siblings) > 1:
+                listings.setdefault(parent, False)
+        return listings, look_up, unknown
 
     # Reading -----------------------------------------------------------------
     def _walk(self, to_list: dict[str, bool], look_up: set[str]) -> Iterator[dict]:
         """List the tasks in to_list (level by level, many at a time), then
         look up what is left in look_up, until neither finds more to do."""
         workers = self.stream.concurrency
+        # A task that lost every subtask is listed by nothing: its orphans
+        # must be looked up even when nothing else is to be read.
+        look_up = look_up | self._orphans()
         while to_list or look_up:
             while to_list:
                 level, to_list = to_list, {}
@@ -238,7 +283,9 @@ class _Run:
             yield parent_gid, None
 
     def _look_up(self, gid: str) -> Iterator[tuple[str, dict | None]]:
-        yield gid, self.listings.look_up_task(gid, self.stream.fields)
+        # Fresh: the tasks stream may have looked it up before this run's
+        # events were read; a change in between is in no later run's events.
+        yield gid, self.listings.look_up_task(gid, self.stream.fields, fresh=True)
 
     def _upsert(self, record: dict, parent: str, force: bool, to_list: dict[str, bool]) -> Iterator[dict]:
         """A subtask read now: into the tree; out as a record if the table
@@ -246,7 +293,7 @@ class _Run:
         gid = record["gid"]
         count = record.get("num_subtasks")
         count = count if isinstance(count, int) else 0
-        digest = children_digest(record.get("modified_at"), count)
+        digest = children_digest(record)
         known = self.tree.nodes.get(gid)
         node = self.tree.nodes[gid] = Node(parent, fingerprint(record), digest)
         if known is None or known.parent != parent:   # it arrived: its parent shows one subtask more
@@ -257,10 +304,9 @@ class _Run:
             to_list[gid] = force or to_list.get(gid, False)
         elif not count and self.previous_children.get(gid):
             self.fresh_children.setdefault(gid, set())   # it lost every subtask it had
-        # Sent when it differs from the row, or is a row the table doesn't have
-        # yet (once: a subtask read twice in a run, unchanged, is sent once).
-        if known != node or (gid not in self.published and gid not in self.emitted):
-            self.emitted.add(gid)
+        # Sent when it differs from the row (once: a subtask read twice in a
+        # run, unchanged, is sent once); a subtask new to the tree always is.
+        if known != node:
             yield record
 
     def _orphans(self) -> set[str]:
@@ -277,6 +323,7 @@ class _Run:
         node = self.tree.nodes.get(gid)
         if node is not None and node.parent != ROOT:
             del self.tree.nodes[gid]
+            self.dropped[gid] = node
             self.count_changed.add(node.parent)   # it shows one subtask fewer
 
     def _recount(self) -> set[str]:
@@ -285,27 +332,28 @@ class _Run:
         out = set()
         for gid in self.count_changed:
             node = self.tree.nodes.get(gid)
-            if gid in self.published and node is not None and node.parent not in (ROOT, GONE):
+            if node is not None and node.parent not in (ROOT, GONE):
                 out.add(gid)
         self.count_changed.clear()
         return out - self.placed - self.looked_up
 
     # The tree it leaves ----------------------------------------------------------
     def _finish(self, index: dict[str, IndexedTask]) -> Iterator[dict]:
+        self.previous_children = {}
         in_table = self.tree.reachable(index)
+        left = {gid: node for gid, node in self.dropped.items() if gid not in self.tree.nodes}
         for gid in self.tree.subtasks() - in_table:
-            del self.tree.nodes[gid]
+            left[gid] = self.tree.nodes.pop(gid)
         declared = self.stream._tombstones_declared
-        for gid in sorted((self.published | self.emitted) - in_table):
+        for gid in sorted(left):
             if declared:
                 yield task_tombstone(gid)
             else:   # kept, unreachable, until a catalog allows the removal
-                known = self.previous.nodes.get(gid) or Node(GONE, "-", "-")
-                self.tree.nodes[gid] = Node(GONE, known.fingerprint, known.children)
+                self.tree.nodes[gid] = Node(GONE, left[gid].fingerprint, left[gid].children)
         for gid, node in list(self.tree.nodes.items()):   # project tasks with subtasks: their digest
             entry = index.get(gid)
             if node.parent == ROOT and (entry is None or not entry.num_subtasks):
                 del self.tree.nodes[gid]
         for gid, entry in index.items():
             if entry.num_subtasks and (gid not in self.tree.nodes or self.tree.nodes[gid].parent == ROOT):
-                self.tree.nodes[gid] = Node(ROOT, "-", children_digest(entry.modified_at, entry.num_subtasks))
+                self.tree.nodes[gid] = Node(ROOT, "-", entry.children)

@@ -7,15 +7,11 @@ from datetime import datetime, timezone
 
 from tap_asana import timestamps
 from tap_asana.concurrency import FULL_RECORD_WORKERS, merge_parallel
+from tap_asana.snapshots import decode_snapshot, encode_snapshot
 from tap_asana.streams.base import AsanaStream
 from tap_asana.streams.not_found import skip_if_deleted, workspace_must_exist
-from tap_asana.task_index import (
-    IndexedTask,
-    decode_snapshot,
-    encode_snapshot,
-    fingerprint,
-    index_opt_fields,
-)
+from tap_asana.task_index import IndexedTask, fingerprint, index_opt_fields
+from tap_asana.tombstones import task_tombstone
 
 SNAPSHOT_KEY = "snapshot"  # in the stream's state: {workspace gid: encoded {gid: fingerprint}}
 
@@ -114,7 +110,9 @@ class TasksStream(AsanaStream):
             yield task
         if complete:
             self.listings.remember_all_tasks(workspace_gid, list(index))
-            self.listings.remember_task_index(workspace_gid, index_opt_fields(self.opt_fields), index)
+            fields = index_opt_fields(self.opt_fields)
+            if set(fields) <= set(self.opt_fields):   # the records had every field of the index
+                self.listings.remember_task_index(workspace_gid, fields, index)
 
     # A recurring run: the index against the previous snapshot -------------
     def _reconciled(
@@ -180,13 +178,6 @@ class TasksStream(AsanaStream):
             elif self._tombstones_declared:  # else kept: removed once the catalog allows
                 current.pop(task["gid"], None)
             yield task
-
-
-def task_tombstone(gid: str) -> dict:
-    # modified_at too: the SDK reads the replication key of every record
-    # (the bookmark never passes the run's watermark whatever it says).
-    now = timestamps.to_asana(datetime.now(timezone.utc))
-    return {"gid": gid, "modified_at": now, "_sdc_deleted_at": now}
 
 
 def _modified_at_or_after(entry: IndexedTask, moment: datetime) -> bool:

@@ -131,7 +131,8 @@ def destination(kind: str, tmp_path, request):
     return request.getfixturevalue("pg_db")
 
 
-@pytest.mark.parametrize("kind, seed", [("duckdb", 1), ("duckdb", 2), ("postgres", 1)])
+# Two seeds (two histories of 125 changes), one on each destination.
+@pytest.mark.parametrize("kind, seed", [("duckdb", 1), ("postgres", 2)])
 def test_merged_tables_stay_exact_round_after_round(tmp_path, omniload_ready, request, kind, seed):
     sim = make_sim(**SPEC, seed=seed)
     try:

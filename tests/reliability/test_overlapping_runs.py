@@ -74,7 +74,9 @@ def _pair(sim, db, first, second, offset_s, extra=(), env_extra=None):
     return _finish(a), _finish(b)
 
 
-OFFSETS = [0.0, 0.02, 0.1, 0.3, 0.7]
+# The second run starts at once, while the first is still starting up, and
+# while it is well into its load.
+OFFSETS = [0.0, 0.1, 0.7]
 
 
 @pytest.mark.parametrize("offset", OFFSETS)

@@ -751,10 +751,13 @@ def report(paths):
         print(fmt_throughput(results))
         return
     order = {"full": 0, "rerun": 1, "walk": 2}
-    results.sort(key=lambda r: (order[r["run"]], ALL_TABLES.index(r["table"]), r["tool"]))
+    results.sort(key=lambda r: (order[r["run"]], ([*ALL_TABLES, ONE_RUN]).index(r["table"]), r["tool"]))
     print(fmt_table(results))
     print()
     print(fmt_ratios(results))
+    if any(r["table"] == ONE_RUN for r in results):
+        print()
+        print(fmt_one_run(results))
 
 
 def main():

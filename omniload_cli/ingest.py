@@ -134,7 +134,7 @@ def _run_locked(plan: Plan, dest: Destination, tap_exe: str, target_exe: str, ta
     ok = False
     try:
         # The configs hold the token and the database password: in memory (secrets.py).
-        tap_config_path = private.write_config("tap-config.json", tap_config(plan, stages, progress, tap_overrides))
+        tap_config_path = private.write_config("tap-config.json", tap_config(plan, stages, tap_overrides))
         schema = plan.tables[0].dest_table.schema     # one schema per run (the CLI makes sure)
         target_config_path = private.write_config(
             "target-config.json", dest.loader_config(schema, pre, Path(private.subdir("target-tmp"))))
@@ -192,14 +192,16 @@ def choose_bookmark(plan: Plan, tp: TablePlan, pre: PreRun) -> tuple[dict | None
     return stream_state(stored, t.name), notes
 
 
-def tap_config(plan: Plan, stages: dict[str, str], progress: Progress, overrides: dict) -> dict:
+def tap_config(plan: Plan, stages: dict[str, str], overrides: dict) -> dict:
     config = {
         "access_token": plan.source.access_token,
         "workspace_gid": plan.source.workspace_gid,
         # Rename each stream to its staging table: target-duckdb names each
         # table after its stream, so the alias is the table it fills.
         "stream_maps": {name: {"__alias__": stage} for name, stage in stages.items()},
-        "progress_interval_seconds": max(1, int(progress.interval)),
+        # Every second, whatever omniload's own interval: the request count
+        # a progress line shows is then at most a second old.
+        "progress_interval_seconds": 1,
         **overrides,
     }
     for tp in plan.tables:

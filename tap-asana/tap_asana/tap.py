@@ -83,12 +83,11 @@ class TapAsana(Tap):
 
     def sync_all(self) -> None:  # type: ignore[misc]
         try:
-            self.listings.prefetch(
-                request
-                for stream in self.streams.values()
-                if isinstance(stream, AsanaStream) and stream.selected and not stream.mapped_away
-                for request in stream.first_requests()
-            )
+            extracted = [stream for stream in self.streams.values()
+                         if isinstance(stream, AsanaStream) and stream.selected and not stream.mapped_away]
+            self.listings.prefetch(request for stream in extracted for request in stream.first_requests())
+            for stream in extracted:
+                self.listings.read_ahead(stream.first_request_for_task)
             super().sync_all()
         finally:
             if "progress" in self.__dict__:

@@ -166,6 +166,23 @@ def test_the_small_listings_first_pages_go_out_together_each_once(sim, tmp_path)
     assert len(run.records("users")) == len(expected_gids(sim, "users"))
 
 
+def test_stories_are_asked_for_while_the_tasks_are_still_listed_each_once(sim, tmp_path):
+    # singer-sdk syncs tasks, then stories; the first tasks' stories go out
+    # as the listing yields them, so the stories stream starts with answers
+    # waiting. Same requests as without: each page of stories asked once.
+    sim.faults.set_latency(100)
+    run = run_tap(tmp_path, base_config(sim, concurrency=12), streams=["tasks", "stories"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    requests = [r for r in sim.requests if r.status == 200]
+    last_listing = max(r.started_at for r in requests if r.api_path == "/tasks")
+    early = [r for r in requests if r.api_path.endswith("/stories") and r.started_at < last_listing]
+    assert early, "no story was asked for before the last page of tasks"
+    tasks = expected_gids(sim, "tasks")
+    per_task = Counter(r.api_path.split("/")[-2] for r in requests if r.api_path.endswith("/stories"))
+    assert per_task == {gid: pages(len(sim.store.stories_of(gid))) for gid in tasks}
+    assert {s["gid"] for s in run.records("stories")} == expected_gids(sim, "stories")
+
+
 def with_subtasks(sim) -> dict[str, int]:
     """Every task the subtasks walk lists: project tasks and subtasks with
     subtasks, and how many each has."""

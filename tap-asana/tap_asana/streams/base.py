@@ -110,6 +110,11 @@ class AsanaStream(Stream):
         config, so the run can send them all at once (first_pages.py)."""
         return []
 
+    def first_request_for_task(self, workspace_gid: str, task_gid: str) -> tuple[str, dict] | None:
+        """This stream's first request for a task that the run's task listing
+        has just listed, if this run will make it (see SharedListings.read_ahead)."""
+        return None
+
     def get_records(self, context: t.Mapping[str, t.Any] | None) -> t.Iterable[dict]:
         if self.mapped_away:
             self.logger.info("%s is mapped away by stream_maps: not extracted", self.name)

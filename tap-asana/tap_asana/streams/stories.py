@@ -38,6 +38,13 @@ class StoriesStream(AsanaStream):
         # target remove every story not re-read this run.
         return super().emit_activate_version_messages and not self.config.get("stories_incremental")
 
+    def first_request_for_task(self, workspace_gid: str, task_gid: str) -> tuple[str, dict] | None:
+        # Every task's stories are read unless the run is incremental from a
+        # snapshot of the workspace (then only the changed tasks').
+        if self.config.get("stories_incremental") and (self.stream_state.get(SNAPSHOT_KEY) or {}).get(workspace_gid):
+            return None
+        return self.listings.listing_request(f"/tasks/{task_gid}/stories", opt_fields=self.opt_fields)
+
     def records(self) -> t.Iterable[dict]:
         if not self.config.get("stories_incremental"):
             for workspace_gid in self.listings.workspace_gids():

@@ -107,6 +107,8 @@ class TasksStream(AsanaStream):
             if end_at and _modified_after(task, end_at):
                 continue
             current[task["gid"]] = index[task["gid"]].fingerprint
+            if complete:
+                self.listings.task_listed(workspace_gid, task["gid"])
             yield task
         if complete:
             self.listings.remember_all_tasks(workspace_gid, list(index))

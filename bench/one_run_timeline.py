@@ -101,7 +101,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="one-run-timeline-") as tmp:
         work = Path(tmp)
         checkouts = {rev: clone(rev, work) for rev in args.revs}
-        for rev, checkout in checkouts.items():  # builds its environments, untimed
+        for checkout in checkouts.values():  # builds its environments, untimed
             one_run(checkout, args, work)
         for round_no in range(args.rounds):
             for rev, checkout in checkouts.items():

@@ -25,7 +25,7 @@ class InsecureApiUrl(AsanaUserError):
 
 
 class TapAsana(Tap):
-    """Asana to Singer: every documented field, incremental tasks and stories with tombstones for what Asana removed."""
+    """Asana to Singer: every documented field; incremental tasks, subtasks and stories, with removals."""
 
     name = "tap-asana"
     package_name = "tap-asana-omniload"

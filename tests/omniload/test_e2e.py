@@ -6,6 +6,7 @@ destination run on a DuckDB file and on a real PostgreSQL server (the
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import time
@@ -19,6 +20,7 @@ from tests.omniload.support import OMNILOAD, REPO, SECRET_PART, clean_env, inges
 from tests.postgres_server import SECRET_PART as PG_SECRET
 from tests.postgres_server import Database
 from tests.reliability.support import cmdline, descendants
+from tests.subtask_changes import change_subtasks
 
 pytestmark = pytest.mark.slow
 # Keep failing runs short: the tap would otherwise retry a 500 eight times.
@@ -153,6 +155,30 @@ def test_replace_reflects_deletions_and_renames(sim, dest, omniload_ready):
     got = dict(query(db, "SELECT gid, name FROM public.projects"))
     assert set(got) == set(projects[1:]) and got[projects[1]] == "Renamed Project"
     assert {g for (g,) in query(db, "SELECT gid FROM public.users")} == set(users[:-1])
+
+
+def test_subtasks_replace_and_full_refresh_are_exact_and_merge_goes_on_from_them(dest, omniload_ready):
+    sim = make_sim(subtask_fraction=0.8, subtask_nesting=0.4)
+    try:
+        db, rng = dest, random.Random(11)
+
+        def assert_exact(label: str) -> None:
+            types = columns(db, "public.subtasks")
+            assert_same_records(loaded_records(db, "public.subtasks"), expected_rows(sim, "subtasks", types), label)
+
+        def load(*args: str) -> None:
+            r = ingest(sim, db, "subtasks", *args)
+            assert r.returncode == 0, r.stderr
+
+        load()                                        # merge, the default
+        # Changes the projects' events name (a level below the project
+        # tasks): exact after each run, whatever the strategy.
+        for args in (["--incremental-strategy", "replace"], [], ["--full-refresh"], []):
+            done = change_subtasks(sim, rng, 6, max_depth=1)
+            load(*args)
+            assert_exact(f"subtasks after {done}, then a run with {args or 'merge'}")
+    finally:
+        sim.stop()
 
 
 def test_failed_run_changes_nothing(sim, dest, omniload_ready):

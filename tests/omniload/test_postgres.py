@@ -121,6 +121,10 @@ def test_unreachable_server(sim, pg_server, omniload_ready):
     uri = f"postgresql://{ROLE}:x@127.0.0.1:{_closed_port()}/analytics"
     line = one_line_error(ingest_to(sim, uri), 1, "cannot reach PostgreSQL for database 'analytics' on 127.0.0.1:")
     assert "refused" in line.lower()
+    # A host name that resolves to nothing (.invalid never does).
+    uri = f"postgresql://{ROLE}:x@no-such-host.invalid:5432/analytics"
+    one_line_error(ingest_to(sim, uri), 1,
+                   "cannot reach PostgreSQL for database 'analytics' on no-such-host.invalid:5432")
 
 
 def test_missing_database(sim, pg_server, omniload_ready):
@@ -158,6 +162,20 @@ def test_a_role_without_rights(sim, pg_server, weak_role, dest_table, fragment, 
     assert sim.request_count() == 0
     assert snapshot(db) == before
     assert not pg_server.admin("SELECT 1 FROM pg_namespace WHERE nspname = 'fresh'", database=db.name)
+
+
+def test_a_role_that_does_not_own_a_table_that_needs_a_new_column_is_told_how(sim, pg_server, weak_role,
+                                                                               omniload_ready):
+    # It may read and write the rows: the run goes as far as the publish,
+    # where only the owner may add the columns the table lacks.
+    role, db = weak_role
+    pg_server.admin(f'GRANT INSERT, UPDATE, DELETE ON theirs.users TO "{role}"', database=db.name)
+    before = snapshot(db)
+    r = ingest_to(sim, pg_server.uri(db.name, user=role, password="weak-pass"), "users", dest_table="theirs.users")
+    line = one_line_error(r, 1, "theirs.users needs new columns (")
+    assert f"run as 'postgres', or make '{role}' the owner (ALTER TABLE theirs.users OWNER TO {role})" in line
+    assert "nothing was changed" in line
+    assert snapshot(db) == before
 
 
 def test_a_role_without_temp_tables(sim, pg_server, weak_role, omniload_ready):

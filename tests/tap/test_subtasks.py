@@ -128,6 +128,41 @@ def test_a_subtask_deleted_and_restored_between_runs_comes_back_with_its_subtree
         table.assert_exact(sim)
 
 
+def test_the_subtree_of_a_task_taken_out_of_every_project_leaves_without_a_walk(tmp_path):
+    """Its subtasks are still in Asana, under a task in no project: out of
+    the table's scope, every level of them, and nothing of it is listed."""
+    with Simulator(SPEC, token=TOKEN) as sim:
+        store, ws = sim.store, sim.org_workspace_gid
+        table = Table()
+        table.sync(sim, tmp_path)
+        deep = next(g for g in sorted(table.rows) if depth(sim, g) >= 2)
+        top = deep
+        while store.record("tasks", top)["parent"]:
+            top = store.record("tasks", top)["parent"]["gid"]
+        subtree = {g for g in table.rows if _under(sim, g, top)}
+        assert deep in subtree and len(subtree) >= 2
+        for project in store.record("tasks", top)["projects"]:
+            store.remove_task_from_project(top, project["gid"])
+        sim.reset_request_log()
+        run = table.sync(sim, tmp_path)
+        gone = {r["gid"] for r in run.records("subtasks") if r.get("_sdc_deleted_at")}
+        assert gone == subtree - store.subtask_gids(ws)   # a subtask also under a project task stays
+        assert len(gone) >= 2
+        assert not set(table.rows) & gone
+        listed = {r.path.split("/")[-2] for r in sim.requests if r.route == "GET /tasks/{task_gid}/subtasks"}
+        assert not listed & (subtree | {top})
+        table.assert_exact(sim)
+
+
+def _under(sim, gid: str, ancestor: str) -> bool:
+    record = sim.store.record("tasks", gid)
+    while record["parent"]:
+        if record["parent"]["gid"] == ancestor:
+            return True
+        record = sim.store.record("tasks", record["parent"]["gid"])
+    return False
+
+
 def test_several_changed_siblings_cost_one_listing_of_their_parent(tmp_path):
     with Simulator(SPEC, token=TOKEN) as sim:
         store = sim.store

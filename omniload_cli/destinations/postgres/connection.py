@@ -82,7 +82,8 @@ def _why(dest: PostgresDest, exc: Exception) -> str:
         return f"{who} may not connect to {where} (GRANT CONNECT ON DATABASE {dest.database} TO {dest.user})"
     if "pg_hba.conf" in low:
         return f"PostgreSQL does not accept connections of {who} to {where} from this machine (its pg_hba.conf)"
-    if any(m in low for m in ("connection refused", "could not translate host name", "timeout expired",
+    if any(m in low for m in ("connection refused", "could not translate host name", "failed to resolve host",
+                              "name or service not known", "timeout expired",
                               "no such file or directory", "network is unreachable", "no route to host",
                               "could not connect")):
         detail = _libpq_reason(text)

@@ -83,9 +83,11 @@ def _widen(con, requests: Sequence[PublishRequest], wait_s: float) -> None:
         schema, table = r.table.schema, r.table.table
         if table_exists(con, schema, table) and table_exists(con, schema, r.stage):
             have = {name for name, _ in columns(con, schema, table)}
+            new = [(name, dtype) for name, dtype in columns(con, schema, r.stage) if name not in have]
+            if new:
+                _must_own(con, r, [name for name, _ in new])
             todo += [sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-                ident(schema, table), sql.Identifier(name), sql.SQL(dtype))
-                for name, dtype in columns(con, schema, r.stage) if name not in have]
+                ident(schema, table), sql.Identifier(name), sql.SQL(dtype)) for name, dtype in new]
     if not todo:
         return
     deadline = time.monotonic() + wait_s
@@ -106,6 +108,21 @@ def _widen(con, requests: Sequence[PublishRequest], wait_s: float) -> None:
                     f"takes (pg_stat_activity shows them); nothing was changed (a longer --lock-timeout "
                     f"waits longer)") from None
             time.sleep(_BETWEEN_ATTEMPTS_S)
+
+
+def _must_own(con, r: PublishRequest, new_columns: list[str]) -> None:
+    """Only a table's owner may add columns to it: say so, and how, rather
+    than PostgreSQL's bare `must be owner of table`."""
+    owner, ours = con.execute(
+        "SELECT pg_get_userbyid(c.relowner), pg_has_role(current_user, c.relowner, 'USAGE') "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+        (r.table.schema, r.table.table)).fetchone()
+    if not ours:
+        role = con.execute("SELECT current_user").fetchone()[0]
+        raise DestinationError(
+            f"{r.table.display} needs new columns ({', '.join(new_columns)}), and only its owner may add them: "
+            f"run as {owner!r}, or make {role!r} the owner (ALTER TABLE {r.table.schema}.{r.table.table} "
+            f"OWNER TO {role}); nothing was changed")
 
 
 def _remove(con, r: PublishRequest) -> int:

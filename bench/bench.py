@@ -203,6 +203,25 @@ def change_subtasks(sim: Sim, fraction: float, seed: int) -> int:
     return len(chosen)
 
 
+def restructure_subtasks(sim: Sim, n: int, seed: int) -> int:
+    """What else happens to subtasks in an hour: n new ones under project
+    tasks and n under subtasks (a level deeper), n deleted, n moved under
+    another project task."""
+    rng = random.Random(seed + 2)
+    subtasks = sorted(sim.subtask_gids())
+    in_projects = sorted({g for p in sim.gids("projects") for g in sim.gids("tasks", project_gid=p)})
+    chosen = rng.sample(subtasks, 3 * n)
+    for i in range(n):
+        sim.mutate("add_subtask", parent_gid=rng.choice(in_projects), name=f"bench new subtask {i}")
+        sim.mutate("add_subtask", parent_gid=chosen[i], name=f"bench new deep subtask {i}")
+    for gid in chosen[n:2 * n]:
+        sim.mutate("delete_task", gid=gid)
+    for gid in chosen[2 * n:]:
+        if gid in sim.subtask_gids():        # not under one just deleted
+            sim.mutate("set_parent", gid=gid, parent_gid=rng.choice(in_projects))
+    return 4 * n
+
+
 def reached(py: Path, db: Path) -> int:
     """How many of change_subtasks' edits public.subtasks shows."""
     code = ("import duckdb,sys\n"
@@ -235,9 +254,10 @@ def remove_things(sim: Sim, n: int, seed: int) -> int:
     return 2 * n + deleted
 
 
-def stale_rows(sim: Sim, py: Path, db: Path, table: str) -> int | None:
-    """Rows of public.<table> Asana no longer has (see Sim.truth)."""
-    if table not in ("tasks", "stories"):
+def stale_rows(sim: Sim, py: Path, db: Path, table: str, *, missing: bool = False) -> int | None:
+    """Rows of public.<table> Asana no longer has (see Sim.truth); with
+    missing, the rows it has and the table lacks."""
+    if table not in ("tasks", "stories", "subtasks"):
         return None
     code = ("import duckdb,sys,json\n"
             "c=duckdb.connect(sys.argv[1],read_only=True)\n"
@@ -247,7 +267,7 @@ def stale_rows(sim: Sim, py: Path, db: Path, table: str) -> int | None:
         have = set(json.loads(out.stdout.strip().splitlines()[-1]))
     except Exception:  # noqa: BLE001 - no table: nothing to report
         return None
-    return len(have - sim.truth(table))
+    return len(sim.truth(table) - have) if missing else len(have - sim.truth(table))
 
 
 # --------------------------------------------------------------------------- processes
@@ -497,14 +517,21 @@ def run_tool_table(args, tool: str, table: str, workdir: Path) -> list[dict]:
         if args.change_fraction > 0 and not args.no_rerun and table == "subtasks":
             k = change_subtasks(sim, args.change_fraction, args.seed)
             log(f"edited {k} subtasks in the {tool} simulator")
-            r = measure(tool, sim, table, db, workdir, "rerun")
-            r["changed"], r["reached"] = k, reached(TOOLS[tool]["py"], db)
-            # The periodic walk as it comes when due (not hours 0, which drops events altogether).
-            walk = measure(tool, sim, table, db, workdir, "walk",
-                           {"OMNILOAD_TAP_SETTINGS": json.dumps({"subtasks_reconcile_hours": 0.0001})})
-            walk["changed"], walk["reached"] = k, reached(TOOLS[tool]["py"], db)
+            if args.removals:
+                log(f"added, deleted and moved {restructure_subtasks(sim, args.removals, args.seed)} subtasks")
+            runs = []
+            for run, env in (("rerun", None),   # then the periodic walk as it comes when due
+                             ("walk", {"OMNILOAD_TAP_SETTINGS": json.dumps({"subtasks_reconcile_hours": 0.0001})})):
+                res = measure(tool, sim, table, db, workdir, run, env)
+                res["changed"], res["reached"] = k, reached(TOOLS[tool]["py"], db)
+                if args.removals:
+                    res["stale"] = stale_rows(sim, TOOLS[tool]["py"], db, table)
+                    res["missing"] = stale_rows(sim, TOOLS[tool]["py"], db, table, missing=True)
+                    log(f"after the {run}: {res['stale']} rows Asana no longer has, {res['missing']} missing")
+                runs.append(res)
+            r, walk = runs
             log(f"edits in the table: {r['reached']} of {k} after the rerun, {walk['reached']} after the walk")
-            out += [r, walk]
+            out += runs
         elif args.change_fraction > 0 and not args.no_rerun:
             k = change_tasks(sim, args.change_fraction, args.seed)
             log(f"changed {k} tasks (edit + comment) in the {tool} simulator")
@@ -539,10 +566,17 @@ def fmt_table(results: list[dict]) -> str:
             f"| {r['table']} | {r['run']} | {r['tool']}{flag} | {r['wall']:.1f} | {r['requests']} "
             f"| {r['r429']} | {rows} | {r['rps']:.0f} | {r['peak_mb']:.0f} "
             f"| {r['floor']:.1f} ({r['conc']}) | {cpu} | {cpu_floor} | {ratio} |"
-            + (f" {r.get('stale', '-') if r.get('stale') is not None else '-'} |" if stale else ""))
+            + (f" {_stale(r)} |" if stale else ""))
     for r in subtask_edits:
         lines.append(f"\n{r['table']} {r['run']}: {r['reached']} of the {r['changed']} subtask edits in the table")
     return "\n".join(lines)
+
+
+def _stale(r: dict) -> str:
+    """Rows left that Asana no longer has, and (subtasks) rows missing."""
+    if r.get("stale") is None:
+        return "-"
+    return f"{r['stale']}" + (f" (+{r['missing']} missing)" if r.get("missing") else "")
 
 
 def fmt_ratios(results: list[dict]) -> str:
@@ -774,7 +808,9 @@ def main():
     ap.add_argument("--no-rerun", action="store_true")
     ap.add_argument("--removals", type=int, default=0, metavar="N",
                     help="before the rerun also delete N tasks, take N out of every project, "
-                         "delete N comments and rename a project; report rows left stale")
+                         "delete N comments and rename a project (subtasks: add N under project tasks "
+                         "and N under subtasks, delete N, move N under another task); report rows "
+                         "left stale (and, for subtasks, missing)")
     ap.add_argument("--tables", default="tasks,stories",
                     help=f"comma-separated, from {','.join(ALL_TABLES)} (or 'all')")
     ap.add_argument("--tools", choices=("ours", "ingestr", "both", "destinations"), default="both",
@@ -850,8 +886,7 @@ def main():
             print(f"\n{args.projects} projects x {args.tasks_per_project} tasks, "
                   f"{args.latency_ms:g} ms latency, {q} quota/min, seed {args.seed}, "
                   f"rerun after changing {args.change_fraction:.1%} of tasks"
-                  + (f", deleting {args.removals} tasks, unlinking {args.removals}, deleting "
-                     f"{args.removals} comments and renaming a project" if args.removals else "")
+                  + (f", with {args.removals} removals of each kind (see --removals)" if args.removals else "")
                   + "\n")
             print(fmt_table(res))
             print()

@@ -243,6 +243,18 @@ def test_a_failing_loader_is_reported_by_its_own_error_line(sim, pg_server, pg_d
     assert snapshot(pg_db) == {}
 
 
+def test_a_nul_character_postgresql_cannot_store_fails_the_run_in_one_line(sim, pg_db, omniload_ready):
+    """README: PostgreSQL has no NUL in text or jsonb; such a record fails
+    the run, nothing changed (the previous copy stays)."""
+    assert ingest_to(sim, pg_db.uri, "tasks").returncode == 0
+    before = snapshot(pg_db)
+    task = sorted(expected_gids(sim, "tasks"))[0]
+    sim.store.edit_task(task, name="before\x00after")
+    line = one_line_error(ingest_to(sim, pg_db.uri, "tasks"), 1, "nothing was changed")
+    assert "cannot contain NUL" in line
+    assert snapshot(pg_db) == before
+
+
 def test_a_view_under_the_table_s_name_is_refused(sim, pg_db, omniload_ready):
     execute(pg_db, "CREATE VIEW public.users AS SELECT '1'::text AS gid")
     one_line_error(ingest_to(sim, pg_db.uri, "users", dest_table="public.users"), 2, "public.users is a view in ")

@@ -394,18 +394,24 @@ def test_column_types_a_postgres_user_expects(sim, pg_db, omniload_ready):
     assert n == len(expected_gids(sim, "tasks"))
 
 
-def test_the_password_is_in_no_process_and_nowhere_stored(sim, pg_db, tmp_path, omniload_ready):
+@pytest.mark.parametrize("handed", ["in DESTINATION_URI", "as --dest-uri, with OMNILOAD_DEBUG=1"])
+def test_the_password_is_in_no_process_and_nowhere_stored(sim, pg_db, tmp_path, omniload_ready, handed):
     """/proc/*/cmdline and /proc/*/environ of omniload, the tap and the loader
     while they run: neither the token nor the database password; the run's
-    private dir is 0700 and removed; nothing in the database holds either."""
+    private dir is 0700 and removed; nothing in the database holds either,
+    nor the output (with OMNILOAD_DEBUG, the children's own log lines too)."""
     sim.faults.set_latency(100)
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    env = clean_env(TMPDIR=tmpdir, SOURCE_URI=source_uri(sim), DESTINATION_URI=pg_db.uri,
+    env = clean_env(TMPDIR=tmpdir, SOURCE_URI=source_uri(sim),
                     OMNILOAD_TAP_SETTINGS=json.dumps({"page_size": 2, "concurrency": 1}))
-    proc = subprocess.Popen(["./omniload", "ingest", "--source-table", "tasks", "--dest-table", "public.tasks",
-                             "--progress", "log"], cwd=REPO,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = ["./omniload", "ingest", "--source-table", "tasks", "--dest-table", "public.tasks", "--progress", "log"]
+    if handed == "in DESTINATION_URI":
+        env["DESTINATION_URI"] = pg_db.uri
+    else:
+        args += ["--dest-uri", pg_db.uri]
+        env["OMNILOAD_DEBUG"] = "1"
+    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen: set[str] = set()
     try:
         pid = omniload_python(proc)
@@ -427,6 +433,8 @@ def test_the_password_is_in_no_process_and_nowhere_stored(sim, pg_db, tmp_path, 
     assert proc.returncode == 0, err
     assert seen == {"tap-asana", "target-postgres-omniload", "envs/omniload"}, seen
     assert PG_SECRET not in out + err and SECRET_PART not in out + err
+    if env.get("OMNILOAD_DEBUG"):
+        assert "[target]" in err and "[tap]" in err      # the children's lines were there to leak
     assert list(tmpdir.iterdir()) == []
     for name, (_, rows) in snapshot(pg_db).items():
         assert PG_SECRET not in repr(rows) and SECRET_PART not in repr(rows), name

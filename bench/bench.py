@@ -521,7 +521,9 @@ def run_tool_table(args, tool: str, table: str, workdir: Path) -> list[dict]:
                 log(f"added, deleted and moved {restructure_subtasks(sim, args.removals, args.seed)} subtasks")
             runs = []
             for run, env in (("rerun", None),   # then the periodic walk as it comes when due
-                             ("walk", {"OMNILOAD_TAP_SETTINGS": json.dumps({"subtasks_reconcile_hours": 0.0001})})):
+                             ("walk", {"OMNILOAD_TAP_SETTINGS": json.dumps(
+                                 {**json.loads(os.environ.get("OMNILOAD_TAP_SETTINGS") or "{}"),
+                                  "subtasks_reconcile_hours": 0.0001})})):
                 res = measure(tool, sim, table, db, workdir, run, env)
                 res["changed"], res["reached"] = k, reached(TOOLS[tool]["py"], db)
                 if args.removals:
@@ -628,21 +630,21 @@ def mode_sync(args, workdir):
         results += run_tool_table(args, "ours", ONE_RUN, workdir)
         save(args, results, workdir)
     for table in tables:
-        if args.parallel and len(tools) == 2:
+        run_tools = [t for t in tools if not (t == "ingestr" and table == "subtasks")]
+        if run_tools != tools:
+            log("ingestr has no subtasks table: ours only")
+        if args.parallel and len(run_tools) == 2:
             outs = {}
             ths = [threading.Thread(target=lambda t=t, outs=outs, table=table: outs.__setitem__(
-                t, run_tool_table(args, t, table, workdir))) for t in tools]
+                t, run_tool_table(args, t, table, workdir))) for t in run_tools]
             for th in ths:
                 th.start()
             for th in ths:
                 th.join()
-            for t in tools:
+            for t in run_tools:
                 results += outs.get(t, [])
         else:
-            for tool in tools:
-                if tool == "ingestr" and table == "subtasks":
-                    log("ingestr has no subtasks table: ours only")
-                    continue
+            for tool in run_tools:
                 results += run_tool_table(args, tool, table, workdir)
         save(args, results, workdir)
     order = {"full": 0, "rerun": 1, "walk": 2}

@@ -19,10 +19,11 @@ import shutil
 import tempfile
 from urllib.parse import quote, quote_plus
 
+from omniload_cli.entry import ARGV_FD, HANDED_OVER_ENV
+
 # Variables that may hold the token (a source URI), a database password (a
 # destination URI), or the way to them: no child process omniload starts gets them.
-TOKEN_VARIABLES = ("SOURCE_URI", "OMNILOAD_SOURCE_URI", "DESTINATION_URI", "OMNILOAD_DESTINATION_URI",
-                   "OMNILOAD_ARGV_FD")
+TOKEN_VARIABLES = (*HANDED_OVER_ENV, ARGV_FD)
 
 REDACTED = "***"
 # How a config held in memory is named on a child's command line: the child

@@ -40,10 +40,12 @@ def change_subtasks(sim, rng: random.Random, n: int, *, max_depth: int | None = 
             if not parents:
                 continue
             store.delete_task(rng.choice(parents))
-        elif kind == "nest" and shallow:   # a project task becomes a subtask too (both tables)
-            task, parent = rng.choice(project_tasks), rng.choice(shallow)
+        elif kind == "nest":   # a project task becomes a subtask too (both tables)
+            task, parent = rng.choice(project_tasks), rng.choice([*project_tasks, *shallow])
             if task == parent or depth(sim, parent) + 1 > (max_depth or 99):
                 continue
+            if max_depth is not None and store.record("tasks", task)["num_subtasks"]:
+                continue       # its subtasks would go deeper than max_depth
             try:
                 store.set_parent(task, parent)
             except ValueError:   # its own subtask

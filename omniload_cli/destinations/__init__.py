@@ -174,18 +174,23 @@ def not_a_table(table: DestTable, kind: str, display: str) -> DestinationError:
 def publish_in_order(con, requests: Sequence[PublishRequest], catalog: Catalog,
                      publish_table: Callable[[Any, PublishRequest], PublishResult],
                      remove: Callable[[Any, PublishRequest], int],
-                     write_state: Callable[[Any, str, str, dict | None], None]) -> list[PublishResult]:
+                     write_state: Callable[[Any, str, str, dict | None], None],
+                     after_checks: Callable[[Any, Sequence[PublishRequest]], None] | None = None,
+                     ) -> list[PublishResult]:
     """The steps of a publish on con, inside the destination's one
     transaction: every request checked before anything changes (`check`),
     then each table: its stage (publish_table; a source without one is
     empty), the rows of the tap's
     tombstones out of a merged table (remove: how many went) and its
     bookmark (none for a windowed run); the tests' kill points between them
-    (testhooks.py)."""
+    (testhooks.py). after_checks: what the destination does to every table
+    once all checks passed, before the first is published."""
     from omniload_cli import testhooks
 
     for r in requests:
         check(con, r, catalog)
+    if after_checks is not None:
+        after_checks(con, requests)
     results = []
     for r in requests:
         if catalog.table_exists(con, r.table.schema, r.stage):

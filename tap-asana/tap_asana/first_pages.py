@@ -13,13 +13,16 @@ Later, while the tasks are being listed, the first page of each of the
 first tasks' stories is asked for the same way (see `read_ahead` in
 shared_listings.py), so the stories stream starts with those answered.
 
-A request made ahead is tried once, quietly: if it failed (a 5xx, a cut-off
-body, a 401), the stream asks again when it gets there, with the client's
-retries, log lines and errors, exactly as without prefetching. So a run
+A request made ahead is tried once, quietly: if it failed in a way the
+client retries (a 5xx, a 429, a cut-off body), the stream asks again when it
+gets there, with the client's retries, log lines and errors, exactly as
+without prefetching; a 4xx is the answer the stream gets (a first try
+without prefetching would have got it too). So a run
 that fails earlier ends with its own error as the last word, not with the
 retries of a request it never needed, and those threads (daemons) never
-hold up its exit. They are a fixed few, so requests made ahead never take
-every one of the run's slots for requests in flight.
+hold up its exit. They are a fixed few (five, or what the task listings
+leave of `concurrency`), so at the default concurrency requests made ahead
+never take every slot for requests in flight.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from tap_asana.http.client import AsanaClient, Page
+from tap_asana.http.retries import RETRIED
 
 Request = tuple[str, dict[str, Any]]  # (path, query)
 
@@ -79,8 +83,9 @@ class FirstPages:
         if waiting is not None and not waiting.cancel():  # under way or answered: wait for it
             try:
                 return waiting.result()
-            except Exception:  # noqa: BLE001 - asked again below, as without prefetching
-                pass
+            except RETRIED:
+                pass  # asked again below, with the retries it would have had
+            # Any other failure (a 4xx) is the answer the first try of `get` would get.
         return self._client.get(path, params)
 
     def close(self) -> None:

@@ -204,9 +204,9 @@ class SharedListings:
                 yield gid
 
     def remember_all_tasks(self, workspace_gid: str, gids: list[str]) -> None:
-        """Every task gid of the workspace, from a stream that just listed them
-        all (a full task listing or the index), so stories need not list them again."""
-        self._all_tasks[workspace_gid] = gids
+        """Every task gid of the workspace, from a full task listing or the
+        index just taken, so stories need not list them again."""
+        self._all_tasks.setdefault(workspace_gid, gids)
 
     # The task index ----------------------------------------------------
     @staticmethod
@@ -231,6 +231,7 @@ class SharedListings:
                     entry = index[task["gid"]] = IndexedTask.of(task)
                 entry.projects.append(project_gid)
             self._index[key] = index
+            self.remember_all_tasks(workspace_gid, list(index))
         return self._index[key]
 
     def remember_task_index(self, workspace_gid: str, opt_fields: list[str], index: dict[str, IndexedTask]) -> None:

@@ -87,7 +87,8 @@ class TapAsana(Tap):
                          if isinstance(stream, AsanaStream) and stream.selected and not stream.mapped_away]
             self.listings.prefetch(request for stream in extracted for request in stream.first_requests())
             for stream in extracted:
-                self.listings.read_ahead(stream.first_request_for_task)
+                if type(stream).first_request_for_task is not AsanaStream.first_request_for_task:
+                    self.listings.read_ahead(stream.first_request_for_task)   # stories, so far
             super().sync_all()
         finally:
             if "progress" in self.__dict__:

@@ -289,6 +289,11 @@ def test_strategy_overrides(sim, dest, omniload_ready):
     # --full-refresh rebuilds from scratch
     r = ingest(sim, db, "tasks", "--incremental-strategy", "append", "--full-refresh", dest_table="log")
     assert r.returncode == 0 and query(db, f"SELECT count(*) FROM {log}")[0][0] == n
+    # A change log replaced is one row per task, every version of it gone.
+    assert ingest(sim, db, "tasks", "--incremental-strategy", "append", dest_table="log").returncode == 0
+    r = ingest(sim, db, "tasks", "--incremental-strategy", "replace", dest_table="log")
+    assert r.returncode == 0, r.stderr
+    assert query(db, f"SELECT count(*), count(DISTINCT gid) FROM {log}")[0] == (n, n)
 
 
 def _pids_with(text: str, root: int) -> list[int]:

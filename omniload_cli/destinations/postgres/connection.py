@@ -15,9 +15,9 @@ from omniload_cli.uri import PostgresDest
 
 CONNECT_TIMEOUT_S = 15   # unless the URI's connect_timeout says otherwise
 APPLICATION = "omniload"
-# libpq's TCP keepalives, unless the URI sets them: a server that vanished
-# (its host crashed, the network cut) fails a run within about 90 s instead
-# of leaving it waiting on a dead socket for the kernel's two hours.
+# libpq's TCP keepalives on omniload's own connection, unless the URI sets
+# them: a server that vanished (its host crashed, the network cut) is noticed
+# by that session within about 90 s, not the kernel's two hours.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 6}
 # The same asked of the server for omniload's own session, which holds the
 # run's locks: when omniload's host crashes, the server ends the session,

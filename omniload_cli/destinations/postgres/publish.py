@@ -15,7 +15,8 @@ run's own connection and in ONE transaction for every table of the run:
   key to the table is not broken (nor, ON DELETE CASCADE, the rows it
   protects deleted) by a replace.  Readers keep reading the old rows until
   the commit (DML blocks no reader; only adding a column takes a lock that
-  makes them wait for the commit);
+  makes them wait for the commit). A table without a primary key (a change
+  log append made) has all its rows replaced by the stage's;
 - merge:   adds new columns, UPDATEs the rows whose key is in the stage,
   INSERTs the others, and DELETEs the keys the tap sent tombstones for.
   Columns only the table has (a user's own) keep their values, with replace
@@ -25,7 +26,8 @@ run's own connection and in ONE transaction for every table of the run:
 - a table that does not exist yet is the stage renamed (its primary key
   renamed after it; dropped for append, a change log repeats keys);
 
-(new columns first, for every table at once: adding one must wait for the
+(new columns first, once every stage has passed its checks, for every
+table at once: adding one must wait for the
 table's readers to let go, and waits in short attempts so as not to hold up
 new readers meanwhile, for up to --lock-timeout); writes each table's
 bookmark into ``_omniload._state`` and drops the stages.
@@ -67,8 +69,8 @@ def publish(con, requests: Sequence[PublishRequest], wait_s: float = DEFAULT_LOC
     """wait_s: how long to keep trying to add new columns while other
     sessions' queries or open transactions hold a table (--lock-timeout)."""
     with con.transaction():
-        _widen(con, requests, wait_s)
-        return destinations.publish_in_order(con, requests, catalog, _publish, _remove, state_table.write_state)
+        return destinations.publish_in_order(con, requests, catalog, _publish, _remove, state_table.write_state,
+                                             after_checks=lambda c, rs: _widen(c, rs, wait_s))
 
 
 def _widen(con, requests: Sequence[PublishRequest], wait_s: float) -> None:
@@ -121,8 +123,9 @@ def _must_own(con, r: PublishRequest, new_columns: list[str]) -> None:
         role = con.execute("SELECT current_user").fetchone()[0]
         raise DestinationError(
             f"{r.table.display} needs new columns ({', '.join(new_columns)}), and only its owner may add them: "
-            f"run as {owner!r}, or make {role!r} the owner (ALTER TABLE {r.table.schema}.{r.table.table} "
-            f"OWNER TO {role}); nothing was changed")
+            f"run as {owner!r}, or make {role!r} the owner (ALTER TABLE "
+            f"{ident(r.table.schema, r.table.table).as_string(con)} OWNER TO {catalog.sql_name(con, role)}); "
+            f"nothing was changed")
 
 
 def _remove(con, r: PublishRequest) -> int:
@@ -145,6 +148,11 @@ def _publish(con, r: PublishRequest) -> PublishResult:
     if strategy == "append":
         if rebuild:
             catalog.delete_rows(con, schema, table)
+        con.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, names, names, staged))
+    elif (strategy == "replace" or rebuild) and primary_key_name(con, schema, table) is None:
+        # A change log (made by append) repeats keys: updated in place, every
+        # version of a task would stay. Its rows become the stage's instead.
+        catalog.delete_rows(con, schema, table)
         con.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, names, names, staged))
     else:
         if strategy == "replace" or rebuild:

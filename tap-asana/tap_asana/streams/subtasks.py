@@ -4,13 +4,14 @@ import logging
 import typing as t
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from tap_asana import timestamps
 from tap_asana.concurrency import merge_parallel
 from tap_asana.events import MAX_PAGES, EventsRead, read_events, task_changes
 from tap_asana.http.errors import Forbidden, NotFound
 from tap_asana.streams.base import AsanaStream
-from tap_asana.streams.not_found import workspace_must_exist
+from tap_asana.streams.not_found import skip_if_deleted, workspace_must_exist
 from tap_asana.subtask_tree import GONE, ROOT, Node, SubtaskTree
 from tap_asana.task_index import SHOWN_TO_SUBTASKS, IndexedTask, children_digest, fingerprint, index_opt_fields
 from tap_asana.tombstones import task_tombstone
@@ -61,9 +62,10 @@ class SubtasksStream(AsanaStream):
     def get_replication_key_signpost(self, context: t.Mapping[str, t.Any] | None = None) -> str:
         return self.listings.watermark(self._tap_asana.started_at)
 
-    @property
+    @cached_property  # read per request; the catalog is final before the sync
     def fields(self) -> list[str]:
-        return [*self.opt_fields, *(f for f in TREE_FIELDS if f not in self.opt_fields)]
+        selected = self.opt_fields
+        return [*selected, *(f for f in TREE_FIELDS if f not in selected)]
 
     def records(self) -> t.Iterable[dict]:
         snapshots = dict(self.stream_state.get(SNAPSHOT_KEY) or {})
@@ -151,14 +153,11 @@ class _Run:
 
     def _read_events(self, projects: list[str], tokens: dict[str, str]) -> tuple[set[str], dict[str, set[str]]]:
         def read(project_gid: str) -> Iterator[tuple[str, EventsRead]]:
-            try:
-                yield project_gid, read_events(self.stream.client, project_gid, tokens.get(project_gid))
-            except NotFound:
-                logger.warning("project %s disappeared during the run; skipping its events", project_gid)
+            yield project_gid, read_events(self.stream.client, project_gid, tokens.get(project_gid))
 
         expired: set[str] = set()
         changed: dict[str, set[str]] = {}
-        for project_gid, got in merge_parallel(read, projects, self.stream.concurrency):
+        for project_gid, got in merge_parallel(skip_if_deleted("project", read), projects, self.stream.concurrency):
             self.tokens[project_gid] = got.token
             if got.busy:
                 logger.info("project %s had more than %d events since the last run: its subtasks are "

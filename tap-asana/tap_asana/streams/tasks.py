@@ -126,7 +126,6 @@ class TasksStream(AsanaStream):
     ) -> Iterator[dict]:
         with workspace_must_exist(workspace_gid):
             index = self.listings.task_index(workspace_gid, index_opt_fields(self.opt_fields))
-        self.listings.remember_all_tasks(workspace_gid, list(index))
         since = start.astimezone(timezone.utc) if start else None
         first_start = self.config.get("start_date")
         first_at = timestamps.parse(first_start) if first_start else None

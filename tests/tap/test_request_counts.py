@@ -170,8 +170,10 @@ def test_stories_are_asked_for_while_the_tasks_are_still_listed_each_once(sim, t
     # singer-sdk syncs tasks, then stories; the first tasks' stories go out
     # as the listing yields them, so the stories stream starts with answers
     # waiting. Same requests as without: each page of stories asked once.
-    sim.faults.set_latency(100)
-    run = run_tap(tmp_path, base_config(sim, concurrency=12), streams=["tasks", "stories"])
+    sim.faults.set_latency(50)
+    # Pages of 10: each project's listing takes 13 round trips, so the
+    # stories' head start is over half a second, not a race of milliseconds.
+    run = run_tap(tmp_path, base_config(sim, concurrency=12, page_size=10), streams=["tasks", "stories"])
     assert run.returncode == 0, run.stderr[-2000:]
     requests = [r for r in sim.requests if r.status == 200]
     last_listing = max(r.started_at for r in requests if r.api_path == "/tasks")

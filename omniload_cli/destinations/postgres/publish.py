@@ -124,7 +124,8 @@ def _must_own(con, r: PublishRequest, new_columns: list[str]) -> None:
         raise DestinationError(
             f"{r.table.display} needs new columns ({', '.join(new_columns)}), and only its owner may add them: "
             f"run as {owner!r}, or make {role!r} the owner (ALTER TABLE "
-            f"{ident(r.table.schema, r.table.table).as_string(con)} OWNER TO {catalog.sql_name(con, role)}); "
+            f"{catalog.sql_name(con, r.table.schema)}.{catalog.sql_name(con, r.table.table)} OWNER TO "
+            f"{catalog.sql_name(con, role)}); "
             f"nothing was changed")
 
 
